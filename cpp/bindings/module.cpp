@@ -1,0 +1,32 @@
+#include "common.hpp"
+#include "genomap/blas.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "genomap_fast C++ core: grid costs, interaction matrix, GW solvers, rasterisation";
+#ifdef GENOMAP_VERSION
+  m.attr("__version__") = GENOMAP_VERSION;
+#endif
+  m.def(
+      "set_dgemm",
+      [](std::uintptr_t address) {
+        genomap::set_dgemm(reinterpret_cast<genomap::dgemm_fn>(address));
+      },
+      py::arg("address"),
+      "Use the Fortran-ABI dgemm at this address (SciPy's BLAS) for dense products; 0 disables.");
+  m.def("has_blas", &genomap::has_blas);
+  m.def("has_openmp", []() {
+#ifdef _OPENMP
+    return true;
+#else
+    return false;
+#endif
+  });
+  register_grid(m);
+  register_interaction(m);
+  register_gw(m);
+  register_raster(m);
+}

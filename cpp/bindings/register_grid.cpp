@@ -1,0 +1,33 @@
+#include "common.hpp"
+#include "genomap/grid.hpp"
+
+using genomap::GridCost;
+
+void register_grid(py::module_& m) {
+  py::class_<GridCost>(m, "GridCost", "Pixel classes and class costs of a genomap grid.")
+      .def_readonly("metric", &GridCost::metric)
+      .def_readonly("rows", &GridCost::rows)
+      .def_readonly("cols", &GridCost::cols)
+      .def_readonly("n_used", &GridCost::n_used)
+      .def_readonly("n_classes", &GridCost::n_classes)
+      .def_readonly("mean_cost", &GridCost::mean_cost)
+      .def_property_readonly("class_of_pixel", [](const GridCost& g) { return to_numpy(g.class_of_pixel); })
+      .def_property_readonly("capacity", [](const GridCost& g) { return to_numpy(g.capacity); })
+      .def_property_readonly("class_cost", [](const GridCost& g) {
+        return to_numpy(g.class_cost, g.n_classes, g.n_classes);
+      })
+      .def_property_readonly("log_cost", [](const GridCost& g) {
+        return to_numpy(g.log_cost, g.n_classes, g.n_classes);
+      });
+  m.def("radial_grid", &genomap::radial_grid, py::arg("rows"), py::arg("cols"), py::arg("n_used"));
+  m.def("euclidean_grid", &genomap::euclidean_grid, py::arg("rows"), py::arg("cols"),
+        py::arg("n_used"));
+  m.def(
+      "dense_grid",
+      [](carray<double> cost, int64_t rows, int64_t cols) {
+        require_ndim(cost, 2, "grid cost");
+        if (cost.shape(0) != cost.shape(1)) throw std::invalid_argument("grid cost must be square");
+        return genomap::dense_grid(cost.data(), cost.shape(0), rows, cols);
+      },
+      py::arg("cost"), py::arg("rows"), py::arg("cols"));
+}

@@ -1,0 +1,151 @@
+#include "common.hpp"
+#include "genomap/gw.hpp"
+#include "genomap/refine.hpp"
+#include "genomap/transport.hpp"
+
+using namespace genomap;
+
+namespace {
+
+void check_c1(const carray<double>& C1, const GridCost& grid) {
+  require_ndim(C1, 2, "interaction matrix");
+  if (C1.shape(0) != C1.shape(1)) throw std::invalid_argument("interaction matrix must be square");
+  if (C1.shape(0) != grid.n_used)
+    throw std::invalid_argument("interaction matrix has " + std::to_string(C1.shape(0)) +
+                                " genes but the grid uses " + std::to_string(grid.n_used) +
+                                " pixels");
+}
+
+carray<int64_t> check_assign(py::array assign_in, int64_t n, int64_t D) {
+  auto assign = assign_in.cast<carray<int64_t>>();
+  if (assign.ndim() != 1 || assign.shape(0) != n)
+    throw std::invalid_argument("assignment must have one class per gene");
+  for (int64_t i = 0; i < n; ++i)
+    if (assign.data()[i] < 0 || assign.data()[i] >= D)
+      throw std::invalid_argument("assignment holds a class index out of range");
+  return assign;
+}
+
+}  // namespace
+
+void register_gw(py::module_& m) {
+  m.def(
+      "solve_gw_exact",
+      [](carray<double> C1, const GridCost& grid, int64_t max_iter, int num_threads) {
+        check_c1(C1, grid);
+        ExactResult r;
+        {
+          py::gil_scoped_release release;
+          GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
+          r = solve_gw_exact(p, max_iter, num_threads);
+        }
+        py::dict d;
+        d["assign"] = to_numpy(r.assign);
+        d["objective"] = r.objective;
+        d["n_iter"] = r.n_iter;
+        d["converged"] = r.converged;
+        d["trace"] = to_numpy(r.trace);
+        d["n_augment"] = r.n_augment;
+        return d;
+      },
+      py::arg("C1"), py::arg("grid"), py::arg("max_iter"), py::arg("num_threads") = 1,
+      "Exact GW placement (epsilon = 0): class of each gene, objective, iterations.");
+  m.def(
+      "solve_gw_entropic",
+      [](carray<double> C1, const GridCost& grid, double epsilon, int64_t max_iter, double tol,
+         int num_threads) {
+        check_c1(C1, grid);
+        EntropicResult r;
+        {
+          py::gil_scoped_release release;
+          GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
+          r = solve_gw_entropic(p, epsilon, max_iter, tol, num_threads);
+        }
+        py::dict d;
+        d["coupling"] = to_numpy(r.coupling, C1.shape(0), grid.n_classes);
+        d["objective"] = r.objective;
+        d["n_iter"] = r.n_iter;
+        d["last_change"] = r.last_change;
+        d["sinkhorn_iters"] = r.sinkhorn_iters;
+        return d;
+      },
+      py::arg("C1"), py::arg("grid"), py::arg("epsilon"), py::arg("max_iter"),
+      py::arg("tol") = 1e-9, py::arg("num_threads") = 1,
+      "Entropic GW (the reference loop, log-domain Sinkhorn): class coupling (genes x classes).");
+  m.def(
+      "objective_assignment",
+      [](carray<double> C1, const GridCost& grid, py::array assign_in, int num_threads) {
+        check_c1(C1, grid);
+        auto assign = check_assign(assign_in, C1.shape(0), grid.n_classes);
+        py::gil_scoped_release release;
+        GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
+        return objective_assignment(p, assign.data(), num_threads);
+      },
+      py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("num_threads") = 1);
+  m.def(
+      "objective_coupling",
+      [](carray<double> C1, const GridCost& grid, carray<double> Tc, int num_threads) {
+        check_c1(C1, grid);
+        if (Tc.ndim() != 2 || Tc.shape(0) != C1.shape(0) || Tc.shape(1) != grid.n_classes)
+          throw std::invalid_argument("class coupling must be (genes, classes)");
+        py::gil_scoped_release release;
+        GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
+        return objective_coupling(p, Tc.data(), num_threads);
+      },
+      py::arg("C1"), py::arg("grid"), py::arg("coupling"), py::arg("num_threads") = 1);
+  m.def(
+      "place_within_classes",
+      [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t max_rounds,
+         int num_threads) {
+        check_c1(C1, grid);
+        auto assign = check_assign(assign_in, C1.shape(0), grid.n_classes);
+        py::array_t<int64_t> pixel(C1.shape(0));
+        int64_t* px = pixel.mutable_data();
+        PlacementStats st;
+        {
+          py::gil_scoped_release release;
+          st = place_within_classes(C1.data(), C1.shape(0), grid, assign.data(), max_rounds, px,
+                                    num_threads);
+        }
+        py::dict d;
+        d["pixel"] = pixel;
+        d["rounds"] = st.rounds;
+        d["euclidean_before"] = st.euclidean_before;
+        d["euclidean_after"] = st.euclidean_after;
+        return d;
+      },
+      py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("max_rounds") = 10,
+      py::arg("num_threads") = 1);
+  m.def(
+      "euclidean_linear_term",
+      [](carray<double> C1, int64_t rows, int64_t cols, carray<int64_t> pixel, int num_threads) {
+        require_ndim(C1, 2, "interaction matrix");
+        if (pixel.ndim() != 1 || pixel.shape(0) != C1.shape(0))
+          throw std::invalid_argument("need one pixel per gene");
+        for (int64_t i = 0; i < pixel.shape(0); ++i)
+          if (pixel.data()[i] < 0 || pixel.data()[i] >= rows * cols)
+            throw std::invalid_argument("pixel index out of range");
+        py::gil_scoped_release release;
+        return euclidean_linear_term(C1.data(), C1.shape(0), rows, cols, pixel.data(), num_threads);
+      },
+      py::arg("C1"), py::arg("rows"), py::arg("cols"), py::arg("pixel"), py::arg("num_threads") = 1);
+  m.def(
+      "solve_transport",
+      [](carray<double> cost, carray<int64_t> capacity) {
+        require_ndim(cost, 2, "cost");
+        if (capacity.ndim() != 1 || capacity.shape(0) != cost.shape(1))
+          throw std::invalid_argument("need one capacity per class (column)");
+        py::array_t<int64_t> assign(cost.shape(0));
+        int64_t* a = assign.mutable_data();
+        std::vector<double> v;
+        TransportStats st;
+        {
+          py::gil_scoped_release release;
+          st = solve_class_transport(cost.data(), cost.shape(0), cost.shape(1), capacity.data(), a,
+                                     v, false);
+        }
+        return py::make_tuple(assign, st.cost);
+      },
+      py::arg("cost"), py::arg("capacity"),
+      "Exact transport of unit rows to capacitated columns; returns (column per row, cost).");
+}

@@ -1,0 +1,81 @@
+#include "common.hpp"
+#include "genomap/raster.hpp"
+
+namespace {
+
+template <class In, class Out>
+void dense_impl(py::array x_in, carray<int64_t> dest, double scale, py::array out_in, int nt) {
+  auto x = x_in.cast<carray<In>>();
+  auto out = py::cast<py::array_t<Out, py::array::c_style>>(out_in);
+  const int64_t cells = x.shape(0), genes = x.shape(1);
+  const int64_t image = out.size() / std::max<int64_t>(cells, 1);
+  const In* xp = x.data();
+  Out* op = out.mutable_data();
+  py::gil_scoped_release release;
+  genomap::rasterize_dense<In, Out>(xp, cells, genes, genes, dest.data(), scale, op, image, nt);
+}
+
+template <class In, class Idx, class Out>
+void csr_impl(py::array indptr_in, py::array indices_in, py::array data_in, carray<int64_t> dest,
+              double scale, py::array out_in, int nt) {
+  auto indptr = indptr_in.cast<carray<Idx>>();
+  auto indices = indices_in.cast<carray<Idx>>();
+  auto data = data_in.cast<carray<In>>();
+  auto out = py::cast<py::array_t<Out, py::array::c_style>>(out_in);
+  const int64_t cells = indptr.shape(0) - 1;
+  const int64_t image = out.size() / std::max<int64_t>(cells, 1);
+  const Idx* ip = indptr.data();
+  const Idx* ix = indices.data();
+  const In* dp = data.data();
+  Out* op = out.mutable_data();
+  py::gil_scoped_release release;
+  genomap::rasterize_csr<In, Idx, Out>(ip, ix, dp, cells, dest.data(), scale, op, image, nt);
+}
+
+}  // namespace
+
+void register_raster(py::module_& m) {
+  m.def(
+      "rasterize_dense",
+      [](py::array x, carray<int64_t> dest, double scale, py::array out, int num_threads) {
+        require_ndim(x, 2, "data");
+        if (dest.ndim() != 1 || dest.shape(0) != x.shape(1))
+          throw std::invalid_argument("need one destination per gene");
+        if (out.shape(0) != x.shape(0)) throw std::invalid_argument("output has the wrong cell count");
+        if (!(out.flags() & py::array::c_style)) throw std::invalid_argument("output must be C-contiguous");
+        const bool in32 = py::dtype::of<float>().is(x.dtype());
+        const bool out32 = py::dtype::of<float>().is(out.dtype());
+        if (!out32 && !py::dtype::of<double>().is(out.dtype()))
+          throw std::invalid_argument("output must be float32 or float64");
+        if (in32 && out32) dense_impl<float, float>(x, dest, scale, out, num_threads);
+        else if (in32) dense_impl<float, double>(x, dest, scale, out, num_threads);
+        else if (out32) dense_impl<double, float>(x, dest, scale, out, num_threads);
+        else dense_impl<double, double>(x, dest, scale, out, num_threads);
+      },
+      py::arg("x"), py::arg("dest"), py::arg("scale"), py::arg("out"), py::arg("num_threads") = 1,
+      "out[c, dest[g]] = x[c, g] * scale for every placed gene; other pixels are zero.");
+  m.def(
+      "rasterize_csr",
+      [](py::array indptr, py::array indices, py::array data, carray<int64_t> dest, double scale,
+         py::array out, int num_threads) {
+        if (!(out.flags() & py::array::c_style)) throw std::invalid_argument("output must be C-contiguous");
+        if (out.shape(0) != indptr.shape(0) - 1) throw std::invalid_argument("output has the wrong cell count");
+        const bool in32 = py::dtype::of<float>().is(data.dtype());
+        const bool out32 = py::dtype::of<float>().is(out.dtype());
+        const bool idx64 = py::dtype::of<int64_t>().is(indices.dtype());
+        if (idx64) {
+          if (in32 && out32) csr_impl<float, int64_t, float>(indptr, indices, data, dest, scale, out, num_threads);
+          else if (in32) csr_impl<float, int64_t, double>(indptr, indices, data, dest, scale, out, num_threads);
+          else if (out32) csr_impl<double, int64_t, float>(indptr, indices, data, dest, scale, out, num_threads);
+          else csr_impl<double, int64_t, double>(indptr, indices, data, dest, scale, out, num_threads);
+        } else {
+          if (in32 && out32) csr_impl<float, int32_t, float>(indptr, indices, data, dest, scale, out, num_threads);
+          else if (in32) csr_impl<float, int32_t, double>(indptr, indices, data, dest, scale, out, num_threads);
+          else if (out32) csr_impl<double, int32_t, float>(indptr, indices, data, dest, scale, out, num_threads);
+          else csr_impl<double, int32_t, double>(indptr, indices, data, dest, scale, out, num_threads);
+        }
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("dest"), py::arg("scale"),
+      py::arg("out"), py::arg("num_threads") = 1,
+      "CSR rows rasterised without densifying: out[c, dest[j]] = data * scale.");
+}

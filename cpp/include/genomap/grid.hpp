@@ -1,0 +1,42 @@
+// Cost structure of the genomap grid (the "geometry" layer).
+//
+// Pixels are numbered in the reference's flattened order: pixel k sits at image row k % rows and
+// image column k / rows (the reference reshapes in Fortran order). Only the first `n_used`
+// pixels take part when there are fewer genes than pixels.
+//
+// Every grid cost is described by pixel *classes*: pixels of one class are interchangeable for
+// the GW problem (same cost to every other pixel). The radial metric has one class per distinct
+// radius (a 33x33 grid: 1,089 pixels, 135 classes); a metric without such structure has one
+// class per pixel. Solvers only see classes, capacities and the class log-cost matrix, so a new
+// metric is a new factory function here and nothing else.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace genomap {
+
+constexpr double kLogFloor = 1e-15;  // the reference's log(C2 + 1e-15)
+
+struct GridCost {
+  std::string metric;
+  int64_t rows = 0, cols = 0, n_used = 0;
+  int64_t n_classes = 0;
+  std::vector<int64_t> class_of_pixel;  // (n_used,)
+  std::vector<int64_t> capacity;        // (n_classes,) pixels per class
+  std::vector<double> class_cost;       // (n_classes, n_classes) C2 between classes
+  std::vector<double> log_cost;         // (n_classes, n_classes) log(C2 + 1e-15)
+  double mean_cost = 0.0;               // <C2 q, q> for uniform q over the used pixels
+};
+
+// Reference grid coordinates: x over rows, y over columns (linspace as in the reference).
+double grid_coordinate(int64_t index, int64_t size);
+
+// C2[i, j] = |r_i - r_j|, r the distance of a pixel from the grid centre (reference parity).
+GridCost radial_grid(int64_t rows, int64_t cols, int64_t n_used);
+// C2[i, j] = true Euclidean distance between pixel centres.
+GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used);
+// Any user-supplied symmetric pixel cost (n x n, row-major); one class per pixel.
+GridCost dense_grid(const double* cost, int64_t n, int64_t rows, int64_t cols);
+
+}  // namespace genomap

@@ -1,0 +1,44 @@
+// Gene-gene interaction matrix C1 = 1 - corr(g_i, g_j), accumulated in one streaming pass.
+//
+// Accumulators are float64 sums and cross-products of values shifted by the first row seen
+// (a stable shift: a constant gene gives exactly zero variance). Memory is O(genes^2), never
+// O(cells). Partial accumulators can be merged, so chunks may be processed anywhere.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace genomap {
+
+class CorrelationAccumulator {
+ public:
+  explicit CorrelationAccumulator(int64_t n_genes);
+  // Adds a dense row-major chunk (rows x n_genes) of float64 values.
+  void add_dense(const double* chunk, int64_t rows, int num_threads);
+  // Merges another accumulator (same gene count) into this one.
+  void merge(const CorrelationAccumulator& other);
+
+  int64_t n_genes() const { return n_; }
+  int64_t count() const { return count_; }
+  bool has_shift() const { return has_shift_; }
+  const std::vector<double>& shift() const { return shift_; }
+  const std::vector<double>& sums() const { return sums_; }
+  const std::vector<double>& cross() const { return cross_; }
+  void set_state(int64_t count, const double* shift, const double* sums, const double* cross,
+                 bool has_shift);
+
+  // Per-gene mean and variance (ddof as given).
+  void moments(double* mean, double* var, int ddof) const;
+  // Correlation distance (n x n, row-major). Genes with zero variance have distance 1 to every
+  // other gene (correlation 0) and 0 to themselves. Values are clipped to [0, 2].
+  void correlation_distance(double* out, int num_threads) const;
+  // Boolean mask of zero-variance genes.
+  std::vector<uint8_t> constant_genes() const;
+
+ private:
+  int64_t n_;
+  int64_t count_ = 0;
+  bool has_shift_ = false;
+  std::vector<double> shift_, sums_, cross_;  // cross_ is n x n, full
+};
+
+}  // namespace genomap

@@ -1,0 +1,114 @@
+#include "genomap/grid.hpp"
+
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+namespace genomap {
+
+double grid_coordinate(int64_t index, int64_t size) {
+  // even size: linspace(-N, N-1, size); odd: linspace(-N, N, size); both have unit spacing.
+  const int64_t half = (size % 2 == 0) ? size / 2 : (size - 1) / 2;
+  return static_cast<double>(index - half);
+}
+
+static void check_shape(int64_t rows, int64_t cols, int64_t n_used) {
+  if (rows < 1 || cols < 1) throw std::invalid_argument("grid rows and cols must be >= 1");
+  if (n_used < 1 || n_used > rows * cols)
+    throw std::invalid_argument("number of used pixels must be in [1, rows*cols]");
+}
+
+static void finish(GridCost& g) {
+  const int64_t D = g.n_classes;
+  g.log_cost.resize(D * D);
+  for (int64_t i = 0; i < D * D; ++i) g.log_cost[i] = std::log(g.class_cost[i] + kLogFloor);
+  double s = 0.0;
+  for (int64_t a = 0; a < D; ++a) {
+    double row = 0.0;
+    for (int64_t b = 0; b < D; ++b) row += static_cast<double>(g.capacity[b]) * g.class_cost[a * D + b];
+    s += static_cast<double>(g.capacity[a]) * row;
+  }
+  const double n = static_cast<double>(g.n_used);
+  g.mean_cost = s / (n * n);
+}
+
+GridCost radial_grid(int64_t rows, int64_t cols, int64_t n_used) {
+  check_shape(rows, cols, n_used);
+  GridCost g;
+  g.metric = "radial";
+  g.rows = rows;
+  g.cols = cols;
+  g.n_used = n_used;
+  // Squared radii are exact integers: group pixels by them (classes in increasing radius).
+  std::vector<int64_t> sq(n_used);
+  std::map<int64_t, int64_t> classes;
+  for (int64_t k = 0; k < n_used; ++k) {
+    const int64_t x = static_cast<int64_t>(grid_coordinate(k % rows, rows));
+    const int64_t y = static_cast<int64_t>(grid_coordinate(k / rows, cols));
+    sq[k] = x * x + y * y;
+    classes.emplace(sq[k], 0);
+  }
+  int64_t next = 0;
+  std::vector<double> radius;
+  for (auto& kv : classes) {
+    kv.second = next++;
+    radius.push_back(std::sqrt(static_cast<double>(kv.first)));
+  }
+  g.n_classes = next;
+  g.capacity.assign(next, 0);
+  g.class_of_pixel.resize(n_used);
+  for (int64_t k = 0; k < n_used; ++k) {
+    g.class_of_pixel[k] = classes[sq[k]];
+    g.capacity[g.class_of_pixel[k]]++;
+  }
+  g.class_cost.resize(next * next);
+  for (int64_t a = 0; a < next; ++a)
+    for (int64_t b = 0; b < next; ++b) g.class_cost[a * next + b] = std::fabs(radius[a] - radius[b]);
+  finish(g);
+  return g;
+}
+
+GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used) {
+  check_shape(rows, cols, n_used);
+  GridCost g;
+  g.metric = "euclidean";
+  g.rows = rows;
+  g.cols = cols;
+  g.n_used = n_used;
+  g.n_classes = n_used;
+  g.capacity.assign(n_used, 1);
+  g.class_of_pixel.resize(n_used);
+  g.class_cost.resize(n_used * n_used);
+  for (int64_t a = 0; a < n_used; ++a) {
+    g.class_of_pixel[a] = a;
+    const double xa = grid_coordinate(a % rows, rows), ya = grid_coordinate(a / rows, cols);
+    for (int64_t b = 0; b < n_used; ++b) {
+      const double dx = xa - grid_coordinate(b % rows, rows);
+      const double dy = ya - grid_coordinate(b / rows, cols);
+      g.class_cost[a * n_used + b] = std::sqrt(dx * dx + dy * dy);
+    }
+  }
+  finish(g);
+  return g;
+}
+
+GridCost dense_grid(const double* cost, int64_t n, int64_t rows, int64_t cols) {
+  check_shape(rows, cols, n);
+  GridCost g;
+  g.metric = "dense";
+  g.rows = rows;
+  g.cols = cols;
+  g.n_used = n;
+  g.n_classes = n;
+  g.capacity.assign(n, 1);
+  g.class_of_pixel.resize(n);
+  for (int64_t a = 0; a < n; ++a) g.class_of_pixel[a] = a;
+  g.class_cost.assign(cost, cost + n * n);
+  for (double v : g.class_cost)
+    if (!(v >= 0.0) || !std::isfinite(v))
+      throw std::invalid_argument("grid cost must be finite and non-negative");
+  finish(g);
+  return g;
+}
+
+}  // namespace genomap

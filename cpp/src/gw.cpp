@@ -1,0 +1,208 @@
+#include "genomap/gw.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "genomap/blas.hpp"
+#include "genomap/sinkhorn.hpp"
+#include "genomap/transport.hpp"
+
+namespace genomap {
+
+GWProblem make_problem(const double* C1, int64_t n, const GridCost& grid, int num_threads) {
+  if (n != grid.n_used) throw std::invalid_argument("gene count must equal the grid's used pixels");
+  GWProblem p;
+  p.C1 = C1;
+  p.n = n;
+  p.grid = &grid;
+  const int nt = num_threads > 0 ? num_threads : 1;
+  std::vector<double> rows(n);
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+      const double a = C1[i * n + k];
+      s += a * std::log(a + kLogFloor) - a;
+    }
+    rows[i] = s;
+  }
+  const double nn = static_cast<double>(n) * static_cast<double>(n);
+  p.f1_term = std::accumulate(rows.begin(), rows.end(), 0.0) / nn;
+  return p;
+}
+
+void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A, int num_threads) {
+  const int64_t n = p.n, D = p.grid->n_classes;
+  const int nt = num_threads > 0 ? num_threads : 1;
+  std::vector<double> S(n * D, 0.0);  // C1 @ S_assign: sums of C1 columns per class
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < n; ++i) {
+    const double* c = p.C1 + i * n;
+    double* s = S.data() + i * D;
+    for (int64_t k = 0; k < n; ++k) s[assign[k]] += c[k];
+  }
+  gemm_rowmajor(false, false, n, D, D, 1.0, S.data(), D, p.grid->log_cost.data(), D, 0.0, A, D);
+}
+
+void linear_term_coupling(const GWProblem& p, const double* Tc, double* B, int num_threads) {
+  (void)num_threads;
+  const int64_t n = p.n, D = p.grid->n_classes;
+  std::vector<double> TL(n * D);
+  gemm_rowmajor(false, false, n, D, D, 1.0, Tc, D, p.grid->log_cost.data(), D, 0.0, TL.data(), D);
+  gemm_rowmajor(false, false, n, D, n, 1.0, p.C1, n, TL.data(), D, 0.0, B, D);
+}
+
+static double objective_from_A(const GWProblem& p, const double* A, const int64_t* assign) {
+  const int64_t D = p.grid->n_classes;
+  double s = 0.0;
+  for (int64_t i = 0; i < p.n; ++i) s += A[i * D + assign[i]];
+  const double nn = static_cast<double>(p.n) * static_cast<double>(p.n);
+  return p.f1_term + p.grid->mean_cost - s / nn;
+}
+
+double objective_assignment(const GWProblem& p, const int64_t* assign, int num_threads) {
+  std::vector<double> A(p.n * p.grid->n_classes);
+  linear_term_assignment(p, assign, A.data(), num_threads);
+  return objective_from_A(p, A.data(), assign);
+}
+
+double objective_coupling(const GWProblem& p, const double* Tc, int num_threads) {
+  const int64_t n = p.n, D = p.grid->n_classes;
+  std::vector<double> B(n * D);
+  linear_term_coupling(p, Tc, B.data(), num_threads);
+  double s = 0.0;
+  for (int64_t i = 0; i < n * D; ++i) s += B[i] * Tc[i];
+  return p.f1_term + p.grid->mean_cost - s;
+}
+
+// First step from T = p q^T: the linearised cost is rank one, -(a_i b_d) / n^2 with a the row
+// sums of C1 and b_d = sum_d' cap_d' L[d', d]; pairing sorted a with sorted b is optimal.
+static void first_step(const GWProblem& p, int64_t* assign) {
+  const int64_t n = p.n, D = p.grid->n_classes;
+  const auto& L = p.grid->log_cost;
+  const auto& cap = p.grid->capacity;
+  std::vector<double> a(n, 0.0), b(D, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < n; ++k) a[i] += p.C1[i * n + k];
+  for (int64_t e = 0; e < D; ++e)
+    for (int64_t d = 0; d < D; ++d) b[d] += static_cast<double>(cap[e]) * L[e * D + d];
+  std::vector<int64_t> genes(n), classes(D);
+  std::iota(genes.begin(), genes.end(), 0);
+  std::iota(classes.begin(), classes.end(), 0);
+  std::stable_sort(genes.begin(), genes.end(), [&](int64_t x, int64_t y) { return a[x] > a[y]; });
+  std::stable_sort(classes.begin(), classes.end(), [&](int64_t x, int64_t y) { return b[x] > b[y]; });
+  int64_t c = 0, used = 0;
+  for (int64_t g : genes) {
+    while (used == cap[classes[c]]) {
+      ++c;
+      used = 0;
+    }
+    assign[g] = classes[c];
+    ++used;
+  }
+}
+
+static uint64_t hash_assign(const std::vector<int64_t>& x) {
+  uint64_t h = 1469598103934665603ULL;
+  for (int64_t v : x) {
+    h ^= static_cast<uint64_t>(v) + 0x9e3779b97f4a7c15ULL;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads) {
+  if (max_iter < 1) throw std::invalid_argument("max_iter must be >= 1");
+  const int64_t n = p.n, D = p.grid->n_classes;
+  ExactResult r;
+  std::vector<int64_t> g(n);
+  first_step(p, g.data());
+  r.n_iter = 1;
+  std::unordered_multimap<uint64_t, size_t> seen;
+  std::vector<std::vector<int64_t>> history;
+  seen.emplace(hash_assign(g), 0);
+  history.push_back(g);
+
+  std::vector<double> A(n * D), cost(n * D), v;
+  double best = std::numeric_limits<double>::infinity();
+  bool warm = false;
+  while (true) {
+    linear_term_assignment(p, g.data(), A.data(), num_threads);
+    const double obj = objective_from_A(p, A.data(), g.data());
+    r.trace.push_back(obj);
+    if (obj < best) {
+      best = obj;
+      r.assign = g;
+    }
+    if (r.n_iter >= max_iter) break;
+    for (int64_t i = 0; i < n * D; ++i) cost[i] = -A[i];
+    std::vector<int64_t> next(n);
+    const TransportStats ts =
+        solve_class_transport(cost.data(), n, D, p.grid->capacity.data(), next.data(), v, warm);
+    warm = true;
+    r.n_augment += ts.n_augment;
+    r.n_iter++;
+    const uint64_t h = hash_assign(next);
+    bool repeated = false;
+    auto range = seen.equal_range(h);
+    for (auto it = range.first; it != range.second; ++it)
+      if (history[it->second] == next) repeated = true;
+    if (repeated) {
+      r.converged = true;
+      break;
+    }
+    seen.emplace(h, history.size());
+    history.push_back(next);
+    g.swap(next);
+  }
+  r.objective = best;
+  return r;
+}
+
+EntropicResult solve_gw_entropic(const GWProblem& p, double epsilon, int64_t max_iter, double tol,
+                                 int num_threads) {
+  if (!(epsilon > 0)) throw std::invalid_argument("epsilon must be > 0");
+  const int64_t n = p.n, D = p.grid->n_classes;
+  const auto& cap = p.grid->capacity;
+  const double nn = static_cast<double>(n) * static_cast<double>(n);
+  EntropicResult r;
+  std::vector<double> T(n * D), prev(n * D), B(n * D);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t d = 0; d < D; ++d) T[i * D + d] = static_cast<double>(cap[d]) / nn;
+  double err = 1.0;
+  int64_t cpt = 0;
+  while (err > tol && cpt < max_iter) {
+    prev = T;
+    linear_term_coupling(p, T.data(), B.data(), num_threads);
+    double mn = std::numeric_limits<double>::infinity();
+    for (int64_t i = 0; i < n * D; ++i) {
+      B[i] = -B[i];
+      mn = std::min(mn, B[i]);
+    }
+    for (int64_t i = 0; i < n * D; ++i) B[i] -= mn;
+    const SinkhornStats ss =
+        sinkhorn_classes(B.data(), n, D, cap.data(), epsilon, max_iter, 1e-9, T.data(), num_threads);
+    r.sinkhorn_iters += ss.n_iter;
+    if (cpt % 10 == 0) {
+      // ||T - T_prev||_F over pixels: a class entry spreads evenly over its cap pixels.
+      double e2 = 0.0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t d = 0; d < D; ++d) {
+          const double x = T[i * D + d] - prev[i * D + d];
+          e2 += x * x / static_cast<double>(cap[d]);
+        }
+      err = std::sqrt(e2);
+    }
+    ++cpt;
+  }
+  r.n_iter = cpt;
+  r.last_change = err;
+  r.objective = objective_coupling(p, T.data(), num_threads);
+  r.coupling.swap(T);
+  return r;
+}
+
+}  // namespace genomap

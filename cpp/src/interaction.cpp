@@ -1,0 +1,114 @@
+#include "genomap/interaction.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "genomap/blas.hpp"
+
+namespace genomap {
+
+CorrelationAccumulator::CorrelationAccumulator(int64_t n_genes)
+    : n_(n_genes), shift_(n_genes, 0.0), sums_(n_genes, 0.0), cross_(n_genes * n_genes, 0.0) {
+  if (n_genes < 1) throw std::invalid_argument("need at least one gene");
+}
+
+void CorrelationAccumulator::add_dense(const double* chunk, int64_t rows, int num_threads) {
+  if (rows <= 0) return;
+  (void)num_threads;
+  if (!has_shift_) {
+    std::copy(chunk, chunk + n_, shift_.begin());
+    has_shift_ = true;
+  }
+  std::vector<double> centred(rows * n_);
+#pragma omp parallel for schedule(static) num_threads(num_threads > 0 ? num_threads : 1)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n_; ++j) centred[r * n_ + j] = chunk[r * n_ + j] - shift_[j];
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n_; ++j) sums_[j] += centred[r * n_ + j];
+  gemm_rowmajor(true, false, n_, n_, rows, 1.0, centred.data(), n_, centred.data(), n_, 1.0,
+                cross_.data(), n_);
+  count_ += rows;
+}
+
+void CorrelationAccumulator::merge(const CorrelationAccumulator& o) {
+  if (o.n_ != n_) throw std::invalid_argument("cannot merge accumulators of different gene counts");
+  if (o.count_ == 0) return;
+  if (count_ == 0) {
+    *this = o;
+    return;
+  }
+  // Re-express the other's moments around this shift: x - s = (x - t) + (t - s).
+  std::vector<double> delta(n_);
+  for (int64_t j = 0; j < n_; ++j) delta[j] = o.shift_[j] - shift_[j];
+  const double m = static_cast<double>(o.count_);
+  for (int64_t i = 0; i < n_; ++i)
+    for (int64_t j = 0; j < n_; ++j)
+      cross_[i * n_ + j] += o.cross_[i * n_ + j] + delta[i] * o.sums_[j] + o.sums_[i] * delta[j] +
+                            m * delta[i] * delta[j];
+  for (int64_t j = 0; j < n_; ++j) sums_[j] += o.sums_[j] + m * delta[j];
+  count_ += o.count_;
+}
+
+void CorrelationAccumulator::set_state(int64_t count, const double* shift, const double* sums,
+                                       const double* cross, bool has_shift) {
+  count_ = count;
+  has_shift_ = has_shift;
+  std::copy(shift, shift + n_, shift_.begin());
+  std::copy(sums, sums + n_, sums_.begin());
+  std::copy(cross, cross + n_ * n_, cross_.begin());
+}
+
+void CorrelationAccumulator::moments(double* mean, double* var, int ddof) const {
+  const double c = static_cast<double>(count_);
+  for (int64_t j = 0; j < n_; ++j) {
+    const double ms = count_ > 0 ? sums_[j] / c : 0.0;
+    mean[j] = shift_[j] + ms;
+    const double ss = cross_[j * n_ + j] - c * ms * ms;
+    const double denom = c - static_cast<double>(ddof);
+    var[j] = (denom > 0 && ss > 0) ? ss / denom : 0.0;
+  }
+}
+
+std::vector<uint8_t> CorrelationAccumulator::constant_genes() const {
+  std::vector<uint8_t> out(n_, 0);
+  const double c = static_cast<double>(count_);
+  for (int64_t j = 0; j < n_; ++j) {
+    const double ms = count_ > 0 ? sums_[j] / c : 0.0;
+    const double ss = cross_[j * n_ + j] - c * ms * ms;
+    // Relative test: cancellation leaves ~1e-16 * diag of noise for a truly constant column.
+    out[j] = !(ss > 1e-12 * cross_[j * n_ + j]) || ss <= 0.0;
+  }
+  return out;
+}
+
+void CorrelationAccumulator::correlation_distance(double* out, int num_threads) const {
+  if (count_ < 2) throw std::invalid_argument("correlation needs at least 2 cells");
+  const double c = static_cast<double>(count_);
+  std::vector<double> ms(n_), sd(n_);
+  const std::vector<uint8_t> constant = constant_genes();
+  for (int64_t j = 0; j < n_; ++j) {
+    ms[j] = sums_[j] / c;
+    const double ss = cross_[j * n_ + j] - c * ms[j] * ms[j];
+    sd[j] = constant[j] ? 0.0 : std::sqrt(ss);
+  }
+#pragma omp parallel for schedule(static) num_threads(num_threads > 0 ? num_threads : 1)
+  for (int64_t i = 0; i < n_; ++i) {
+    for (int64_t j = 0; j < n_; ++j) {
+      double d;
+      if (i == j) {
+        d = 0.0;
+      } else if (constant[i] || constant[j]) {
+        d = 1.0;
+      } else {
+        const int64_t lo = std::min(i, j), hi = std::max(i, j);  // symmetric by construction
+        const double cov = cross_[lo * n_ + hi] - c * ms[lo] * ms[hi];
+        d = 1.0 - cov / (sd[lo] * sd[hi]);
+        d = std::min(2.0, std::max(0.0, d));
+      }
+      out[i * n_ + j] = d;
+    }
+  }
+}
+
+}  // namespace genomap
