@@ -89,6 +89,10 @@ GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used) {
     }
   }
   finish(g);
+  // A pixel's log-distance to itself is taken as log(1) (one grid step), not log(1e-15).
+  // For permutations the diagonal never enters the objective (C1 has a zero diagonal); in the
+  // linearisation, -34.5 on it pins every gene to its current pixel and the iteration cannot move.
+  for (int64_t a = 0; a < n_used; ++a) g.log_cost[a * n_used + a] = 0.0;
   return g;
 }
 

@@ -38,7 +38,7 @@ void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A
   const int64_t n = p.n, D = p.grid->n_classes;
   const int nt = num_threads > 0 ? num_threads : 1;
   std::vector<double> S(n * D, 0.0);  // C1 @ S_assign: sums of C1 columns per class
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * n > 100000)
   for (int64_t i = 0; i < n; ++i) {
     const double* c = p.C1 + i * n;
     double* s = S.data() + i * D;

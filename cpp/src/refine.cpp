@@ -92,7 +92,7 @@ PlacementStats place_within_classes(const double* C1, int64_t n, const GridCost&
       const int64_t m = static_cast<int64_t>(gs.size());
       if (m < 2) continue;
       std::vector<double> cost(m * m);
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (m * m * n > 200000)
       for (int64_t a = 0; a < m; ++a) {
         const double* c = C1 + gs[a] * n;
         for (int64_t b = 0; b < m; ++b) {

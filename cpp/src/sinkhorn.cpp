@@ -15,7 +15,7 @@ constexpr double kAbsorbAbove = 1e50;
 // u_i = exp(alpha_i / reg), v_d = exp(beta_d / reg).
 void log_update_columns(const double* M, int64_t n, int64_t D, double reg, double log_target,
                         const std::vector<double>& alpha, std::vector<double>& beta, int nt) {
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
   for (int64_t d = 0; d < D; ++d) {
     double mx = -std::numeric_limits<double>::infinity();
     for (int64_t i = 0; i < n; ++i) mx = std::max(mx, (alpha[i] - M[i * D + d]) / reg);
@@ -28,7 +28,7 @@ void log_update_columns(const double* M, int64_t n, int64_t D, double reg, doubl
 void log_update_rows(const double* M, int64_t n, int64_t D, double reg, double log_target,
                      const std::vector<double>& log_cap, std::vector<double>& alpha,
                      const std::vector<double>& beta, int nt) {
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
   for (int64_t i = 0; i < n; ++i) {
     const double* m = M + i * D;
     double mx = -std::numeric_limits<double>::infinity();
@@ -57,7 +57,7 @@ SinkhornStats sinkhorn_classes(const double* M, int64_t n, int64_t D, const int6
   SinkhornStats st;
 
   auto rebuild_kernel = [&]() {
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
     for (int64_t i = 0; i < n; ++i)
       for (int64_t d = 0; d < D; ++d) K[i * D + d] = std::exp((alpha[i] + beta[d] - M[i * D + d]) / reg);
   };
@@ -103,7 +103,7 @@ SinkhornStats sinkhorn_classes(const double* M, int64_t n, int64_t D, const int6
         ok = ok && std::isfinite(v[d]) && v[d] > 0.0;
       }
       if (ok) {
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
         for (int64_t i = 0; i < n; ++i) {
           const double* k = K.data() + i * D;
           double s = 0.0;
@@ -138,7 +138,7 @@ SinkhornStats sinkhorn_classes(const double* M, int64_t n, int64_t D, const int6
   }
   st.n_iter = std::min(ii + 1, max_iter);
   st.marginal_error = err;
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t d = 0; d < D; ++d) out[i * D + d] = cap[d] * u[i] * K[i * D + d] * v[d];
   return st;

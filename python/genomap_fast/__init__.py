@@ -1,2 +1,24 @@
-"""genomap_fast: fast genomaps (gene-expression images by Gromov-Wasserstein gene placement)."""
+"""genomap_fast: fast genomaps (gene-expression images by Gromov-Wasserstein gene placement).
+
+Drop-in functions of genomap 1.3.6: :func:`construct_genomap`, :func:`construct_genomap_returnT`.
+Estimator: :class:`Genomap` (fit / transform / save / load).
+"""
 from . import _blas  # noqa: F401  (hands SciPy's BLAS to the C++ core)
+from ._core import __version__
+from ._validate import NotFittedError
+from .compat import construct_genomap, construct_genomap_returnT
+from .estimator import Genomap
+from .interaction import interaction_matrix
+from .placement import Placement, pixel_distance_matrix, solve_placement
+
+__all__ = [
+    "Genomap",
+    "NotFittedError",
+    "Placement",
+    "__version__",
+    "construct_genomap",
+    "construct_genomap_returnT",
+    "interaction_matrix",
+    "pixel_distance_matrix",
+    "solve_placement",
+]

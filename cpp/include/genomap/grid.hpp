@@ -34,7 +34,7 @@ double grid_coordinate(int64_t index, int64_t size);
 
 // C2[i, j] = |r_i - r_j|, r the distance of a pixel from the grid centre (reference parity).
 GridCost radial_grid(int64_t rows, int64_t cols, int64_t n_used);
-// C2[i, j] = true Euclidean distance between pixel centres.
+// C2[i, j] = true Euclidean distance between pixel centres; log-cost of a pixel to itself is 0.
 GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used);
 // Any user-supplied symmetric pixel cost (n x n, row-major); one class per pixel.
 GridCost dense_grid(const double* cost, int64_t n, int64_t rows, int64_t cols);

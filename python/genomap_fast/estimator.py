@@ -1,0 +1,254 @@
+"""The scikit-learn-style estimator: fit learns the gene placement, transform rasterises cells."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from ._validate import NotFittedError, as_matrix, check_grid_shape, default_threads
+from .interaction import interaction_matrix
+from .placement import GRID_METRICS, Placement, solve_placement
+from .raster import LAYOUTS, rasterize
+
+_FORMAT = "genomap_fast.Genomap/1"
+
+
+_CONTROLLER = None
+
+
+@contextmanager
+def _blas_threads(n: int):
+    """Limits BLAS threads to n (the controller is built once: discovery is slow)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=n, user_api="blas"):
+        yield
+
+
+class Genomap:
+    """Genomap construction as an estimator.
+
+    Parameters
+    ----------
+    rows, cols : grid shape; a genomap has ``rows * cols`` pixels.
+    grid_metric : "radial" (the reference's cost: distance from the centre only) or
+        "euclidean" (true pixel-to-pixel distance).
+    epsilon : 0 for exact GW steps (the reference default), > 0 for entropic steps.
+    max_iter : cap on GW iterations (the reference's ``num_iter``).
+    dtype : dtype of the images ``transform`` returns (float32 by default).
+    layout : "nchw" -> ``(n, 1, rows, cols)`` (torch), "nhwc" -> ``(n, rows, cols, 1)`` (reference).
+    select_genes : None (more genes than pixels is an error) or "variance" (keep the
+        ``rows * cols`` genes of highest variance, as the reference's task functions do).
+    refine_rounds : rounds of the within-ring tie-breaking (radial metric), 0 to disable.
+    num_threads : threads for the C++ kernels and BLAS (default: all available cores).
+    chunk_size : cells per chunk when streaming the interaction statistics.
+    progress : show a progress bar during transform of many cells.
+
+    Attributes after ``fit``
+    ------------------------
+    genes_ : (n_placed,) int64, columns of X that were placed (all of them unless selected)
+    placement_ : (n_genes_in,) int64, flat pixel of each input gene (reference order: image
+        row ``p % rows``, column ``p // rows``), -1 for genes not placed (exact mode)
+    coupling_ : (n_placed, n_placed) float64 gene x used-pixel coupling (the reference's T)
+    objective_, n_iter_, converged_ : GW objective, iterations, whether the iteration settled
+    constant_genes_ : (n_genes_in,) bool, zero-variance genes (correlation 0 with all others)
+    """
+
+    def __init__(
+        self,
+        rows: int,
+        cols: int,
+        grid_metric: str = "radial",
+        epsilon: float = 0.0,
+        max_iter: int = 1000,
+        dtype=np.float32,
+        layout: str = "nchw",
+        select_genes: str | None = None,
+        refine_rounds: int = 10,
+        num_threads: int | None = None,
+        chunk_size: int | None = None,
+        progress: bool = False,
+    ):
+        self.rows, self.cols = check_grid_shape(rows, cols)
+        if grid_metric not in GRID_METRICS:
+            raise ValueError(f"grid_metric must be one of {GRID_METRICS}, got {grid_metric!r}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if select_genes not in (None, "variance"):
+            raise ValueError(f"select_genes must be None or 'variance', got {select_genes!r}")
+        if not (np.isfinite(epsilon) and epsilon >= 0):
+            raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+        self.grid_metric = grid_metric
+        self.epsilon = float(epsilon)
+        self.max_iter = int(max_iter)
+        self.dtype = np.dtype(dtype)
+        self.layout = layout
+        self.select_genes = select_genes
+        self.refine_rounds = int(refine_rounds)
+        self.num_threads = num_threads
+        self.chunk_size = chunk_size
+        self.progress = progress
+
+    @property
+    def n_pixels(self) -> int:
+        return self.rows * self.cols
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None) -> Genomap:
+        """Learns the placement from X (cells x genes; ndarray or scipy.sparse)."""
+        X = as_matrix(X)
+        n_cells, n_genes = X.shape
+        if n_cells < 2:
+            raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
+        nt = default_threads(self.num_threads)
+        with _blas_threads(nt):
+            stats = interaction_matrix(X, self.chunk_size, nt)
+            genes = np.arange(n_genes, dtype=np.int64)
+            if n_genes > self.n_pixels:
+                if self.select_genes != "variance":
+                    raise ValueError(
+                        f"X has {n_genes} genes but a {self.rows}x{self.cols} genomap has only "
+                        f"{self.n_pixels} pixels; pass select_genes='variance' to keep the "
+                        f"{self.n_pixels} most variable genes, or use a larger grid"
+                    )
+                order = np.argsort(-stats.var, kind="stable")[: self.n_pixels]
+                genes = np.sort(order).astype(np.int64)
+            C1 = stats.distance[np.ix_(genes, genes)] if genes.size < n_genes else stats.distance
+            placement = solve_placement(
+                C1, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
+                refine_rounds=self.refine_rounds, num_threads=nt,
+            )
+        self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var)
+        return self
+
+    def _set_fitted(self, n_genes_in, genes, placement: Placement, constant, mean, var):
+        self.n_genes_in_ = int(n_genes_in)
+        self.genes_ = np.asarray(genes, dtype=np.int64)
+        self.placement_obj_ = placement
+        self.objective_ = float(placement.objective)
+        self.n_iter_ = int(placement.n_iter)
+        self.converged_ = bool(placement.converged)
+        self.constant_genes_ = np.asarray(constant, dtype=bool)
+        self.mean_ = np.asarray(mean, dtype=np.float64)
+        self.var_ = np.asarray(var, dtype=np.float64)
+        placement_full = np.full(self.n_genes_in_, -1, dtype=np.int64)
+        if placement.pixel is not None:
+            placement_full[self.genes_] = placement.pixel
+        self.placement_ = placement_full
+
+    def _check_fitted(self):
+        if not hasattr(self, "placement_obj_"):
+            raise NotFittedError("this Genomap is not fitted yet; call fit(X) first")
+
+    @property
+    def coupling_(self) -> np.ndarray:
+        self._check_fitted()
+        return self.placement_obj_.coupling()
+
+    # ------------------------------------------------------------ transform
+    def transform(self, X, batch_size: int | None = None, layout: str | None = None,
+                  out: np.ndarray | None = None) -> np.ndarray:
+        """Genomaps of the cells of X: ``(n, 1, rows, cols)`` (nchw) or ``(n, rows, cols, 1)``.
+
+        Any cells with the genes seen in ``fit`` (same columns) can be transformed.
+        """
+        self._check_fitted()
+        X = as_matrix(X)
+        if X.shape[1] != self.n_genes_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} genes but this Genomap was fitted on {self.n_genes_in_}"
+            )
+        nt = default_threads(self.num_threads)
+        bar = None
+        if self.progress and X.shape[0] > 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=X.shape[0], unit="cell", desc="genomaps")
+        try:
+            with _blas_threads(nt):
+                return rasterize(X, self.placement_obj_, self.genes_, self.dtype,
+                                 layout or self.layout, batch_size, nt, out, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def fit_transform(self, X, y=None, **kwargs) -> np.ndarray:
+        return self.fit(X).transform(X, **kwargs)
+
+    # --------------------------------------------------------- persistence
+    def _params(self) -> dict:
+        return {
+            "rows": self.rows, "cols": self.cols, "grid_metric": self.grid_metric,
+            "epsilon": self.epsilon, "max_iter": self.max_iter, "dtype": self.dtype.name,
+            "layout": self.layout, "select_genes": self.select_genes,
+            "refine_rounds": self.refine_rounds, "num_threads": self.num_threads,
+            "chunk_size": self.chunk_size, "progress": self.progress,
+        }
+
+    def save(self, path) -> None:
+        """Writes parameters and the fitted placement to ``path`` (.npz), atomically."""
+        self._check_fitted()
+        p = self.placement_obj_
+        meta = {
+            "format": _FORMAT, "params": self._params(), "n_genes_in": self.n_genes_in_,
+            "objective": p.objective, "n_iter": p.n_iter, "converged": p.converged,
+            "euclidean_term": p.euclidean_term,
+        }
+        arrays = {
+            "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            "genes": self.genes_, "constant": self.constant_genes_,
+            "mean": self.mean_, "var": self.var_, "trace": p.trace,
+        }
+        if p.pixel is not None:
+            arrays["pixel"] = p.pixel
+            arrays["classes"] = p.classes
+        else:
+            arrays["class_coupling"] = p.class_coupling
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".genomap-", suffix=".npz.part", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path) -> Genomap:
+        """Reads a Genomap written by ``save``."""
+        try:
+            with np.load(os.fspath(path), allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+            meta = json.loads(bytes(data["meta"]).decode())
+        except (OSError, ValueError, KeyError, EOFError) as err:
+            raise ValueError(f"{path} is not a readable Genomap file: {err}") from err
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a Genomap file (format {meta.get('format')!r})")
+        params = meta["params"]
+        obj = cls(**{**params, "dtype": np.dtype(params["dtype"])})
+        placement = Placement(
+            params["rows"], params["cols"], params["grid_metric"], params["epsilon"],
+            data.get("pixel"), data.get("classes"), data.get("class_coupling"),
+            meta["objective"], meta["n_iter"], meta["converged"], data["trace"],
+            meta["euclidean_term"],
+        )
+        obj._set_fitted(meta["n_genes_in"], data["genes"], placement, data["constant"],
+                        data["mean"], data["var"])
+        return obj
+
+    def __repr__(self) -> str:
+        return (f"Genomap(rows={self.rows}, cols={self.cols}, grid_metric={self.grid_metric!r}, "
+                f"epsilon={self.epsilon})")
+
