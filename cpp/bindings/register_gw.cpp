@@ -1,6 +1,7 @@
 #include "common.hpp"
 #include "genomap/gw.hpp"
 #include "genomap/refine.hpp"
+#include "genomap/sinkhorn.hpp"
 #include "genomap/transport.hpp"
 
 using namespace genomap;
@@ -129,6 +130,28 @@ void register_gw(py::module_& m) {
         return euclidean_linear_term(C1.data(), C1.shape(0), rows, cols, pixel.data(), num_threads);
       },
       py::arg("C1"), py::arg("rows"), py::arg("cols"), py::arg("pixel"), py::arg("num_threads") = 1);
+  m.def(
+      "sinkhorn_classes",
+      [](carray<double> M, carray<int64_t> capacity, double reg, int64_t max_iter,
+         double stop_thr, int num_threads) {
+        require_ndim(M, 2, "cost");
+        if (capacity.ndim() != 1 || capacity.shape(0) != M.shape(1))
+          throw std::invalid_argument("need one capacity per class (column)");
+        if (!(reg > 0)) throw std::invalid_argument("reg must be > 0");
+        py::array_t<double> out({M.shape(0), M.shape(1)});
+        double* o = out.mutable_data();
+        SinkhornStats st;
+        {
+          py::gil_scoped_release release;
+          st = sinkhorn_classes(M.data(), M.shape(0), M.shape(1), capacity.data(), reg, max_iter,
+                                stop_thr, o, num_threads);
+        }
+        return py::make_tuple(out, st.n_iter, st.marginal_error);
+      },
+      py::arg("M"), py::arg("capacity"), py::arg("reg"), py::arg("max_iter") = 1000,
+      py::arg("stop_thr") = 1e-9, py::arg("num_threads") = 1,
+      "POT's sinkhorn_knopp iteration on genes x classes (uniform 1/n per gene and per pixel), "
+      "log-stabilised; returns (class coupling, iterations, marginal error).");
   m.def(
       "solve_transport",
       [](carray<double> cost, carray<int64_t> capacity) {

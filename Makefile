@@ -1,0 +1,39 @@
+# Quick start:  make demo   (installs into .venv, writes genomap_demo.png)
+#               make test   (installs into .venv, runs the test suite)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.genomap_fast-installed
+SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp python -type f -not -path '*/__pycache__/*' 2>/dev/null)
+
+.PHONY: install demo test bench bench-quick lint clean
+
+install: $(STAMP)
+
+$(STAMP): $(SOURCES)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q ".[test,demo]"
+	# The reference (genomap 1.3.6) without its TensorFlow/torch stack: construct_genomap
+	# only needs numpy, scikit-learn and POT, which the test extra installs.
+	$(PY) -m pip install -q --no-deps genomap==1.3.6
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/genomap-fast demo --out genomap_demo.png
+
+test: install
+	$(PY) -m pytest -q tests
+
+bench: install
+	$(PY) -m pytest benchmarks -q -p no:cacheprovider
+
+bench-quick: install
+	$(PY) -m pytest benchmarks -q -p no:cacheprovider --bench-quick
+
+lint: install
+	$(PY) -m pip install -q ruff
+	$(VENV)/bin/ruff check python tests benchmarks
+
+clean:
+	rm -rf build $(VENV) genomap_demo.png

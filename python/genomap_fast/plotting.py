@@ -1,0 +1,83 @@
+"""Figures of genomaps (matplotlib)."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+
+def _save_atomic(fig, path: str, **kwargs) -> None:
+    path = os.fspath(path)
+    root, ext = os.path.splitext(path)
+    fd, tmp = tempfile.mkstemp(prefix=".genomap-", suffix=ext or ".png",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    try:
+        fig.savefig(tmp, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "viridis",
+             title: str | None = None, save: str | None = None, seed: int = 0,
+             robust: bool = True):
+    """A grid of genomaps, one row per class and ``n_per_class`` cells per row.
+
+    images : (n, 1, rows, cols) or (n, rows, cols, 1) or (n, rows, cols) array
+    labels : (n,) class of each cell. All panels share one colour scale (the 1st-99th
+    percentile of the shown values when ``robust``, else their full range).
+    Returns the matplotlib Figure; writes it to ``save`` (atomically) when given.
+    """
+    import matplotlib
+
+    if save is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    imgs = np.asarray(images)
+    if imgs.ndim == 4:
+        imgs = imgs[:, 0] if imgs.shape[1] == 1 else imgs[..., 0]
+    if imgs.ndim != 3:
+        raise ValueError(f"images must be (n, rows, cols) with an optional channel axis, got {np.shape(images)}")
+    labels = np.asarray(labels)
+    if labels.shape[0] != imgs.shape[0]:
+        raise ValueError(f"{labels.shape[0]} labels for {imgs.shape[0]} images")
+    if classes is None:
+        uniq, counts = np.unique(labels, return_counts=True)
+        classes = list(uniq[np.argsort(-counts, kind="stable")])
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in classes:
+        idx = np.flatnonzero(labels == c)
+        picks.append(rng.choice(idx, size=min(n_per_class, idx.size), replace=False))
+    shown = np.concatenate([imgs[p] for p in picks]) if picks else imgs[:0]
+    if not shown.size:
+        vmin, vmax = 0.0, 1.0
+    elif robust:
+        vmin, vmax = (float(v) for v in np.percentile(shown, [1, 99]))
+    else:
+        vmin, vmax = float(np.min(shown)), float(np.max(shown))
+    fig, axes = plt.subplots(len(classes), n_per_class, squeeze=False, layout="constrained",
+                             figsize=(1.2 * n_per_class + 2.4, 1.2 * len(classes) + 0.6))
+    im = None
+    for r, (c, p) in enumerate(zip(classes, picks)):
+        for k in range(n_per_class):
+            ax = axes[r, k]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if k < len(p):
+                im = ax.imshow(imgs[p[k]], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        axes[r, 0].set_ylabel(str(c), rotation=0, ha="right", va="center", fontsize=8)
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.6, label="expression")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if save is not None:
+        _save_atomic(fig, save, dpi=120, bbox_inches="tight")
+    return fig

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+from genomap_fast.datasets import synthetic_counts
+
+
+def gw_objective(C1, C2, T):
+    """KL-loss GW objective of a coupling T (genes x used pixels), dense numpy (the oracle)."""
+    p, q = T.sum(1), T.sum(0)
+    f1 = C1 * np.log(C1 + 1e-15) - C1
+    return p @ f1 @ p + q @ C2 @ q - np.sum((C1 @ T @ np.log(C2 + 1e-15).T) * T)
+
+
+@pytest.fixture(scope="session")
+def objective():
+    return gw_objective
+
+
+@pytest.fixture(scope="session")
+def pbmc():
+    from genomap_fast.datasets import pbmc68k_reduced
+
+    adata = pbmc68k_reduced()
+    return np.asarray(adata.X, dtype=np.float64), adata.obs["bulk_labels"].astype(str).to_numpy()
+
+
+@pytest.fixture(scope="session")
+def small():
+    """300 cells x 150 genes of log-normalised counts with gene modules (float64)."""
+    X, y = synthetic_counts(300, 150, n_types=4, n_modules=12, seed=1)
+    return X.astype(np.float64), y
