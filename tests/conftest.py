@@ -5,8 +5,10 @@ from genomap_fast.datasets import synthetic_counts
 
 
 def gw_objective(C1, C2, T):
-    """KL-loss GW objective of a coupling T (genes x used pixels), dense numpy (the oracle)."""
-    p, q = T.sum(1), T.sum(0)
+    """KL-loss GW objective of a coupling T (genes x used pixels) with the problem's uniform
+    marginals p = q = 1/n, dense numpy (the oracle, DESIGN.md section 1)."""
+    n = T.shape[0]
+    p = q = np.full(n, 1.0 / n)
     f1 = C1 * np.log(C1 + 1e-15) - C1
     return p @ f1 @ p + q @ C2 @ q - np.sum((C1 @ T @ np.log(C2 + 1e-15).T) * T)
 

@@ -44,15 +44,16 @@ void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A
     double* s = S.data() + i * D;
     for (int64_t k = 0; k < n; ++k) s[assign[k]] += c[k];
   }
-  gemm_rowmajor(false, false, n, D, D, 1.0, S.data(), D, p.grid->log_cost.data(), D, 0.0, A, D);
+  gemm_rowmajor(false, false, n, D, D, 1.0, S.data(), D, p.grid->log_cost.data(), D, 0.0, A, D,
+                nt);
 }
 
 void linear_term_coupling(const GWProblem& p, const double* Tc, double* B, int num_threads) {
-  (void)num_threads;
   const int64_t n = p.n, D = p.grid->n_classes;
   std::vector<double> TL(n * D);
-  gemm_rowmajor(false, false, n, D, D, 1.0, Tc, D, p.grid->log_cost.data(), D, 0.0, TL.data(), D);
-  gemm_rowmajor(false, false, n, D, n, 1.0, p.C1, n, TL.data(), D, 0.0, B, D);
+  gemm_rowmajor(false, false, n, D, D, 1.0, Tc, D, p.grid->log_cost.data(), D, 0.0, TL.data(), D,
+                num_threads);
+  gemm_rowmajor(false, false, n, D, n, 1.0, p.C1, n, TL.data(), D, 0.0, B, D, num_threads);
 }
 
 static double objective_from_A(const GWProblem& p, const double* A, const int64_t* assign) {

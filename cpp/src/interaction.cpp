@@ -15,7 +15,6 @@ CorrelationAccumulator::CorrelationAccumulator(int64_t n_genes)
 
 void CorrelationAccumulator::add_dense(const double* chunk, int64_t rows, int num_threads) {
   if (rows <= 0) return;
-  (void)num_threads;
   if (!has_shift_) {
     std::copy(chunk, chunk + n_, shift_.begin());
     has_shift_ = true;
@@ -27,7 +26,7 @@ void CorrelationAccumulator::add_dense(const double* chunk, int64_t rows, int nu
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < n_; ++j) sums_[j] += centred[r * n_ + j];
   gemm_rowmajor(true, false, n_, n_, rows, 1.0, centred.data(), n_, centred.data(), n_, 1.0,
-                cross_.data(), n_);
+                cross_.data(), n_, num_threads);
   count_ += rows;
 }
 

@@ -1,7 +1,26 @@
 """Hand SciPy's BLAS dgemm to the C++ core (no build-time BLAS dependency)."""
 import ctypes
+from contextlib import contextmanager
 
 from . import _core
+
+_CONTROLLER = None
+
+
+@contextmanager
+def single_threaded_blas():
+    """Keeps the BLAS library at one thread while the core runs.
+
+    The core calls BLAS from its own OpenMP threads on fixed row blocks; a multi-threaded BLAS
+    call would change the summation order with the thread count (and oversubscribe the cores).
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()  # built once: library discovery is slow
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
+        yield
 
 
 def _capsule_pointer(capsule) -> int:

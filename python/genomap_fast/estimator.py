@@ -4,30 +4,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from contextlib import contextmanager
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
-
 from ._validate import NotFittedError, as_matrix, check_grid_shape, default_threads
 from .interaction import interaction_matrix
 from .placement import GRID_METRICS, Placement, solve_placement
 from .raster import LAYOUTS, rasterize
 
 _FORMAT = "genomap_fast.Genomap/1"
-
-
-_CONTROLLER = None
-
-
-@contextmanager
-def _blas_threads(n: int):
-    """Limits BLAS threads to n (the controller is built once: discovery is slow)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=n, user_api="blas"):
-        yield
 
 
 class Genomap:
@@ -108,23 +92,22 @@ class Genomap:
         if n_cells < 2:
             raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
         nt = default_threads(self.num_threads)
-        with _blas_threads(nt):
-            stats = interaction_matrix(X, self.chunk_size, nt)
-            genes = np.arange(n_genes, dtype=np.int64)
-            if n_genes > self.n_pixels:
-                if self.select_genes != "variance":
-                    raise ValueError(
-                        f"X has {n_genes} genes but a {self.rows}x{self.cols} genomap has only "
-                        f"{self.n_pixels} pixels; pass select_genes='variance' to keep the "
-                        f"{self.n_pixels} most variable genes, or use a larger grid"
-                    )
-                order = np.argsort(-stats.var, kind="stable")[: self.n_pixels]
-                genes = np.sort(order).astype(np.int64)
-            C1 = stats.distance[np.ix_(genes, genes)] if genes.size < n_genes else stats.distance
-            placement = solve_placement(
-                C1, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
-                refine_rounds=self.refine_rounds, num_threads=nt,
-            )
+        stats = interaction_matrix(X, self.chunk_size, nt)
+        genes = np.arange(n_genes, dtype=np.int64)
+        if n_genes > self.n_pixels:
+            if self.select_genes != "variance":
+                raise ValueError(
+                    f"X has {n_genes} genes but a {self.rows}x{self.cols} genomap has only "
+                    f"{self.n_pixels} pixels; pass select_genes='variance' to keep the "
+                    f"{self.n_pixels} most variable genes, or use a larger grid"
+                )
+            order = np.argsort(-stats.var, kind="stable")[: self.n_pixels]
+            genes = np.sort(order).astype(np.int64)
+        C1 = stats.distance[np.ix_(genes, genes)] if genes.size < n_genes else stats.distance
+        placement = solve_placement(
+            C1, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
+            refine_rounds=self.refine_rounds, num_threads=nt,
+        )
         self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var)
         return self
 
@@ -172,9 +155,8 @@ class Genomap:
 
             bar = tqdm(total=X.shape[0], unit="cell", desc="genomaps")
         try:
-            with _blas_threads(nt):
-                return rasterize(X, self.placement_obj_, self.genes_, self.dtype,
-                                 layout or self.layout, batch_size, nt, out, bar)
+            return rasterize(X, self.placement_obj_, self.genes_, self.dtype,
+                             layout or self.layout, batch_size, nt, out, bar)
         finally:
             if bar is not None:
                 bar.close()

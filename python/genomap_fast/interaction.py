@@ -7,6 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
+from ._blas import single_threaded_blas
 from ._validate import as_matrix, check_finite_chunk, default_threads
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 22  # float64 elements per dense chunk (32 MB)
@@ -47,9 +48,10 @@ def accumulate(X, chunk_size: int | None = None, num_threads: int | None = None,
     """One pass over row chunks of X (dense or sparse); returns the C++ accumulator."""
     nt = default_threads(num_threads)
     acc = _core.CorrelationAccumulator(X.shape[1])
-    for start, chunk in iter_row_chunks(X, chunk_size):
-        check_finite_chunk(chunk, start, name)
-        acc.add_dense(chunk, nt)
+    with single_threaded_blas():
+        for start, chunk in iter_row_chunks(X, chunk_size):
+            check_finite_chunk(chunk, start, name)
+            acc.add_dense(chunk, nt)
     return acc
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
+from ._blas import single_threaded_blas
 from ._validate import default_threads
 
 GRID_METRICS = ("radial", "euclidean")
@@ -111,13 +112,15 @@ def solve_placement(
         raise ValueError(f"max_iter must be >= 1, got {max_iter}")
     grid = make_grid(rows, cols, n, metric)
     if epsilon == 0:
-        r = _core.solve_gw_exact(C1, grid, int(max_iter), nt)
-        placed = _core.place_within_classes(C1, grid, r["assign"], int(refine_rounds), nt)
+        with single_threaded_blas():
+            r = _core.solve_gw_exact(C1, grid, int(max_iter), nt)
+            placed = _core.place_within_classes(C1, grid, r["assign"], int(refine_rounds), nt)
         return Placement(
             rows, cols, metric, 0.0, placed["pixel"], r["assign"], None, r["objective"],
             int(r["n_iter"]), bool(r["converged"]), r["trace"], placed["euclidean_after"],
         )
-    r = _core.solve_gw_entropic(C1, grid, float(epsilon), int(max_iter), float(tol), nt)
+    with single_threaded_blas():
+        r = _core.solve_gw_entropic(C1, grid, float(epsilon), int(max_iter), float(tol), nt)
     return Placement(
         rows, cols, metric, float(epsilon), None, None, r["coupling"], r["objective"],
         int(r["n_iter"]), bool(r["last_change"] <= tol),

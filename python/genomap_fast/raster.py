@@ -5,6 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
+from ._blas import single_threaded_blas
 from ._validate import check_finite_chunk
 from .interaction import default_chunk_rows
 from .placement import Placement, image_offsets
@@ -75,7 +76,8 @@ def rasterize(
         block = X[start : start + step][:, genes]
         if not sp.issparse(block):
             check_finite_chunk(block, start)
-        proj = np.asarray(block @ Tc)  # (cells, classes)
+        with single_threaded_blas():  # thread-count-independent sums
+            proj = np.asarray(block @ Tc)  # (cells, classes)
         img = proj[:, cls] * (inv_cap * rows * cols)
         target = flat[start : start + block.shape[0]]
         target[...] = 0

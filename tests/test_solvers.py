@@ -1,0 +1,110 @@
+"""The C++ solvers on their own terms: optimality, objectives, stopping, tie-breaking."""
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+import genomap_fast as gf
+from genomap_fast import _core
+from genomap_fast.placement import make_grid
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_class_transport_is_optimal(seed):
+    rng = np.random.default_rng(seed)
+    D = int(rng.integers(1, 9))
+    cap = rng.integers(1, 6, size=D)
+    n = int(cap.sum())
+    cost = rng.normal(size=(n, D))
+    if seed % 2:
+        cost = np.round(cost, 1)  # many ties
+    assign, total = _core.solve_transport(cost, cap)
+    assert np.array_equal(np.bincount(assign, minlength=D), cap)
+    np.testing.assert_allclose(total, cost[np.arange(n), assign].sum())
+    expanded = np.repeat(cost, cap, axis=1)  # one column per pixel
+    r, c = linear_sum_assignment(expanded)
+    np.testing.assert_allclose(total, expanded[r, c].sum(), rtol=1e-12, atol=1e-12)
+
+
+def test_transport_rejects_bad_capacities():
+    with pytest.raises(ValueError, match="capacities"):
+        _core.solve_transport(np.zeros((3, 2)), np.array([1, 1]))
+    with pytest.raises(ValueError, match="one capacity per class"):
+        _core.solve_transport(np.zeros((3, 2)), np.array([3]))
+
+
+def _c1(small, n):
+    X, _ = small
+    return gf.interaction_matrix(X[:, :n]).distance
+
+
+@pytest.mark.parametrize("metric", ["radial", "euclidean"])
+def test_reported_objective_equals_dense_formula(small, metric, objective):
+    C1 = _c1(small, 120)
+    p = gf.solve_placement(C1, 11, 12, metric=metric, max_iter=50)
+    C2 = gf.pixel_distance_matrix(11, 12, 120, metric)
+    assert np.array_equal(np.sort(p.pixel), np.arange(120))  # a permutation of used pixels
+    np.testing.assert_allclose(p.objective, objective(C1, C2, p.coupling()), rtol=1e-10)
+    # the returned placement is the best seen, and iterating improved on the first step
+    assert p.objective == pytest.approx(p.trace.min(), rel=1e-12)
+    assert p.objective <= p.trace[0]
+    assert p.n_iter <= 50
+
+
+def test_entropic_objective_equals_dense_formula(small, objective):
+    C1 = _c1(small, 60)
+    p = gf.solve_placement(C1, 8, 8, epsilon=0.02, max_iter=30)
+    C2 = gf.pixel_distance_matrix(8, 8, 60, "radial")
+    np.testing.assert_allclose(p.objective, objective(C1, C2, p.coupling()), rtol=1e-10)
+
+
+def test_exact_stops_when_assignment_repeats(small):
+    C1 = _c1(small, 150)
+    p = gf.solve_placement(C1, 13, 13, max_iter=1000)
+    assert p.converged and p.n_iter < 1000
+    capped = gf.solve_placement(C1, 13, 13, max_iter=2)
+    assert capped.n_iter == 2 and not capped.converged
+
+
+def test_tie_breaking_keeps_rings_and_improves_2d_objective(small):
+    C1 = _c1(small, 150)
+    grid = make_grid(13, 13, 150, "radial")
+    r = _core.solve_gw_exact(C1, grid, 100, 1)
+    plain = _core.place_within_classes(C1, grid, r["assign"], 0, 1)
+    refined = _core.place_within_classes(C1, grid, r["assign"], 10, 1)
+    cls = grid.class_of_pixel
+    assert np.array_equal(cls[plain["pixel"]], r["assign"])
+    assert np.array_equal(cls[refined["pixel"]], r["assign"])
+    assert refined["euclidean_after"] > plain["euclidean_after"]
+    # the radial objective cannot tell pixels of a ring apart
+    assert _core.objective_assignment(C1, grid, cls[refined["pixel"]], 1) == pytest.approx(
+        r["objective"], rel=1e-12)
+    # deterministic
+    again = _core.place_within_classes(C1, grid, r["assign"], 10, 2)
+    assert np.array_equal(again["pixel"], refined["pixel"])
+
+
+def test_threads_do_not_change_results(small):
+    X, _ = small
+    a = gf.Genomap(13, 13, num_threads=1).fit(X[:, :150])
+    b = gf.Genomap(13, 13, num_threads=2).fit(X[:, :150])
+    assert np.array_equal(a.placement_, b.placement_)
+    assert a.objective_ == b.objective_
+    ea = gf.Genomap(10, 10, epsilon=0.02, max_iter=20, num_threads=1).fit(X[:, :90])
+    eb = gf.Genomap(10, 10, epsilon=0.02, max_iter=20, num_threads=2).fit(X[:, :90])
+    assert np.array_equal(ea.coupling_, eb.coupling_)
+    assert np.array_equal(a.transform(X[:, :150]), gf.Genomap.transform(b, X[:, :150]))
+
+
+def test_euclidean_grid_is_true_pixel_distance():
+    C2 = gf.pixel_distance_matrix(5, 4, 20, "euclidean")
+    k = np.arange(20)
+    r, c = k % 5, k // 5
+    expected = np.hypot(r[:, None] - r[None, :], c[:, None] - c[None, :])
+    np.testing.assert_allclose(C2, expected, atol=1e-12)
+
+
+def test_grid_validation():
+    with pytest.raises(ValueError, match="grid_metric"):
+        make_grid(4, 4, 10, "manhattan")
+    with pytest.raises(ValueError, match="used pixels"):
+        make_grid(4, 4, 17, "radial")
