@@ -25,7 +25,7 @@ def test_transform_shapes_and_layouts(data):
     np.testing.assert_array_equal(nhwc[..., 0], img[:, 0])
     g64 = gf.Genomap(10, 12, dtype=np.float64).fit(X)
     assert g64.transform(X).dtype == np.float64
-    # every gene lands on its own pixel, scaled by pixels / genes like the reference's T * rows * cols
+    # each gene on its own pixel, scaled by pixels / genes (the reference's T * rows * cols)
     rows, cols = 10, 12
     p = gm.placement_
     assert len(np.unique(p)) == 100 and p.min() >= 0 and p.max() < 100

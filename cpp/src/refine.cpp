@@ -91,15 +91,22 @@ PlacementStats place_within_classes(const double* C1, int64_t n, const GridCost&
       const auto& ps = pixels[d];
       const int64_t m = static_cast<int64_t>(gs.size());
       if (m < 2) continue;
-      std::vector<double> cost(m * m);
-#pragma omp parallel for schedule(static) num_threads(nt) if (m * m * n > 200000)
+      // field[b][k] = log-distance from gene k's pixel to ring pixel b (0 for genes of this
+      // ring, whose pairs are handled exactly below); cost[a][b] = -<C1[g_a], field[b]>.
+      std::vector<double> field(m * n), cost(m * m);
+      for (int64_t b = 0; b < m; ++b) {
+        const int64_t br = ps[b] % grid.rows, bc = ps[b] / grid.rows;
+        double* f = field.data() + b * n;
+        for (int64_t k = 0; k < n; ++k)
+          f[k] = ring_of[k] == d ? 0.0 : L(prow[k], pcol[k], br, bc);
+      }
+#pragma omp parallel for schedule(static) num_threads(nt) if (m * m * n > 400000)
       for (int64_t a = 0; a < m; ++a) {
         const double* c = C1 + gs[a] * n;
         for (int64_t b = 0; b < m; ++b) {
-          const int64_t br = ps[b] % grid.rows, bc = ps[b] / grid.rows;
+          const double* f = field.data() + b * n;
           double s = 0.0;
-          for (int64_t k = 0; k < n; ++k)
-            if (ring_of[k] != d) s += c[k] * L(prow[k], pcol[k], br, bc);
+          for (int64_t k = 0; k < n; ++k) s += c[k] * f[k];
           cost[a * m + b] = -s;
         }
       }

@@ -6,6 +6,7 @@ import os
 import tempfile
 
 import numpy as np
+
 from ._validate import NotFittedError, as_matrix, check_grid_shape, default_threads
 from .interaction import interaction_matrix
 from .placement import GRID_METRICS, Placement, solve_placement

@@ -42,7 +42,9 @@ def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "vi
     if imgs.ndim == 4:
         imgs = imgs[:, 0] if imgs.shape[1] == 1 else imgs[..., 0]
     if imgs.ndim != 3:
-        raise ValueError(f"images must be (n, rows, cols) with an optional channel axis, got {np.shape(images)}")
+        raise ValueError(
+            f"images must be (n, rows, cols) with an optional channel axis, got {np.shape(images)}"
+        )
     labels = np.asarray(labels)
     if labels.shape[0] != imgs.shape[0]:
         raise ValueError(f"{labels.shape[0]} labels for {imgs.shape[0]} images")
