@@ -77,6 +77,9 @@ def test_save_load_round_trip(tmp_path, data):
         assert back.objective_ == gm.objective_ and back.n_iter_ == gm.n_iter_
         np.testing.assert_array_equal(back.transform(X), gm.transform(X))
     assert [f for f in os.listdir(tmp_path) if f != "model.npz"] == []  # no temp files left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)  # like any file the user creates
 
 
 def test_load_rejects_corrupt_files(tmp_path, data):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from ._atomic import atomic_path
 from ._validate import NotFittedError, as_matrix, check_grid_shape, default_threads
 from .interaction import interaction_matrix
 from .placement import GRID_METRICS, Placement, solve_placement
@@ -194,19 +194,10 @@ class Genomap:
             arrays["classes"] = p.classes
         else:
             arrays["class_coupling"] = p.class_coupling
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".genomap-", suffix=".npz.part", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
 
     @classmethod
     def load(cls, path) -> Genomap:

@@ -1,25 +1,9 @@
 """Figures of genomaps (matplotlib)."""
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 
-
-def _save_atomic(fig, path: str, **kwargs) -> None:
-    path = os.fspath(path)
-    root, ext = os.path.splitext(path)
-    fd, tmp = tempfile.mkstemp(prefix=".genomap-", suffix=ext or ".png",
-                               dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    try:
-        fig.savefig(tmp, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from ._atomic import atomic_path
 
 
 def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "viridis",
@@ -81,5 +65,9 @@ def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "vi
     if title:
         fig.suptitle(title, fontsize=10)
     if save is not None:
-        _save_atomic(fig, save, dpi=120, bbox_inches="tight")
+        import os
+
+        ext = os.path.splitext(os.fspath(save))[1] or ".png"
+        with atomic_path(save) as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight", format=ext.lstrip("."))
     return fig
