@@ -1,0 +1,73 @@
+"""Benchmark harness: reference (genomap 1.3.6) and genomap_fast in the same run.
+
+Each case records both implementations' times and GW objectives; at the end of the session a
+table with the speed-up ratio is printed and written to benchmarks/results/<suite>.md.
+"""
+import datetime
+import os
+import platform
+
+import pytest
+
+from genomap_fast._atomic import atomic_path
+
+RESULTS: dict = {}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--bench-quick", action="store_true",
+                     help="tiny sizes: check the benchmark code paths in seconds")
+
+
+@pytest.fixture(scope="session")
+def quick(request):
+    return request.config.getoption("--bench-quick")
+
+
+@pytest.fixture(scope="session")
+def record():
+    """record(suite, case, impl, seconds, **metrics)"""
+
+    def _record(suite, case, impl, seconds, **metrics):
+        RESULTS.setdefault(suite, {}).setdefault(case, {})[impl] = {"seconds": seconds, **metrics}
+
+    return _record
+
+
+def _table(suite, cases):
+    metrics = sorted({k for c in cases.values() for v in c.values() for k in v if k != "seconds"})
+    head = ["case", "reference (s)", "genomap_fast (s)", "speed-up"]
+    head += [f"{m} ({impl})" for m in metrics for impl in ("reference", "ours")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for case, impls in cases.items():
+        ref, ours = impls.get("reference"), impls.get("genomap_fast")
+        row = [case, f"{ref['seconds']:.3f}" if ref else "-",
+               f"{ours['seconds']:.3f}" if ours else "-",
+               f"{ref['seconds'] / ours['seconds']:.0f}x" if ref and ours else "-"]
+        for m in metrics:
+            for impl in (ref, ours):
+                v = impl.get(m) if impl else None
+                row.append(f"{v:.9g}" if isinstance(v, float) else str(v) if v is not None else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not RESULTS:
+        return
+    quick = session.config.getoption("--bench-quick")
+    here = os.path.dirname(__file__)
+    for suite, cases in RESULTS.items():
+        table = _table(suite, cases)
+        print(f"\n\n{suite}\n{table}\n")
+        if quick:
+            continue
+        header = (
+            f"# {suite}\n\nMeasured {datetime.date.today()} on {platform.machine()} "
+            f"({os.cpu_count()} cores), Python {platform.python_version()}.\n"
+            f"Reproduce: `make bench` (or `.venv/bin/python -m pytest benchmarks/{suite}.py`).\n\n"
+        )
+        os.makedirs(os.path.join(here, "results"), exist_ok=True)
+        with atomic_path(os.path.join(here, "results", f"{suite}.md")) as tmp:
+            with open(tmp, "w") as fh:
+                fh.write(header + table + "\n")
