@@ -25,6 +25,21 @@ def test_class_transport_is_optimal(seed):
     np.testing.assert_allclose(total, expanded[r, c].sum(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_class_transport_is_optimal_larger(seed):
+    rng = np.random.default_rng(100 + seed)
+    D = 25
+    cap = rng.integers(1, 20, size=D)
+    n = int(cap.sum())
+    # low-rank structure plus noise, like a linearised GW cost
+    cost = rng.normal(size=(n, 3)) @ rng.normal(size=(3, D)) + 0.1 * rng.normal(size=(n, D))
+    assign, total = _core.solve_transport(cost, cap)
+    assert np.array_equal(np.bincount(assign, minlength=D), cap)
+    expanded = np.repeat(cost, cap, axis=1)
+    r, c = linear_sum_assignment(expanded)
+    np.testing.assert_allclose(total, expanded[r, c].sum(), rtol=1e-12)
+
+
 def test_transport_rejects_bad_capacities():
     with pytest.raises(ValueError, match="capacities"):
         _core.solve_transport(np.zeros((3, 2)), np.array([1, 1]))

@@ -47,6 +47,7 @@ void register_gw(py::module_& m) {
         d["converged"] = r.converged;
         d["trace"] = to_numpy(r.trace);
         d["n_augment"] = r.n_augment;
+        d["moved"] = to_numpy(r.moved);
         return d;
       },
       py::arg("C1"), py::arg("grid"), py::arg("max_iter"), py::arg("num_threads") = 1,

@@ -146,6 +146,9 @@ ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads
     warm = true;
     r.n_augment += ts.n_augment;
     r.n_iter++;
+    int64_t moved = 0;
+    for (int64_t i = 0; i < n; ++i) moved += next[i] != g[i];
+    r.moved.push_back(moved);
     const uint64_t h = hash_assign(next);
     bool repeated = false;
     auto range = seen.equal_range(h);

@@ -69,67 +69,109 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
     }
   }
 
-  std::vector<double> dist(D);
-  std::vector<int64_t> pred(D);  // row whose edge enters the class on the shortest path
+  // W[d][e] = min over rows k of class d of (cost[k][e] - cost[k][d]): the cheapest way to move
+  // one row out of d into e (raw costs; potentials are added at use). Cached per class and
+  // rebuilt only for classes whose members change, so a Dijkstra scan costs O(D), not
+  // O(|d| D). With unit capacities a class has one row and its cost row is used directly.
+  const bool cached = D < n;
+  std::vector<double> W(cached ? D * D : 0);
+  auto rebuild = [&](int64_t d) {
+    double* w = W.data() + d * D;
+    std::fill(w, w + D, inf);
+    for (int64_t k : members.rows[d]) {
+      const double* ck = cost + k * D;
+      const double base = ck[d];
+      for (int64_t e = 0; e < D; ++e) w[e] = std::min(w[e], ck[e] - base);
+    }
+  };
+  // The row of class c that realises W[c][e] (first in member order, as the scan saw it).
+  auto mover = [&](int64_t c, int64_t e) {
+    int64_t arg = -1;
+    double bv = inf;
+    for (int64_t k : members.rows[c]) {
+      const double val = cost[k * D + e] - cost[k * D + c];
+      if (val < bv) {
+        bv = val;
+        arg = k;
+      }
+    }
+    return arg;
+  };
+  if (cached && !unassigned.empty())
+    for (int64_t d = 0; d < D; ++d) rebuild(d);
+
+  std::vector<double> dist(D), wrow(D);
+  std::vector<int64_t> pred(D);  // class the shortest path enters from (-1: the source row)
   std::vector<uint8_t> scanned(D);
-  std::vector<int64_t> scanned_list;
+  std::vector<int64_t> scanned_list, path;
   for (int64_t s : unassigned) {
     const double* cs = cost + s * D;
-    for (int64_t d = 0; d < D; ++d) {
-      dist[d] = cs[d] - v[d];
-      pred[d] = s;
-    }
     std::fill(scanned.begin(), scanned.end(), 0);
     scanned_list.clear();
-    int64_t target = -1;
-    while (true) {
-      // Closest unscanned class; on ties prefer one with room, then the lowest index.
-      int64_t best = -1;
-      double bd = inf;
-      bool best_free = false;
-      for (int64_t d = 0; d < D; ++d) {
-        if (scanned[d]) continue;
-        const bool is_free = load[d] < capacity[d];
-        if (dist[d] < bd || (dist[d] == bd && is_free && !best_free) || best < 0) {
-          bd = dist[d];
-          best = d;
-          best_free = is_free;
-        }
+    // Closest class; on ties prefer one with room, then the lowest index. Tracked while
+    // relaxing so each Dijkstra step is a single pass over the classes.
+    int64_t best = -1;
+    double bd = inf;
+    bool best_free = false;
+    auto consider = [&](int64_t e) {
+      const bool is_free = load[e] < capacity[e];
+      if (dist[e] < bd || (dist[e] == bd && is_free && !best_free) || best < 0) {
+        bd = dist[e];
+        best = e;
+        best_free = is_free;
       }
-      if (best_free) {
-        target = best;
-        break;
+    };
+    for (int64_t e = 0; e < D; ++e) {
+      dist[e] = cs[e] - v[e];
+      pred[e] = -1;
+      consider(e);
+    }
+    while (!best_free) {
+      const int64_t b = best;
+      const double db = bd;
+      scanned[b] = 1;
+      scanned_list.push_back(b);
+      const double* w;
+      if (cached) {
+        w = W.data() + b * D;
+      } else {  // one row in the class: its cost row minus its current cost
+        const double* ck = cost + members.rows[b][0] * D;
+        for (int64_t e = 0; e < D; ++e) wrow[e] = ck[e] - ck[b];
+        w = wrow.data();
       }
-      scanned[best] = 1;
-      scanned_list.push_back(best);
-      // Relax through every row of the class: leave `best`, enter d.
-      for (int64_t k : members.rows[best]) {
-        const double* ck = cost + k * D;
-        const double base = bd - (ck[best] - v[best]);
-        for (int64_t d = 0; d < D; ++d) {
-          if (scanned[d]) continue;
-          const double alt = base + ck[d] - v[d];
-          if (alt < dist[d]) {
-            dist[d] = alt;
-            pred[d] = k;
-          }
+      const double base = db + v[b];
+      best = -1;
+      bd = inf;
+      best_free = false;
+      for (int64_t e = 0; e < D; ++e) {
+        if (scanned[e]) continue;
+        const double alt = base + w[e] - v[e];
+        if (alt < dist[e]) {
+          dist[e] = alt;
+          pred[e] = b;
         }
+        consider(e);
       }
     }
+    const int64_t target = best;
     const double dt = dist[target];
     for (int64_t d : scanned_list) v[d] += dist[d] - dt;
-    // Augment along the path back to s.
-    int64_t d = target;
+    // The path back to s: classes target <- pred <- ... <- (source). Move one row per edge,
+    // starting at the target, so each class's mover is chosen among its members before the
+    // class receives its own incoming row.
+    path.clear();
+    for (int64_t d = target; d >= 0; d = pred[d]) path.push_back(d);
     load[target]++;
-    while (true) {
-      const int64_t k = pred[d];
-      const int64_t prev = assign[k];
-      if (prev >= 0) members.remove(k, prev);
+    for (size_t i = 0; i < path.size(); ++i) {
+      const int64_t d = path[i];
+      const int64_t from = pred[d];
+      const int64_t k = from < 0 ? s : mover(from, d);
+      if (from >= 0) members.remove(k, from);
       assign[k] = d;
       members.add(k, d);
-      if (k == s) break;
-      d = prev;
     }
+    if (cached)
+      for (int64_t d : path) rebuild(d);
     stats.n_augment++;
   }
   for (int64_t i = 0; i < n; ++i) stats.cost += cost[i * D + assign[i]];

@@ -38,6 +38,7 @@ struct ExactResult {
   bool converged = false;       // stopped because an assignment repeated (fixed point / cycle)
   std::vector<double> trace;    // objective after each iteration
   int64_t n_augment = 0;        // augmenting paths over all transport solves
+  std::vector<int64_t> moved;   // genes that changed class at each step
 };
 
 // Stopping rule: the iteration map is deterministic in the class assignment, so once an
