@@ -17,7 +17,7 @@ def test_class_transport_is_optimal(seed):
     cost = rng.normal(size=(n, D))
     if seed % 2:
         cost = np.round(cost, 1)  # many ties
-    assign, total = _core.solve_transport(cost, cap)
+    assign, total, _ = _core.solve_transport(cost, cap)
     assert np.array_equal(np.bincount(assign, minlength=D), cap)
     np.testing.assert_allclose(total, cost[np.arange(n), assign].sum())
     expanded = np.repeat(cost, cap, axis=1)  # one column per pixel
@@ -33,7 +33,7 @@ def test_class_transport_is_optimal_larger(seed):
     n = int(cap.sum())
     # low-rank structure plus noise, like a linearised GW cost
     cost = rng.normal(size=(n, 3)) @ rng.normal(size=(3, D)) + 0.1 * rng.normal(size=(n, D))
-    assign, total = _core.solve_transport(cost, cap)
+    assign, total, _ = _core.solve_transport(cost, cap)
     assert np.array_equal(np.bincount(assign, minlength=D), cap)
     expanded = np.repeat(cost, cap, axis=1)
     r, c = linear_sum_assignment(expanded)

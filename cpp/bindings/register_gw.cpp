@@ -48,6 +48,8 @@ void register_gw(py::module_& m) {
         d["trace"] = to_numpy(r.trace);
         d["n_augment"] = r.n_augment;
         d["moved"] = to_numpy(r.moved);
+        d["scans"] = to_numpy(r.scans);
+        d["seconds"] = to_numpy(r.seconds);
         return d;
       },
       py::arg("C1"), py::arg("grid"), py::arg("max_iter"), py::arg("num_threads") = 1,
@@ -155,21 +157,33 @@ void register_gw(py::module_& m) {
       "log-stabilised; returns (class coupling, iterations, marginal error).");
   m.def(
       "solve_transport",
-      [](carray<double> cost, carray<int64_t> capacity) {
+      [](carray<double> cost, carray<int64_t> capacity, py::object potentials) {
         require_ndim(cost, 2, "cost");
         if (capacity.ndim() != 1 || capacity.shape(0) != cost.shape(1))
           throw std::invalid_argument("need one capacity per class (column)");
         py::array_t<int64_t> assign(cost.shape(0));
         int64_t* a = assign.mutable_data();
         std::vector<double> v;
+        const bool warm = !potentials.is_none();
+        if (warm) {
+          auto pv = potentials.cast<carray<double>>();
+          if (pv.ndim() != 1 || pv.shape(0) != cost.shape(1))
+            throw std::invalid_argument("need one potential per class (column)");
+          v.assign(pv.data(), pv.data() + pv.shape(0));
+        }
         TransportStats st;
         {
           py::gil_scoped_release release;
           st = solve_class_transport(cost.data(), cost.shape(0), cost.shape(1), capacity.data(), a,
-                                     v, false);
+                                     v, warm);
         }
-        return py::make_tuple(assign, st.cost);
+        py::dict info;
+        info["potentials"] = to_numpy(v);
+        info["augment"] = st.n_augment;
+        info["scans"] = st.n_scans;
+        return py::make_tuple(assign, st.cost, info);
       },
-      py::arg("cost"), py::arg("capacity"),
-      "Exact transport of unit rows to capacitated columns; returns (column per row, cost).");
+      py::arg("cost"), py::arg("capacity"), py::arg("potentials") = py::none(),
+      "Exact transport of unit rows to capacitated columns; returns (column per row, cost, "
+      "info with the dual potentials and work counters).");
 }

@@ -1,6 +1,7 @@
 #include "genomap/gw.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -131,6 +132,7 @@ ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads
   double best = std::numeric_limits<double>::infinity();
   bool warm = false;
   while (true) {
+    const auto t0 = std::chrono::steady_clock::now();
     linear_term_assignment(p, g.data(), A.data(), num_threads);
     const double obj = objective_from_A(p, A.data(), g.data());
     r.trace.push_back(obj);
@@ -142,13 +144,16 @@ ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads
     for (int64_t i = 0; i < n * D; ++i) cost[i] = -A[i];
     std::vector<int64_t> next(n);
     const TransportStats ts =
-        solve_class_transport(cost.data(), n, D, p.grid->capacity.data(), next.data(), v, warm);
+        solve_class_transport(cost.data(), n, D, p.grid->capacity.data(), next.data(), v, warm,
+                              g.data());
     warm = true;
     r.n_augment += ts.n_augment;
     r.n_iter++;
     int64_t moved = 0;
     for (int64_t i = 0; i < n; ++i) moved += next[i] != g[i];
     r.moved.push_back(moved);
+    r.scans.push_back(ts.n_scans);
+    r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     const uint64_t h = hash_assign(next);
     bool repeated = false;
     auto range = seen.equal_range(h);

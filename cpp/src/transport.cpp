@@ -1,6 +1,7 @@
 #include "genomap/transport.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -28,11 +29,48 @@ struct Members {
   }
 };
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// Runtime dispatch: an AVX2 clone where the CPU has it, the baseline otherwise (never a
+// -march=native build).
+#define GENOMAP_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define GENOMAP_CLONES
+#endif
+
+// One Dijkstra relaxation from class b (branch-free, vectorisable). key[e] is the tentative
+// distance of an unscanned class and -inf for a scanned one (never updated). Returns the
+// smallest key among unscanned classes.
+GENOMAP_CLONES double relax_classes(int64_t D, double base, const double* w, const double* v,
+                                    double* key, int64_t* pred, int64_t b) {
+  const double inf = std::numeric_limits<double>::infinity();
+  double mn = inf;
+  for (int64_t e = 0; e < D; ++e) {
+    const double alt = base + w[e] - v[e];
+    const double k = key[e];
+    const bool better = alt < k;
+    const double nk = better ? alt : k;
+    key[e] = nk;
+    pred[e] = better ? b : pred[e];
+    const double cand = nk == -inf ? inf : nk;
+    mn = cand < mn ? cand : mn;
+  }
+  return mn;
+}
+
+// Rebuilds one row of the class move-cost cache: w[e] = min over rows of (cost[k][e] - cost[k][d]).
+GENOMAP_CLONES void min_row_update(int64_t D, const double* ck, double base, double* w) {
+  for (int64_t e = 0; e < D; ++e) {
+    const double val = ck[e] - base;
+    w[e] = val < w[e] ? val : w[e];
+  }
+}
+
 }  // namespace
 
 TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
                                      const int64_t* capacity, int64_t* assign,
-                                     std::vector<double>& v, bool warm) {
+                                     std::vector<double>& v, bool warm,
+                                     const int64_t* previous) {
   if (std::accumulate(capacity, capacity + D, int64_t{0}) != n)
     throw std::invalid_argument("class capacities must sum to the number of rows");
   const double inf = std::numeric_limits<double>::infinity();
@@ -46,26 +84,103 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
   std::vector<int64_t> load(D, 0);
   Members members(n, D);
   std::vector<int64_t> unassigned;
-  // Greedy phase: a row takes its best reduced class if that class has room (tight edge).
-  for (int64_t i = 0; i < n; ++i) {
-    const double* c = cost + i * D;
-    int64_t best = 0;
-    double bv = c[0] - v[0];
-    for (int64_t d = 1; d < D; ++d) {
-      const double r = c[d] - v[d];
-      if (r < bv) {
-        bv = r;
-        best = d;
+  bool use_previous = previous != nullptr;
+  if (use_previous) {
+    std::vector<int64_t> count(D, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      if (previous[i] < 0 || previous[i] >= D) {
+        use_previous = false;
+        break;
+      }
+      count[previous[i]]++;
+    }
+    use_previous = use_previous && count == std::vector<int64_t>(capacity, capacity + D);
+  }
+  if (use_previous) {
+    // Fit potentials to the previous assignment: it is optimal iff v[e] <= v[c] + M[c][e] for
+    // all classes (M[c][e] = min over rows k of c of cost[k][e] - cost[k][c]); Bellman-Ford
+    // rounds from the warm potentials find such v when it exists.
+    std::vector<std::vector<int64_t>> rows(D);
+    for (int64_t i = 0; i < n; ++i) rows[previous[i]].push_back(i);
+    const bool store = D < n;  // with one row per class, M's rows are read off the costs
+    std::vector<double> M(store ? D * D : 0, inf), mbuf(store ? 0 : D);
+    for (int64_t c = 0; c < D && store; ++c) {
+      double* m = M.data() + c * D;
+      for (int64_t k : rows[c]) {
+        const double* ck = cost + k * D;
+        for (int64_t e = 0; e < D; ++e) m[e] = std::min(m[e], ck[e] - ck[c]);
       }
     }
-    if (load[best] < capacity[best]) {
-      assign[i] = best;
-      load[best]++;
-      members.add(i, best);
-      stats.n_greedy++;
-    } else {
-      assign[i] = -1;
-      unassigned.push_back(i);
+    auto mrow = [&](int64_t c) -> const double* {
+      if (store) return M.data() + c * D;
+      const double* ck = cost + rows[c][0] * D;
+      for (int64_t e = 0; e < D; ++e) mbuf[e] = ck[e] - ck[c];
+      return mbuf.data();
+    };
+    const std::vector<double> v_start = v;
+    bool converged = false;
+    for (int round = 0; round < 30 && !converged; ++round) {
+      bool changed = false;
+      for (int64_t c = 0; c < D; ++c) {
+        const double* m = mrow(c);
+        const double vc = v[c];
+        for (int64_t e = 0; e < D; ++e) {
+          const double cand = vc + m[e];
+          if (cand < v[e]) {
+            v[e] = cand;
+            changed = true;
+          }
+        }
+      }
+      converged = !changed;
+    }
+    if (!converged) {  // the previous assignment is far from optimal: start greedily instead
+      v = v_start;
+      use_previous = false;
+    }
+  }
+  if (use_previous) {
+    // Keep each row whose class is still a best reduced class (a tight edge, up to rounding
+    // in the potentials); free the rest.
+    for (int64_t i = 0; i < n; ++i) {
+      const double* c = cost + i * D;
+      const int64_t g = previous[i];
+      const double mine = c[g] - v[g];
+      const double slack = 1e-12 * (std::fabs(c[g]) + std::fabs(v[g]));
+      bool tight = true;
+      for (int64_t e = 0; e < D && tight; ++e) tight = c[e] - v[e] >= mine - slack;
+      if (tight) {
+        assign[i] = g;
+        load[g]++;
+        members.add(i, g);
+        stats.n_kept++;
+      } else {
+        assign[i] = -1;
+        unassigned.push_back(i);
+      }
+    }
+  } else {
+    // Greedy phase: a row takes its best reduced class if that class has room (tight edge).
+    for (int64_t i = 0; i < n; ++i) {
+      const double* c = cost + i * D;
+      int64_t best = 0;
+      double bv = c[0] - v[0];
+      for (int64_t d = 1; d < D; ++d) {
+        const double r = c[d] - v[d];
+        if (r < bv) {
+          bv = r;
+          best = d;
+        }
+      }
+      if (load[best] < capacity[best]) {
+        assign[i] = best;
+        load[best]++;
+        members.add(i, best);
+        stats.n_greedy++;
+      } else {
+        assign[i] = -1;
+        unassigned.push_back(i);
+      }
     }
   }
 
@@ -78,11 +193,7 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
   auto rebuild = [&](int64_t d) {
     double* w = W.data() + d * D;
     std::fill(w, w + D, inf);
-    for (int64_t k : members.rows[d]) {
-      const double* ck = cost + k * D;
-      const double base = ck[d];
-      for (int64_t e = 0; e < D; ++e) w[e] = std::min(w[e], ck[e] - base);
-    }
+    for (int64_t k : members.rows[d]) min_row_update(D, cost + k * D, cost[k * D + d], w);
   };
   // The row of class c that realises W[c][e] (first in member order, as the scan saw it).
   auto mover = [&](int64_t c, int64_t e) {
@@ -100,37 +211,40 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
   if (cached && !unassigned.empty())
     for (int64_t d = 0; d < D; ++d) rebuild(d);
 
-  std::vector<double> dist(D), wrow(D);
+  std::vector<double> dist(D), key(D), wrow(D);
   std::vector<int64_t> pred(D);  // class the shortest path enters from (-1: the source row)
-  std::vector<uint8_t> scanned(D);
+  std::vector<uint8_t> is_free(D);
   std::vector<int64_t> scanned_list, path;
   for (int64_t s : unassigned) {
     const double* cs = cost + s * D;
-    std::fill(scanned.begin(), scanned.end(), 0);
     scanned_list.clear();
-    // Closest class; on ties prefer one with room, then the lowest index. Tracked while
-    // relaxing so each Dijkstra step is a single pass over the classes.
-    int64_t best = -1;
-    double bd = inf;
-    bool best_free = false;
-    auto consider = [&](int64_t e) {
-      const bool is_free = load[e] < capacity[e];
-      if (dist[e] < bd || (dist[e] == bd && is_free && !best_free) || best < 0) {
-        bd = dist[e];
-        best = e;
-        best_free = is_free;
-      }
-    };
+    double mn = inf;
     for (int64_t e = 0; e < D; ++e) {
-      dist[e] = cs[e] - v[e];
+      key[e] = cs[e] - v[e];
       pred[e] = -1;
-      consider(e);
+      is_free[e] = load[e] < capacity[e];
+      mn = std::min(mn, key[e]);
     }
-    while (!best_free) {
+    int64_t best;
+    while (true) {
+      // Closest unscanned class; on ties prefer one with room, then the lowest index.
+      best = -1;
+      for (int64_t e = 0; e < D; ++e) {
+        if (key[e] == mn) {
+          if (is_free[e]) {
+            best = e;
+            break;
+          }
+          if (best < 0) best = e;
+        }
+      }
+      if (is_free[best]) break;
       const int64_t b = best;
-      const double db = bd;
-      scanned[b] = 1;
+      const double db = mn;
+      dist[b] = db;
+      key[b] = -inf;
       scanned_list.push_back(b);
+      stats.n_scans++;
       const double* w;
       if (cached) {
         w = W.data() + b * D;
@@ -139,22 +253,10 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
         for (int64_t e = 0; e < D; ++e) wrow[e] = ck[e] - ck[b];
         w = wrow.data();
       }
-      const double base = db + v[b];
-      best = -1;
-      bd = inf;
-      best_free = false;
-      for (int64_t e = 0; e < D; ++e) {
-        if (scanned[e]) continue;
-        const double alt = base + w[e] - v[e];
-        if (alt < dist[e]) {
-          dist[e] = alt;
-          pred[e] = b;
-        }
-        consider(e);
-      }
+      mn = relax_classes(D, db + v[b], w, v.data(), key.data(), pred.data(), b);
     }
     const int64_t target = best;
-    const double dt = dist[target];
+    const double dt = mn;
     for (int64_t d : scanned_list) v[d] += dist[d] - dt;
     // The path back to s: classes target <- pred <- ... <- (source). Move one row per edge,
     // starting at the target, so each class's mover is chosen among its members before the

@@ -39,6 +39,8 @@ struct ExactResult {
   std::vector<double> trace;    // objective after each iteration
   int64_t n_augment = 0;        // augmenting paths over all transport solves
   std::vector<int64_t> moved;   // genes that changed class at each step
+  std::vector<int64_t> scans;   // Dijkstra steps of each step's transport solve
+  std::vector<double> seconds;  // wall time of each step
 };
 
 // Stopping rule: the iteration map is deterministic in the class assignment, so once an
