@@ -219,3 +219,22 @@ def test_compat_layout_and_last_cell(data):
     assert G[-1].any()  # the reference leaves the last cell at zero; we do not
     with pytest.raises(ValueError, match="pixels"):
         gf.construct_genomap(X, 9, 9)
+
+
+def test_memory_estimate_warns_before_a_run_that_would_not_fit(data, monkeypatch):
+    from genomap_fast import _memory
+
+    X, _ = data
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 1000)
+    with pytest.warns(gf.MemoryEstimateWarning, match=r"needs about .* GiB but only"):
+        gf.Genomap(10, 10).fit(X)
+    need = _memory.fit_bytes(20000, 19881, 2000, 1000)
+    assert need > 8 * 19881**2  # at least the interaction matrix
+
+
+def test_selection_correlates_only_selected_genes(data):
+    X, _ = data
+    gm = gf.Genomap(9, 9, select_genes="variance").fit(X)
+    sub = gf.Genomap(9, 9).fit(X[:, gm.genes_])
+    assert np.array_equal(sub.placement_, gm.placement_[gm.genes_])
+    assert gm.mean_.shape == (81,) and gm.constant_genes_.shape == (81,)

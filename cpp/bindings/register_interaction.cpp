@@ -47,6 +47,20 @@ void register_interaction(py::module_& m) {
             return out;
           },
           py::arg("num_threads") = 1)
+      .def(
+          "take_correlation_distance",
+          [](CorrelationAccumulator& acc, int num_threads) {
+            const int64_t n = acc.n_genes();
+            std::vector<double>* buf;
+            {
+              py::gil_scoped_release release;
+              buf = new std::vector<double>(acc.take_correlation_distance(num_threads));
+            }
+            py::capsule owner(buf, [](void* p) { delete static_cast<std::vector<double>*>(p); });
+            return py::array_t<double>({n, n}, buf->data(), owner);
+          },
+          py::arg("num_threads") = 1,
+          "Correlation distance computed in place; the accumulator is emptied (saves memory).")
       .def(py::pickle(
           [](const CorrelationAccumulator& a) {
             const int64_t n = a.n_genes();

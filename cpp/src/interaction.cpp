@@ -15,6 +15,7 @@ CorrelationAccumulator::CorrelationAccumulator(int64_t n_genes)
 
 void CorrelationAccumulator::add_dense(const double* chunk, int64_t rows, int num_threads) {
   if (rows <= 0) return;
+  if (cross_.empty()) cross_.assign(n_ * n_, 0.0);  // after take_correlation_distance
   if (!has_shift_) {
     std::copy(chunk, chunk + n_, shift_.begin());
     has_shift_ = true;
@@ -37,6 +38,7 @@ void CorrelationAccumulator::merge(const CorrelationAccumulator& o) {
     *this = o;
     return;
   }
+  if (cross_.empty()) cross_.assign(n_ * n_, 0.0);
   // Re-express the other's moments around this shift: x - s = (x - t) + (t - s).
   std::vector<double> delta(n_);
   for (int64_t j = 0; j < n_; ++j) delta[j] = o.shift_[j] - shift_[j];
@@ -78,6 +80,43 @@ std::vector<uint8_t> CorrelationAccumulator::constant_genes() const {
     // Relative test: cancellation leaves ~1e-16 * diag of noise for a truly constant column.
     out[j] = !(ss > 1e-12 * cross_[j * n_ + j]) || ss <= 0.0;
   }
+  return out;
+}
+
+std::vector<double> CorrelationAccumulator::take_correlation_distance(int num_threads) {
+  if (count_ < 2) throw std::invalid_argument("correlation needs at least 2 cells");
+  const double c = static_cast<double>(count_);
+  std::vector<double> ms(n_), sd(n_);
+  const std::vector<uint8_t> constant = constant_genes();
+  for (int64_t j = 0; j < n_; ++j) {
+    ms[j] = sums_[j] / c;
+    const double ss = cross_[j * n_ + j] - c * ms[j] * ms[j];
+    sd[j] = constant[j] ? 0.0 : std::sqrt(ss);
+  }
+  // Upper triangle first (it reads only itself), then mirror: symmetric by construction.
+#pragma omp parallel for schedule(dynamic, 16) num_threads(num_threads > 0 ? num_threads : 1)
+  for (int64_t i = 0; i < n_; ++i) {
+    double* row = cross_.data() + i * n_;
+    row[i] = 0.0;
+    for (int64_t j = i + 1; j < n_; ++j) {
+      double d;
+      if (constant[i] || constant[j]) {
+        d = 1.0;
+      } else {
+        d = 1.0 - (row[j] - c * ms[i] * ms[j]) / (sd[i] * sd[j]);
+        d = std::min(2.0, std::max(0.0, d));
+      }
+      row[j] = d;
+    }
+  }
+#pragma omp parallel for schedule(static) num_threads(num_threads > 0 ? num_threads : 1)
+  for (int64_t i = 0; i < n_; ++i)
+    for (int64_t j = 0; j < i; ++j) cross_[i * n_ + j] = cross_[j * n_ + i];
+  std::vector<double> out;
+  out.swap(cross_);
+  count_ = 0;
+  has_shift_ = false;
+  std::fill(sums_.begin(), sums_.end(), 0.0);
   return out;
 }
 

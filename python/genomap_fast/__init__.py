@@ -5,6 +5,7 @@ Estimator: :class:`Genomap` (fit / transform / save / load).
 """
 from . import _blas  # noqa: F401  (hands SciPy's BLAS to the C++ core)
 from ._core import __version__
+from ._memory import MemoryEstimateWarning
 from ._validate import NotFittedError
 from .compat import construct_genomap, construct_genomap_returnT
 from .estimator import Genomap
@@ -13,6 +14,7 @@ from .placement import Placement, pixel_distance_matrix, solve_placement
 
 __all__ = [
     "Genomap",
+    "MemoryEstimateWarning",
     "NotFittedError",
     "Placement",
     "__version__",

@@ -7,9 +7,10 @@ import os
 import numpy as np
 
 from ._atomic import atomic_path
+from ._memory import check_fit_memory
 from ._validate import NotFittedError, as_matrix, check_grid_shape, default_threads
-from .interaction import interaction_matrix
-from .placement import GRID_METRICS, Placement, solve_placement
+from .interaction import default_chunk_rows, gene_moments, interaction_matrix
+from .placement import GRID_METRICS, Placement, make_grid, solve_placement
 from .raster import LAYOUTS, rasterize
 
 _FORMAT = "genomap_fast.Genomap/1"
@@ -41,7 +42,9 @@ class Genomap:
         row ``p % rows``, column ``p // rows``), -1 for genes not placed (exact mode)
     coupling_ : (n_placed, n_placed) float64 gene x used-pixel coupling (the reference's T)
     objective_, n_iter_, converged_ : GW objective, iterations, whether the iteration settled
-    constant_genes_ : (n_genes_in,) bool, zero-variance genes (correlation 0 with all others)
+    constant_genes_ : (n_placed,) bool, placed genes with zero variance (correlation 0 with all
+        others), aligned with ``genes_``
+    mean_, var_ : (n_placed,) float64 per-gene mean and population variance, aligned with ``genes_``
     """
 
     def __init__(
@@ -93,8 +96,7 @@ class Genomap:
         if n_cells < 2:
             raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
         nt = default_threads(self.num_threads)
-        stats = interaction_matrix(X, self.chunk_size, nt)
-        genes = np.arange(n_genes, dtype=np.int64)
+        genes = None
         if n_genes > self.n_pixels:
             if self.select_genes != "variance":
                 raise ValueError(
@@ -102,13 +104,21 @@ class Genomap:
                     f"{self.n_pixels} pixels; pass select_genes='variance' to keep the "
                     f"{self.n_pixels} most variable genes, or use a larger grid"
                 )
-            order = np.argsort(-stats.var, kind="stable")[: self.n_pixels]
-            genes = np.sort(order).astype(np.int64)
-        C1 = stats.distance[np.ix_(genes, genes)] if genes.size < n_genes else stats.distance
+            # a cheap first pass picks the genes; only they are correlated in the second
+            _, var_all = gene_moments(X, self.chunk_size)
+            genes = np.sort(np.argsort(-var_all, kind="stable")[: self.n_pixels])
+        n_placed = n_genes if genes is None else genes.size
+        n_classes = (make_grid(self.rows, self.cols, n_placed, "radial").n_classes
+                     if self.grid_metric == "radial" else n_placed)
+        check_fit_memory(n_genes, n_placed, n_classes,
+                         self.chunk_size or default_chunk_rows(n_placed),
+                         f"fitting a {self.rows}x{self.cols} genomap of {n_placed} genes")
+        stats = interaction_matrix(X, self.chunk_size, nt, columns=genes)
         placement = solve_placement(
-            C1, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
+            stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
             refine_rounds=self.refine_rounds, num_threads=nt,
         )
+        genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
         self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var)
         return self
 

@@ -31,6 +31,9 @@ class CorrelationAccumulator {
   // Correlation distance (n x n, row-major). Genes with zero variance have distance 1 to every
   // other gene (correlation 0) and 0 to themselves. Values are clipped to [0, 2].
   void correlation_distance(double* out, int num_threads) const;
+  // As correlation_distance, computed in place in the cross-product buffer, which is moved
+  // out (the accumulator is empty afterwards): peak memory one n x n buffer instead of two.
+  std::vector<double> take_correlation_distance(int num_threads);
   // Boolean mask of zero-variance genes.
   std::vector<uint8_t> constant_genes() const;
 

@@ -1,0 +1,79 @@
+"""Large genomaps: placement time and peak memory from 33x33 to 141x141 (1,089 to 19,881 genes).
+
+Each case runs ``Genomap(side, side).fit(X)`` (streaming interaction matrix, exact GW placement,
+within-ring tie-breaking) in a fresh subprocess on synthetic log-normalised counts with gene
+modules, reporting wall time, GW iterations and peak RSS. The reference (genomap 1.3.6,
+num_iter=200) is measured in the same run where it finishes within 10 minutes (33x33) and
+extrapolated beyond it with the cost law of DESIGN.md (time ~ genes^2.1), stated as such.
+"""
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from genomap_fast.datasets import synthetic_counts
+
+SUITE = "test_large"
+N_CELLS = 1000
+SIDES = [33, 64, 100, 141]
+QUICK_SIDES = [12, 20]
+EXPONENT = 2.1
+_REFERENCE = {}
+
+_CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    import numpy as np
+    import genomap_fast as gf
+    from genomap_fast.datasets import synthetic_counts
+    side, cells = int(sys.argv[1]), int(sys.argv[2])
+    X, _ = synthetic_counts(cells, side * side, n_types=8, n_modules=60, seed=0)
+    t0 = time.perf_counter()
+    gm = gf.Genomap(side, side).fit(X)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "n_iter": gm.n_iter_, "objective": gm.objective_,
+                      "peak_bytes": peak, "converged": gm.converged_}))
+""")
+
+
+def _ours(side, cells):
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(side), str(cells)],
+                         capture_output=True, text=True, check=True, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("side", SIDES + QUICK_SIDES)
+def test_large_placement(benchmark, record, quick, side):
+    sides = QUICK_SIDES if quick else SIDES
+    if side not in sides:
+        pytest.skip("not in this mode")
+    cells = 200 if quick else N_CELLS
+    anchor = sides[0]
+    case = f"{side}x{side} ({side * side} genes, {cells} cells)"
+    benchmark.group = case
+    result = {}
+
+    def run():
+        result.update(_ours(side, cells))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    metrics = {"GW iterations": float(result["n_iter"]),
+               "peak RSS GiB": result["peak_bytes"] / 2**30}
+    if side == anchor:
+        from genomap.genomap import construct_genomap_returnT
+
+        X, _ = synthetic_counts(cells, side * side, n_types=8, n_modules=60, seed=0)
+        t0 = time.perf_counter()
+        construct_genomap_returnT(X.astype(np.float64), side, side, num_iter=200)
+        _REFERENCE["seconds"] = time.perf_counter() - t0
+        record(SUITE, case, "reference", _REFERENCE["seconds"])
+    elif "seconds" in _REFERENCE:
+        extrapolated = _REFERENCE["seconds"] * (side / anchor) ** (2 * EXPONENT)
+        record(SUITE, case + " [reference extrapolated]", "reference", extrapolated)
+        case = case + " [reference extrapolated]"
+    record(SUITE, case, "genomap_fast", result["seconds"], **metrics)
+    assert result["converged"] or result["n_iter"] == 1000

@@ -1,0 +1,46 @@
+"""Memory estimates: warn before a fit that would not fit in RAM."""
+from __future__ import annotations
+
+import warnings
+
+
+class MemoryEstimateWarning(UserWarning):
+    """The estimated peak memory of a run exceeds the memory available now."""
+
+
+def available_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        return None
+    return None
+
+
+def fit_bytes(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows: int) -> int:
+    """Peak bytes of a fit: the n x n interaction matrix (accumulated and converted in place),
+    a float64 chunk and its centred copy, and the solver's genes x classes buffers."""
+    interaction = 8 * n_placed * n_placed
+    chunk = 2 * 8 * chunk_rows * n_genes_in
+    solver = 8 * (4 * n_placed * n_classes + 2 * n_classes * n_classes + 8 * n_placed)
+    return interaction + chunk + solver
+
+
+def check_fit_memory(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows: int,
+                     what: str) -> int:
+    """Warns (MemoryEstimateWarning) when the estimate exceeds available memory; returns it."""
+    need = fit_bytes(n_genes_in, n_placed, n_classes, chunk_rows)
+    have = available_bytes()
+    if have is not None and need > have:
+        warnings.warn(
+            f"{what} needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB is "
+            f"available: it may swap or be killed (the interaction matrix alone is "
+            f"{8 * n_placed**2 / 2**30:.1f} GiB for {n_placed} genes); use a smaller grid or "
+            f"fewer genes",
+            MemoryEstimateWarning,
+            stacklevel=3,
+        )
+    return need
