@@ -123,3 +123,25 @@ def test_grid_validation():
         make_grid(4, 4, 10, "manhattan")
     with pytest.raises(ValueError, match="used pixels"):
         make_grid(4, 4, 17, "radial")
+
+
+def test_structured_and_dense_paths_agree(small):
+    """The ring-structured radial cost and the same cost given as a dense pixel matrix (one
+    class per pixel, BLAS products, n x n assignments) reach the same GW objective."""
+    C1 = _c1(small, 110)
+    structured = gf.solve_placement(C1, 11, 11, metric="radial", max_iter=60)
+    C2 = gf.pixel_distance_matrix(11, 11, 110, "radial")
+    dense = gf.solve_placement(C1, 11, 11, metric=C2, max_iter=60)
+    assert dense.objective == pytest.approx(structured.objective, rel=1e-6)
+    grid = make_grid(11, 11, 110, "radial")
+    cls = grid.class_of_pixel
+    assert np.array_equal(cls[dense.pixel], cls[structured.pixel])
+
+
+def test_dense_grid_cost_validation(small):
+    C1 = _c1(small, 20)
+    with pytest.raises(ValueError, match=r"grid cost must be \(20, 20\)"):
+        gf.solve_placement(C1, 5, 5, metric=np.zeros((5, 5)))
+    bad = np.arange(400.0).reshape(20, 20)
+    with pytest.raises(ValueError, match="symmetric"):
+        gf.solve_placement(C1, 5, 5, metric=bad)

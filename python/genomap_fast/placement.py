@@ -16,8 +16,19 @@ from ._validate import default_threads
 GRID_METRICS = ("radial", "euclidean")
 
 
-def make_grid(rows: int, cols: int, n_used: int, metric: str = "radial"):
-    """Grid cost over the first ``n_used`` pixels (the reference's flattened order)."""
+def make_grid(rows: int, cols: int, n_used: int, metric="radial"):
+    """Grid cost over the first ``n_used`` pixels (the reference's flattened order).
+
+    ``metric`` is "radial", "euclidean", or a user-supplied (n_used, n_used) pixel cost C2
+    (symmetric, non-negative), solved by the dense path (one class per pixel, BLAS products).
+    """
+    if isinstance(metric, np.ndarray):
+        C2 = np.ascontiguousarray(metric, dtype=np.float64)
+        if C2.shape != (n_used, n_used):
+            raise ValueError(f"grid cost must be ({n_used}, {n_used}), got {C2.shape}")
+        if not np.allclose(C2, C2.T):
+            raise ValueError("grid cost must be symmetric")
+        return _core.dense_grid(C2, rows, cols)
     if metric == "radial":
         return _core.radial_grid(rows, cols, n_used)
     if metric == "euclidean":
@@ -55,7 +66,7 @@ class Placement:
 
     rows: int
     cols: int
-    metric: str
+    metric: object  # "radial", "euclidean" or a dense (n, n) pixel cost
     epsilon: float
     pixel: np.ndarray | None
     classes: np.ndarray | None
@@ -91,7 +102,7 @@ def solve_placement(
     C1: np.ndarray,
     rows: int,
     cols: int,
-    metric: str = "radial",
+    metric="radial",
     epsilon: float = 0.0,
     max_iter: int = 1000,
     tol: float = 1e-9,
@@ -100,6 +111,7 @@ def solve_placement(
 ) -> Placement:
     """Solves the GW placement of the genes of C1 (n x n) on the first n pixels of the grid.
 
+    metric: "radial" | "euclidean" | a dense (n, n) pixel cost (see :func:`make_grid`).
     epsilon == 0: exact steps (class transport), stopping when an assignment repeats.
     epsilon > 0: the reference's entropic loop with a log-domain Sinkhorn.
     """
