@@ -35,19 +35,24 @@ def record():
 
 
 def _table(suite, cases):
+    def present(metric, impl):
+        return any(metric in c.get(impl, {}) for c in cases.values())
+
     metrics = sorted({k for c in cases.values() for v in c.values() for k in v if k != "seconds"})
+    columns = [(m, impl) for m in metrics for impl in ("reference", "genomap_fast")
+               if present(m, impl)]
     head = ["case", "reference (s)", "genomap_fast (s)", "speed-up"]
-    head += [f"{m} ({impl})" for m in metrics for impl in ("reference", "ours")]
+    head += [f"{m} ({'ours' if impl == 'genomap_fast' else impl})" for m, impl in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for case, impls in cases.items():
         ref, ours = impls.get("reference"), impls.get("genomap_fast")
         row = [case, f"{ref['seconds']:.3f}" if ref else "-",
                f"{ours['seconds']:.3f}" if ours else "-",
                f"{ref['seconds'] / ours['seconds']:.0f}x" if ref and ours else "-"]
-        for m in metrics:
-            for impl in (ref, ours):
-                v = impl.get(m) if impl else None
-                row.append(f"{v:.9g}" if isinstance(v, float) else str(v) if v is not None else "-")
+        for m, name in columns:
+            impl = impls.get(name)
+            v = impl.get(m) if impl else None
+            row.append(f"{v:.9g}" if isinstance(v, float) else str(v) if v is not None else "-")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

@@ -3,7 +3,11 @@
 Drop-in functions of genomap 1.3.6: :func:`construct_genomap`, :func:`construct_genomap_returnT`.
 Estimator: :class:`Genomap` (fit / transform / save / load).
 """
-from . import _blas  # noqa: F401  (hands SciPy's BLAS to the C++ core)
+from . import (  # noqa: F401  (scanpy-style tools and plots)
+    _blas,  # noqa: F401  (hands SciPy's BLAS to the C++ core)
+    pl,
+    tl,
+)
 from ._core import __version__
 from ._memory import MemoryEstimateWarning
 from ._validate import NotFittedError

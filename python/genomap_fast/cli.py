@@ -1,4 +1,8 @@
-"""Command line: ``genomap-fast demo``."""
+"""Command line: ``genomap-fast demo`` and ``genomap-fast construct``.
+
+Exit codes: 0 success, 1 bad input or failed run (one-line error; ``--debug`` for the
+traceback), 2 bad command-line usage.
+"""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +33,58 @@ def _demo(args) -> int:
     return 0
 
 
+def _write_output(path, images, table, gm, args):
+    """Writes images (+ names and placement) atomically; the format follows the extension."""
+    import numpy as np
+
+    from ._atomic import atomic_path
+
+    lower = path.lower().rstrip("/")
+    if lower.endswith(".npy"):
+        with atomic_path(path, ".npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, images)
+    elif lower.endswith(".npz"):
+        with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, images=images, obs_names=np.asarray(table.obs_names),
+                                var_names=np.asarray(table.var_names),
+                                placement=gm.placement_, rows=gm.rows, cols=gm.cols)
+    elif lower.endswith(".h5ad"):
+        import anndata
+
+        from . import tl
+
+        adata = anndata.AnnData(X=table.X)
+        adata.obs_names = table.obs_names
+        adata.var_names = table.var_names
+        tl.store(adata, gm, images=images, key_added="genomap")
+        with atomic_path(path, ".h5ad") as tmp:
+            adata.write_h5ad(tmp)
+    else:
+        raise ValueError(f"unknown output format for {path}: use .npy, .npz or .h5ad")
+
+
+def _construct(args) -> int:
+    import numpy as np
+
+    from .estimator import Genomap
+    from .io import read_table
+
+    t0 = time.perf_counter()
+    table = read_table(args.input, layer=args.layer)
+    gm = Genomap(args.rows, args.cols, grid_metric=args.metric, epsilon=args.epsilon,
+                 select_genes=args.genes, num_threads=args.threads,
+                 progress=not args.quiet, layout="nchw", dtype=np.float32)
+    gm.fit(table.X)
+    images = gm.transform(table.X, batch_size=args.batch_size)
+    _write_output(args.output, images, table, gm, args)
+    elapsed = time.perf_counter() - t0
+    n_cells, n_genes = table.X.shape
+    print(f"construct: {n_cells} cells x {n_genes} genes ({gm.genes_.size} placed) -> "
+          f"{args.rows}x{args.cols} genomaps, {gm.n_iter_} GW iterations, objective "
+          f"{gm.objective_:.6f}, {elapsed:.2f} s; wrote {args.output}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="genomap-fast", description="Fast genomaps.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -44,13 +100,40 @@ def main(argv=None) -> int:
     demo.add_argument("--per-class", type=int, default=6, help="cells shown per class")
     demo.add_argument("--threads", type=int, default=None)
     demo.set_defaults(func=_demo)
+    con = sub.add_parser(
+        "construct", help="genomaps of every cell of an expression table",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fits the gene placement on INPUT (cells x genes) and writes one genomap "
+                    "per cell.\n\nExamples:\n"
+                    "  genomap-fast construct pbmc.h5ad -o pbmc_genomaps.h5ad --rows 28 --cols 28\n"
+                    "  genomap-fast construct counts.csv -o images.npy --rows 33 --cols 33 "
+                    "--genes variance\n"
+                    "  genomap-fast construct filtered_feature_bc_matrix/ -o out.npz --rows 64 "
+                    "--cols 64 --genes variance",
+    )
+    con.add_argument("input", help=".h5ad, .csv/.tsv, 10x .mtx directory, .npy, .npz or .zarr")
+    con.add_argument("-o", "--output", required=True,
+                     help="output: .npy (images), .npz (images + names + placement) or .h5ad "
+                          "(images in obsm['X_genomap'], placement in var/uns)")
+    con.add_argument("--rows", type=int, required=True)
+    con.add_argument("--cols", type=int, required=True)
+    con.add_argument("--metric", default="radial", choices=["radial", "euclidean"])
+    con.add_argument("--epsilon", type=float, default=0.0, help="0: exact GW steps (default)")
+    con.add_argument("--genes", choices=["variance"], default=None,
+                     help="with more genes than pixels, keep the most variable ones")
+    con.add_argument("--layer", default=None, help="h5ad layer to use instead of X")
+    con.add_argument("--batch-size", type=int, default=None, help="cells per rasterised batch")
+    con.add_argument("--threads", type=int, default=None)
+    con.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    con.set_defaults(func=_construct)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError, ImportError) as err:
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as err:
         if args.debug:
             raise
-        print(f"genomap-fast: error: {err}", file=sys.stderr)
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"genomap-fast: error: {msg}", file=sys.stderr)
         return 1
 
 

@@ -71,3 +71,46 @@ def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "vi
         with atomic_path(save) as tmp:
             fig.savefig(tmp, dpi=120, bbox_inches="tight", format=ext.lstrip("."))
     return fig
+
+
+def placement(pixel, rows: int, cols: int, gene_names=None, values=None, top: int = 20,
+              cmap: str = "magma", title: str | None = None, save: str | None = None):
+    """Which gene sits where: the grid coloured by ``values`` (e.g. variance, default 1 for
+    placed genes) with the names of the ``top`` genes of highest value written on their pixels.
+
+    pixel : (genes,) flat pixel per gene (``Genomap.placement_``; -1 = not placed).
+    """
+    import matplotlib
+
+    if save is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    pixel = np.asarray(pixel)
+    placed = np.flatnonzero(pixel >= 0)
+    vals = np.ones(pixel.size) if values is None else np.asarray(values, dtype=float)
+    if vals.shape != pixel.shape:
+        raise ValueError(f"values must have one entry per gene ({pixel.size}), got {vals.shape}")
+    grid = np.full((rows, cols), np.nan)
+    r, c = pixel[placed] % rows, pixel[placed] // rows
+    grid[r, c] = vals[placed]
+    fig, ax = plt.subplots(figsize=(6, 6 * rows / max(cols, 1)), layout="constrained")
+    im = ax.imshow(grid, cmap=cmap, interpolation="nearest")
+    fig.colorbar(im, ax=ax, shrink=0.7)
+    if gene_names is not None:
+        names = np.asarray(gene_names)
+        order = placed[np.argsort(-vals[placed], kind="stable")[:top]]
+        for g in order:
+            ax.text(pixel[g] // rows, pixel[g] % rows, str(names[g]), fontsize=6, ha="center",
+                    va="center", color="cyan")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    if save is not None:
+        import os
+
+        ext = os.path.splitext(os.fspath(save))[1] or ".png"
+        with atomic_path(save) as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=ext.lstrip("."))
+    return fig

@@ -1,0 +1,143 @@
+"""Reading expression tables (cells x genes) from the formats single-cell users have."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass
+class Table:
+    """X: (cells, genes) ndarray or CSR; obs_names, var_names: lists of str."""
+
+    X: object
+    obs_names: list
+    var_names: list
+
+
+def _names(prefix, n):
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def read_table(path, layer: str | None = None) -> Table:
+    """Reads ``.h5ad`` (``layer`` or X), ``.csv``/``.tsv`` (cells x genes, with or without a
+    header row and index column), a 10x directory (``matrix.mtx[.gz]`` + ``features.tsv`` or
+    ``genes.tsv`` + ``barcodes.tsv``), ``.npy`` or ``.npz`` (scipy.sparse), or a ``.zarr`` array.
+
+    Raises FileNotFoundError for a missing path and ValueError for an unreadable file.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    lower = path.lower().rstrip("/")
+    try:
+        if lower.endswith(".h5ad"):
+            return _read_h5ad(path, layer)
+        if layer is not None:
+            raise ValueError("--layer only applies to .h5ad input")
+        if os.path.isdir(path) and not lower.endswith(".zarr"):
+            return _read_10x(path)
+        if lower.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")):
+            return _read_delimited(path)
+        if lower.endswith(".npy"):
+            X = np.load(path, allow_pickle=False)
+            return Table(X, _names("cell", X.shape[0]), _names("gene", X.shape[1]))
+        if lower.endswith(".npz"):
+            X = sp.load_npz(path).tocsr()
+            return Table(X, _names("cell", X.shape[0]), _names("gene", X.shape[1]))
+        if lower.endswith(".zarr"):
+            import zarr
+
+            X = np.asarray(zarr.open(path, mode="r")[...])
+            return Table(X, _names("cell", X.shape[0]), _names("gene", X.shape[1]))
+    except (FileNotFoundError, ValueError):
+        raise
+    except Exception as err:  # the underlying readers raise many kinds of errors
+        raise ValueError(f"cannot read {path}: {type(err).__name__}: {err}") from err
+    raise ValueError(
+        f"unknown input format for {path}: expected .h5ad, .csv, .tsv, a 10x .mtx directory, "
+        f".npy, .npz or .zarr"
+    )
+
+
+def _read_h5ad(path, layer):
+    import anndata
+
+    adata = anndata.read_h5ad(path)
+    if layer is None:
+        X = adata.X
+    elif layer in adata.layers:
+        X = adata.layers[layer]
+    else:
+        raise ValueError(f"{path} has no layer {layer!r} (layers: {list(adata.layers)})")
+    if X is None:
+        raise ValueError(f"{path} has no expression matrix X")
+    return Table(X, list(map(str, adata.obs_names)), list(map(str, adata.var_names)))
+
+
+def _read_delimited(path):
+    import pandas as pd
+
+    sep = "\t" if ".tsv" in path.lower() else ","
+    raw = pd.read_csv(path, sep=sep, header=None, dtype=str, keep_default_na=False)
+    if raw.empty:
+        raise ValueError(f"{path} is empty")
+
+    def numeric(values):
+        try:
+            np.asarray(values, dtype=np.float64)
+            return True
+        except ValueError:
+            return False
+
+    has_header = not numeric(raw.iloc[0, 1:].to_numpy())
+    body = raw.iloc[1:] if has_header else raw
+    has_index = not numeric(body.iloc[:, 0].to_numpy())
+    values = body.iloc[:, 1:] if has_index else body
+    try:
+        X = values.to_numpy(dtype=np.float64)
+    except ValueError as err:
+        raise ValueError(f"{path} has non-numeric values: {err}") from err
+    cols = raw.iloc[0, 1:] if has_index else raw.iloc[0]
+    var = list(map(str, cols)) if has_header else _names("gene", X.shape[1])
+    obs = list(map(str, body.iloc[:, 0])) if has_index else _names("cell", X.shape[0])
+    return Table(X, obs, var)
+
+
+def _read_10x(path):
+    import gzip
+
+    from scipy.io import mmread
+
+    def find(*names):
+        for n in names:
+            for suffix in ("", ".gz"):
+                p = os.path.join(path, n + suffix)
+                if os.path.exists(p):
+                    return p
+        return None
+
+    mtx = find("matrix.mtx")
+    if mtx is None:
+        raise ValueError(f"{path} is a directory without matrix.mtx[.gz] (not a 10x directory)")
+    opener = gzip.open if mtx.endswith(".gz") else open
+    with opener(mtx, "rb") as fh:
+        X = sp.csr_matrix(mmread(fh).T)  # 10x stores genes x cells
+    genes = find("features.tsv", "genes.tsv")
+    cells = find("barcodes.tsv")
+
+    def lines(p, col):
+        if p is None:
+            return None
+        op = gzip.open if p.endswith(".gz") else open
+        with op(p, "rt") as fh:
+            return [ln.rstrip("\n").split("\t")[min(col, len(ln.split("\t")) - 1)]
+                    for ln in fh if ln.strip()]
+
+    var = lines(genes, 1) or _names("gene", X.shape[1])
+    obs = lines(cells, 0) or _names("cell", X.shape[0])
+    if len(var) != X.shape[1] or len(obs) != X.shape[0]:
+        raise ValueError(f"{path}: names do not match the matrix shape {X.shape}")
+    return Table(X, obs, var)

@@ -1,0 +1,59 @@
+"""scanpy-style tools: annotate an AnnData in place (``copy=True`` returns a new one)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .estimator import Genomap
+
+
+def _matrix(adata, layer, use_raw):
+    if layer is not None and use_raw:
+        raise ValueError("use either layer= or use_raw=True, not both")
+    if use_raw:
+        if adata.raw is None:
+            raise ValueError("use_raw=True but adata.raw is None")
+        return adata.raw.X, list(adata.raw.var_names)
+    if layer is not None:
+        if layer not in adata.layers:
+            raise ValueError(f"no layer {layer!r} in adata.layers ({list(adata.layers)})")
+        return adata.layers[layer], list(adata.var_names)
+    return adata.X, list(adata.var_names)
+
+
+def store(adata, gm: Genomap, images=None, key_added: str = "genomap") -> None:
+    """Writes a fitted Genomap into ``adata``: ``uns[key]`` (parameters, objective, iterations,
+    placed genes), ``var[key + '_pixel'|'_row'|'_col']`` (-1 for genes not placed) and, when
+    ``images`` are given, ``obsm['X_' + key]`` as (cells, rows * cols) float32 (C order:
+    reshape to (rows, cols))."""
+    p = gm.placement_
+    rows = np.where(p >= 0, p % gm.rows, -1)
+    cols = np.where(p >= 0, p // gm.rows, -1)
+    if len(p) == adata.n_vars:
+        adata.var[f"{key_added}_pixel"] = p
+        adata.var[f"{key_added}_row"] = rows
+        adata.var[f"{key_added}_col"] = cols
+    adata.uns[key_added] = {
+        "params": {k: v for k, v in gm._params().items() if v is not None},
+        "objective": gm.objective_,
+        "n_iter": gm.n_iter_,
+        "converged": gm.converged_,
+        "genes": np.asarray(gm.genes_),
+        "pixel": np.asarray(p),
+    }
+    if images is not None:
+        adata.obsm[f"X_{key_added}"] = np.asarray(images).reshape(len(images), -1)
+
+
+def genomap(adata, rows: int, cols: int, grid_metric: str = "radial", key_added: str = "genomap",
+            layer: str | None = None, use_raw: bool = False, store_images: bool = False,
+            copy: bool = False, **kwargs):
+    """Fits a genomap placement on ``adata`` (cells x genes) and stores it (see :func:`store`).
+
+    ``kwargs`` go to :class:`Genomap` (epsilon, select_genes, num_threads, ...). Images are
+    stored only with ``store_images=True`` (they are big). Returns the AnnData if ``copy``.
+    """
+    adata = adata.copy() if copy else adata
+    X, _ = _matrix(adata, layer, use_raw)
+    gm = Genomap(rows, cols, grid_metric=grid_metric, **kwargs).fit(X)
+    store(adata, gm, gm.transform(X) if store_images else None, key_added)
+    return adata if copy else None
