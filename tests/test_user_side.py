@@ -183,3 +183,10 @@ def test_patch_round_trip(table):
     finally:
         gf.compat.unpatch()
     assert ref.construct_genomap is original
+
+
+def test_bench_subcommand_compares_with_reference():
+    res = _run(["bench", "--cells", "60", "--rows", "6", "--cols", "6", "--num-iter", "20"])
+    assert res.returncode == 0, res.stderr
+    assert "genomap_fast: 60 cells x 36 genes, 6x6:" in res.stdout
+    assert "genomap 1.3.6:" in res.stdout and "x faster" in res.stdout

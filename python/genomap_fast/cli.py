@@ -1,4 +1,4 @@
-"""Command line: ``genomap-fast demo`` and ``genomap-fast construct``.
+"""Command line: ``genomap-fast demo``, ``construct`` and ``bench``.
 
 Exit codes: 0 success, 1 bad input or failed run (one-line error; ``--debug`` for the
 traceback), 2 bad command-line usage.
@@ -85,6 +85,34 @@ def _construct(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    import numpy as np
+
+    from .compat import construct_genomap_returnT
+    from .datasets import synthetic_counts
+
+    genes = args.genes or args.rows * args.cols
+    X, _ = synthetic_counts(args.cells, genes, n_types=8, n_modules=40, seed=args.seed)
+    X = X.astype(np.float64)
+    t0 = time.perf_counter()
+    _, T = construct_genomap_returnT(X, args.rows, args.cols, num_iter=args.num_iter)
+    ours = time.perf_counter() - t0
+    print(f"genomap_fast: {args.cells} cells x {genes} genes, {args.rows}x{args.cols}: "
+          f"{ours:.3f} s")
+    if args.no_reference:
+        return 0
+    try:
+        from genomap.genomap import construct_genomap_returnT as reference
+    except ImportError as err:
+        raise ImportError("the reference needs `pip install --no-deps genomap==1.3.6 pot "
+                          "scikit-learn` (or pass --no-reference)") from err
+    t0 = time.perf_counter()
+    reference(X, args.rows, args.cols, num_iter=args.num_iter)
+    ref = time.perf_counter() - t0
+    print(f"genomap 1.3.6: {ref:.3f} s  ->  genomap_fast is {ref / ours:.0f}x faster")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="genomap-fast", description="Fast genomaps.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -126,6 +154,18 @@ def main(argv=None) -> int:
     con.add_argument("--threads", type=int, default=None)
     con.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     con.set_defaults(func=_construct)
+    bench = sub.add_parser(
+        "bench", help="time construct_genomap against the reference on synthetic data",
+        description="Example: genomap-fast bench --cells 5000 --rows 33 --cols 33",
+    )
+    bench.add_argument("--cells", type=int, default=700)
+    bench.add_argument("--rows", type=int, default=28)
+    bench.add_argument("--cols", type=int, default=28)
+    bench.add_argument("--genes", type=int, default=None, help="default: rows * cols")
+    bench.add_argument("--num-iter", type=int, default=200, help="GW iteration cap for both")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--no-reference", action="store_true", help="time genomap_fast only")
+    bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
