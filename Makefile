@@ -13,7 +13,9 @@ install: $(STAMP)
 $(STAMP): $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q ".[test,demo]"
+	# the CPU wheel of torch first: a bare `torch` requirement would pull a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q ".[test,demo,cnn]"
 	# The reference (genomap 1.3.6) without its TensorFlow/torch stack: construct_genomap
 	# only needs numpy, scikit-learn and POT, which the test extra installs.
 	$(PY) -m pip install -q --no-deps genomap==1.3.6

@@ -185,8 +185,9 @@ class Genomap:
             "chunk_size": self.chunk_size, "progress": self.progress,
         }
 
-    def save(self, path) -> None:
-        """Writes parameters and the fitted placement to ``path`` (.npz), atomically."""
+    def to_state(self) -> tuple[dict, dict]:
+        """(meta, arrays): everything needed to rebuild this fitted Genomap (JSON-able meta,
+        numpy arrays)."""
         self._check_fitted()
         p = self.placement_obj_
         meta = {
@@ -194,16 +195,36 @@ class Genomap:
             "objective": p.objective, "n_iter": p.n_iter, "converged": p.converged,
             "euclidean_term": p.euclidean_term,
         }
-        arrays = {
-            "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-            "genes": self.genes_, "constant": self.constant_genes_,
-            "mean": self.mean_, "var": self.var_, "trace": p.trace,
-        }
+        arrays = {"genes": self.genes_, "constant": self.constant_genes_, "mean": self.mean_,
+                  "var": self.var_, "trace": p.trace}
         if p.pixel is not None:
             arrays["pixel"] = p.pixel
             arrays["classes"] = p.classes
         else:
             arrays["class_coupling"] = p.class_coupling
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict, arrays: dict) -> Genomap:
+        """Inverse of :meth:`to_state`."""
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"not a Genomap state (format {meta.get('format')!r})")
+        params = meta["params"]
+        obj = cls(**{**params, "dtype": np.dtype(params["dtype"])})
+        placement = Placement(
+            params["rows"], params["cols"], params["grid_metric"], params["epsilon"],
+            arrays.get("pixel"), arrays.get("classes"), arrays.get("class_coupling"),
+            meta["objective"], meta["n_iter"], meta["converged"], arrays["trace"],
+            meta["euclidean_term"],
+        )
+        obj._set_fitted(meta["n_genes_in"], arrays["genes"], placement, arrays["constant"],
+                        arrays["mean"], arrays["var"])
+        return obj
+
+    def save(self, path) -> None:
+        """Writes parameters and the fitted placement to ``path`` (.npz), atomically."""
+        meta, arrays = self.to_state()
+        arrays = {**arrays, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
             fh.flush()
@@ -215,22 +236,13 @@ class Genomap:
         try:
             with np.load(os.fspath(path), allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
-            meta = json.loads(bytes(data["meta"]).decode())
+            meta = json.loads(bytes(data.pop("meta")).decode())
         except (OSError, ValueError, KeyError, EOFError) as err:
             raise ValueError(f"{path} is not a readable Genomap file: {err}") from err
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a Genomap file (format {meta.get('format')!r})")
-        params = meta["params"]
-        obj = cls(**{**params, "dtype": np.dtype(params["dtype"])})
-        placement = Placement(
-            params["rows"], params["cols"], params["grid_metric"], params["epsilon"],
-            data.get("pixel"), data.get("classes"), data.get("class_coupling"),
-            meta["objective"], meta["n_iter"], meta["converged"], data["trace"],
-            meta["euclidean_term"],
-        )
-        obj._set_fitted(meta["n_genes_in"], data["genes"], placement, data["constant"],
-                        data["mean"], data["var"])
-        return obj
+        try:
+            return cls.from_state(meta, data)
+        except (ValueError, KeyError) as err:
+            raise ValueError(f"{path} is not a Genomap file: {err}") from err
 
     def __repr__(self) -> str:
         return (f"Genomap(rows={self.rows}, cols={self.cols}, grid_metric={self.grid_metric!r}, "

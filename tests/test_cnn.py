@@ -1,0 +1,104 @@
+"""CNN tasks: tiny, fast versions asserting real outcomes."""
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the CNN tasks need torch (installed by `make test`)")
+
+import genomap_fast as gf  # noqa: E402
+from genomap_fast.cnn import (  # noqa: E402
+    GenoNetClassifier,
+    GenoNetRegressor,
+    genoClassification,
+    genoRegression,
+)
+from genomap_fast.datasets import synthetic_counts  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cells():
+    X, y = synthetic_counts(400, 64, n_types=4, n_modules=8, seed=21)
+    return X.astype(np.float64), y
+
+
+def test_classification_far_above_chance(cells):
+    X, y = cells
+    pred = genoClassification(X[:300], y[:300], X[300:], rowNum=8, colNum=8, epoch=15)
+    assert pred.shape == (100,)
+    assert np.mean(pred == y[300:]) > 0.8  # chance is 0.25
+
+
+def test_reproducible_with_seed_and_label_types(cells):
+    X, y = cells
+    names = np.array(["B", "T", "NK", "mono"])[y]
+    a = GenoNetClassifier(8, 8, epochs=3, seed=5).fit(X[:300], names[:300])
+    b = GenoNetClassifier(8, 8, epochs=3, seed=5).fit(X[:300], names[:300])
+    c = GenoNetClassifier(8, 8, epochs=3, seed=6).fit(X[:300], names[:300])
+    pa, pb, pc = (m.predict_proba(X[300:]) for m in (a, b, c))
+    np.testing.assert_array_equal(pa, pb)
+    assert not np.array_equal(pa, pc)
+    assert pa.shape == (100, 4) and np.allclose(pa.sum(1), 1, atol=1e-5)
+    assert a.predict(X[300:]).dtype.kind == "U" and set(a.classes_) == {"B", "T", "NK", "mono"}
+    ints = GenoNetClassifier(8, 8, epochs=1).fit(X[:300], y[:300] + 10).predict(X[300:])
+    assert ints.dtype.kind == "i" and set(np.unique(ints)) <= {10, 11, 12, 13}
+
+
+def test_rectangular_genomaps_and_save_load(tmp_path, cells):
+    X, y = cells
+    clf = GenoNetClassifier(rows=6, cols=11, epochs=2).fit(X[:300], y[:300])
+    assert clf.images(X[:5]).shape == (5, 1, 6, 11)
+    clf.save(tmp_path / "clf.pt")
+    back = GenoNetClassifier.load(tmp_path / "clf.pt")
+    np.testing.assert_array_equal(back.predict_proba(X[300:]), clf.predict_proba(X[300:]))
+    np.testing.assert_array_equal(back.classes_, clf.classes_)
+    with pytest.raises(ValueError, match="not a GenoNetRegressor file"):
+        GenoNetRegressor.load(tmp_path / "clf.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a readable GenoNetClassifier"):
+        GenoNetClassifier.load(tmp_path / "junk.pt")
+
+
+def test_no_test_leakage(cells):
+    """The placement and the standardisation come from the training cells only."""
+    X, y = cells
+    clf = GenoNetClassifier(8, 8, epochs=1).fit(X[:300], y[:300])
+    gm = gf.Genomap(8, 8, select_genes="variance").fit(X[:300])
+    np.testing.assert_array_equal(clf.genomap_.placement_, gm.placement_)
+    np.testing.assert_allclose(clf.mean_, X[:300].mean(0))
+    np.testing.assert_allclose(clf.scale_, X[:300].std(0, ddof=1))
+
+
+def test_regression_learns_a_signal(cells):
+    X, y = cells
+    rng = np.random.default_rng(0)
+    target = 2.0 * y + rng.normal(0, 0.3, size=y.size)
+    pred = genoRegression(X[:300], target[:300], X[300:], rowNum=8, colNum=8, epoch=20)
+    assert pred.shape == (100,)
+    assert np.corrcoef(pred, target[300:])[0, 1] > 0.8
+    multi = GenoNetRegressor(8, 8, epochs=2).fit(X[:300], np.c_[target, -target][:300])
+    assert multi.predict(X[300:]).shape == (100, 2)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda X, y: (X, np.zeros(len(X), int)), "at least 2 classes"),
+        (lambda X, y: (X, y[:-1]), "400 cells but 399 labels"),
+        (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 70, np.nan, X), y),
+         "NaN or inf"),
+    ],
+)
+def test_classifier_bad_input(cells, make, match):
+    X, y = cells
+    Xb, yb = make(X, y)
+    with pytest.raises(ValueError, match=match):
+        GenoNetClassifier(8, 8, epochs=1).fit(Xb, yb)
+
+
+def test_predict_checks(cells):
+    X, y = cells
+    with pytest.raises(gf.NotFittedError):
+        GenoNetClassifier(8, 8).predict(X)
+    with pytest.raises(ValueError, match="test_data has 60 genes but training_data has 64"):
+        genoClassification(X[:300], y[:300], X[300:, :60], rowNum=8, colNum=8, epoch=1)
+    with pytest.raises(ValueError, match="targets contain NaN"):
+        GenoNetRegressor(8, 8, epochs=1).fit(X, np.full(len(X), np.nan))
