@@ -1,0 +1,219 @@
+"""Clustering, visualisation and dimensionality reduction from genomaps (the reference's
+genoVis / genoDR idea, ConvIDEC, in PyTorch): a convolutional autoencoder pretrained on the
+genomaps, then deep embedded clustering (a Student-t soft assignment sharpened towards its own
+target distribution) trained jointly with the reconstruction loss (IDEC)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import NotFittedError, as_matrix
+from ..estimator import Genomap
+
+
+def _modules():
+    import torch
+    from torch import nn
+
+    class ConvAutoencoder(nn.Module):
+        """(batch, 1, rows, cols) -> (batch, n_dim) -> (batch, 1, rows, cols); any grid shape."""
+
+        def __init__(self, rows, cols, n_dim, filters=(32, 64, 128)):
+            super().__init__()
+            self.rows, self.cols = rows, cols
+            layers, c = [], 1
+            for f in filters:
+                layers += [nn.Conv2d(c, f, 3, stride=2, padding=1), nn.ReLU()]
+                c = f
+            self.encoder = nn.Sequential(*layers)
+            with torch.no_grad():
+                shape = self.encoder(torch.zeros(1, 1, rows, cols)).shape[1:]
+            self.shape = tuple(shape)
+            flat = int(np.prod(shape))
+            self.embed = nn.Linear(flat, n_dim)
+            self.unembed = nn.Linear(n_dim, flat)
+            dec, c = [], filters[-1]
+            for f in list(filters[-2::-1]) + [16]:
+                dec += [nn.ConvTranspose2d(c, f, 3, stride=2, padding=1, output_padding=1),
+                        nn.ReLU()]
+                c = f
+            dec += [nn.Conv2d(c, 1, 3, padding=1)]
+            self.decoder = nn.Sequential(*dec)
+
+        def encode(self, x):
+            return self.embed(self.encoder(x).flatten(1))
+
+        def decode(self, z):
+            y = self.decoder(torch.relu(self.unembed(z)).view(-1, *self.shape))
+            return nn.functional.interpolate(y, size=(self.rows, self.cols), mode="bilinear",
+                                             align_corners=False)
+
+    return torch, ConvAutoencoder
+
+
+def _soft_assign(torch, z, centres):
+    q = 1.0 / (1.0 + torch.cdist(z, centres) ** 2)
+    return q / q.sum(dim=1, keepdim=True)
+
+
+def estimate_n_clusters(features: np.ndarray, n_neighbors: int = 15, seed: int = 0,
+                        resolution: float = 1.0) -> tuple[int, np.ndarray]:
+    """Louvain communities of a kNN graph of ``features`` (n, d): (number, labels)."""
+    import networkx as nx
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(n_neighbors + 1, len(features))
+    nn_idx = NearestNeighbors(n_neighbors=k).fit(features).kneighbors(return_distance=False)
+    g = nx.Graph()
+    g.add_nodes_from(range(len(features)))
+    g.add_edges_from((i, int(j)) for i, row in enumerate(nn_idx) for j in row[1:] if i != j)
+    communities = nx.community.louvain_communities(g, resolution=resolution, seed=seed)
+    labels = np.empty(len(features), dtype=np.int64)
+    for c, members in enumerate(sorted(communities, key=lambda m: min(m))):
+        labels[list(members)] = c
+    return len(communities), labels
+
+
+class GenoDEC:
+    """Deep embedded clustering of cells from their genomaps.
+
+    fit(X): X (cells, genes). ``labels_`` (n,) int64 clusters, ``features_`` (n, n_dim) float32
+    embeddings; ``transform(X)`` -> embeddings of any cells, ``predict(X)`` -> clusters.
+    n_clusters=None estimates the number with Louvain on a kNN graph of the genes (z-scored).
+    """
+
+    def __init__(self, rows: int = 32, cols: int = 32, n_clusters: int | None = None,
+                 n_dim: int = 32, pretrain_epochs: int = 100, maxiter: int = 300,
+                 update_interval: int = 50, batch_size: int = 64, gamma: float = 0.1,
+                 lr: float = 1e-3, seed: int = 0, device: str | None = None,
+                 progress: bool = False, select_genes: str | None = "variance"):
+        if n_clusters is not None and int(n_clusters) < 1:
+            raise ValueError(f"n_clusters must be >= 1 or None, got {n_clusters}")
+        self.rows, self.cols, self.n_clusters, self.n_dim = rows, cols, n_clusters, int(n_dim)
+        self.pretrain_epochs, self.maxiter = int(pretrain_epochs), int(maxiter)
+        self.update_interval, self.batch_size = int(update_interval), int(batch_size)
+        self.gamma, self.lr, self.seed, self.device = float(gamma), float(lr), int(seed), device
+        self.progress, self.select_genes = progress, select_genes
+
+    def _images(self, X):
+        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+        z = (X - self.mean_) / self.scale_
+        return self.genomap_.transform(z)
+
+    def fit(self, X, y=None) -> GenoDEC:
+        from sklearn.cluster import KMeans
+        from tqdm.auto import tqdm
+
+        from .training import deterministic, device_for
+
+        X = as_matrix(X)
+        if X.shape[0] < 3:
+            raise ValueError(f"clustering needs at least 3 cells, got {X.shape[0]}")
+        torch, ConvAutoencoder = _modules()
+        self.genomap_ = Genomap(self.rows, self.cols, select_genes=self.select_genes).fit(X)
+        Xd = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+        self.mean_ = Xd.mean(0)
+        sd = Xd.std(0, ddof=1)
+        self.scale_ = np.where(sd > 0, sd, 1.0)
+        images = torch.from_numpy(self._images(Xd))
+        n = images.shape[0]
+        k = self.n_clusters
+        if k is None:
+            k, _ = estimate_n_clusters((Xd - self.mean_) / self.scale_, seed=self.seed)
+        if k > n:
+            raise ValueError(f"n_clusters={k} is more than the {n} cells")
+        self.device_ = device_for(self.device)
+        with deterministic(self.seed) as gen:
+            model = ConvAutoencoder(self.rows, self.cols, self.n_dim).to(self.device_)
+            opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+            bar = tqdm(range(self.pretrain_epochs), desc="autoencoder", disable=not self.progress)
+            for _ in bar:  # pretraining: reconstruction only
+                model.train()
+                for idx in torch.randperm(n, generator=gen).split(self.batch_size):
+                    xb = images[idx].to(self.device_)
+                    loss = torch.nn.functional.mse_loss(model.decode(model.encode(xb)), xb)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+            z = self._encode(model, images)
+            km = KMeans(n_clusters=k, n_init=10, random_state=self.seed).fit(z)
+            centres = torch.nn.Parameter(torch.from_numpy(km.cluster_centers_.astype(np.float32))
+                                         .to(self.device_))
+            opt = torch.optim.Adam(list(model.parameters()) + [centres], lr=self.lr)
+            order = torch.randperm(n, generator=gen)
+            pos = 0
+            for it in tqdm(range(self.maxiter), desc="clustering", disable=not self.progress):
+                if it % self.update_interval == 0:  # sharpened target distribution
+                    with torch.no_grad():
+                        q = _soft_assign(torch, torch.from_numpy(self._encode(model, images))
+                                         .to(self.device_), centres)
+                        p = q**2 / q.sum(0)
+                        p = (p / p.sum(1, keepdim=True)).detach()
+                if pos >= n:
+                    order, pos = torch.randperm(n, generator=gen), 0
+                idx = order[pos : pos + self.batch_size]
+                pos += self.batch_size
+                model.train()
+                xb = images[idx].to(self.device_)
+                zb = model.encode(xb)
+                qb = _soft_assign(torch, zb, centres)
+                kld = torch.nn.functional.kl_div(qb.log(), p[idx], reduction="batchmean")
+                loss = self.gamma * kld + torch.nn.functional.mse_loss(model.decode(zb), xb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        self.model_, self.centres_ = model, centres.detach()
+        self.features_ = self._encode(model, images)
+        self.labels_ = self._assign(self.features_)
+        self.n_clusters_ = k
+        return self
+
+    def _encode(self, model, images):
+        import torch
+
+        model.eval()
+        with torch.no_grad():
+            return np.concatenate([model.encode(images[i : i + 1024].to(self.device_)).cpu()
+                                   .numpy() for i in range(0, len(images), 1024)])
+
+    def _assign(self, features):
+        import torch
+
+        q = _soft_assign(torch, torch.from_numpy(features).to(self.device_), self.centres_)
+        return q.argmax(1).cpu().numpy().astype(np.int64)
+
+    def transform(self, X) -> np.ndarray:
+        """(n, n_dim) float32 embeddings of the cells of X."""
+        import torch
+
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this GenoDEC is not fitted yet; call fit first")
+        X = as_matrix(X)
+        return self._encode(self.model_, torch.from_numpy(self._images(X)))
+
+    def predict(self, X) -> np.ndarray:
+        return self._assign(self.transform(X))
+
+
+def genoVis(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=0,
+            pretrain_epochs=100, maxiter=300, seed=0, **kwargs):
+    """(embedding2D (n, 2) float32, cluster_labels (n,) int64), as genomap 1.3.6's genoVis:
+    deep embedded clustering of the genomaps, then UMAP (30 neighbours, min_dist 0.3) of the
+    learned features."""
+    import umap
+
+    dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, batch_size=batch_size,
+                  pretrain_epochs=pretrain_epochs, maxiter=maxiter, seed=seed,
+                  progress=bool(verbose), **kwargs).fit(data)
+    emb = umap.UMAP(n_neighbors=min(30, len(dec.features_) - 1), min_dist=0.3, n_epochs=200,
+                    random_state=seed).fit_transform(dec.features_)
+    return emb.astype(np.float32), dec.labels_
+
+
+def genoDR(data, n_dim=32, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=0,
+           pretrain_epochs=100, maxiter=300, seed=0, **kwargs):
+    """(cells, n_dim) float32 features learned by deep embedded clustering of the genomaps, as
+    genomap 1.3.6's genoDR."""
+    dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, n_dim=n_dim, batch_size=batch_size,
+                  pretrain_epochs=pretrain_epochs, maxiter=maxiter, seed=seed,
+                  progress=bool(verbose), **kwargs).fit(data)
+    return dec.features_

@@ -1,0 +1,61 @@
+"""Deep embedded clustering (genoVis / genoDR): tiny, fast versions asserting real outcomes."""
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the CNN tasks need torch (installed by `make test`)")
+
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+
+from genomap_fast.cnn import GenoDEC, estimate_n_clusters, genoDR, genoVis  # noqa: E402
+from genomap_fast.datasets import synthetic_counts  # noqa: E402
+
+FAST = {"pretrain_epochs": 15, "maxiter": 40}
+
+
+@pytest.fixture(scope="module")
+def cells():
+    X, y = synthetic_counts(240, 64, n_types=3, n_modules=8, seed=31)
+    return X.astype(np.float64), y
+
+
+def test_clusters_recover_cell_types_and_are_reproducible(cells):
+    X, y = cells
+    a = GenoDEC(8, 8, n_clusters=3, seed=1, **FAST).fit(X)
+    assert a.labels_.shape == (240,) and a.features_.shape == (240, 32)
+    assert a.n_clusters_ == 3
+    assert adjusted_rand_score(y, a.labels_) > 0.3  # chance is 0
+    b = GenoDEC(8, 8, n_clusters=3, seed=1, **FAST).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.features_, b.features_)
+    np.testing.assert_array_equal(a.predict(X), a.labels_)
+    assert a.transform(X[:7]).shape == (7, 32)
+
+
+def test_genovis_and_genodr_shapes(cells):
+    X, y = cells
+    emb, labels = genoVis(X, n_clusters=None, rowNum=8, colNum=6, **FAST)
+    assert emb.shape == (240, 2) and emb.dtype == np.float32
+    assert labels.shape == (240,) and len(np.unique(labels)) >= 2
+    feats = genoDR(X, n_dim=5, n_clusters=3, rowNum=8, colNum=8, **FAST)
+    assert feats.shape == (240, 5) and np.isfinite(feats).all()
+
+
+def test_estimate_n_clusters_on_separated_groups():
+    rng = np.random.default_rng(0)
+    pts = np.concatenate([rng.normal(c * 20, 1, size=(50, 3)) for c in range(4)])
+    k, labels = estimate_n_clusters(pts)
+    assert k == 4 and adjusted_rand_score(np.repeat(np.arange(4), 50), labels) == 1.0
+
+
+def test_clustering_bad_input(cells):
+    X, _ = cells
+    with pytest.raises(ValueError, match="n_clusters=500 is more than the 240 cells"):
+        GenoDEC(8, 8, n_clusters=500, **FAST).fit(X)
+    with pytest.raises(ValueError, match="at least 3 cells"):
+        GenoDEC(8, 8, n_clusters=2).fit(X[:2])
+    bad = X.copy()
+    bad[5, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        GenoDEC(8, 8, n_clusters=2, **FAST).fit(bad)
+    with pytest.raises(ValueError, match="n_clusters must be"):
+        GenoDEC(8, 8, n_clusters=0)
