@@ -1,4 +1,4 @@
-"""Command line: ``genomap-fast demo``, ``construct`` and ``bench``.
+"""Command line: ``genomap-fast demo``, ``construct``, ``bench``, ``classify`` and ``vis``.
 
 Exit codes: 0 success, 1 bad input or failed run (one-line error; ``--debug`` for the
 traceback), 2 bad command-line usage.
@@ -113,6 +113,78 @@ def _bench(args) -> int:
     return 0
 
 
+def _labels_for(table, spec, path):
+    """Labels of the cells of ``table``: an obs column of an .h5ad input, or a file with one
+    label per line (an optional header line is skipped when the count is one too many)."""
+    import os
+
+    import numpy as np
+
+    if path.lower().endswith(".h5ad") and not os.path.exists(spec):
+        import anndata
+
+        obs = anndata.read_h5ad(path, backed="r").obs
+        if spec not in obs:
+            raise ValueError(f"{path} has no obs column {spec!r} (columns: {list(obs.columns)})")
+        return obs[spec].astype(str).to_numpy()
+    if not os.path.exists(spec):
+        raise FileNotFoundError(f"no such labels file: {spec}")
+    with open(spec) as fh:
+        lines = [ln.rstrip("\n").split(",")[-1].split("\t")[-1] for ln in fh if ln.strip()]
+    n = table.X.shape[0]
+    if len(lines) == n + 1:
+        lines = lines[1:]
+    if len(lines) != n:
+        raise ValueError(f"{spec} has {len(lines)} labels for {n} cells")
+    return np.asarray(lines)
+
+
+def _write_csv(path, header, rows):
+    from ._atomic import atomic_path
+
+    with atomic_path(path, ".csv") as tmp, open(tmp, "w") as fh:
+        fh.write(",".join(header) + "\n")
+        for r in rows:
+            fh.write(",".join(map(str, r)) + "\n")
+
+
+def _classify(args) -> int:
+    from .cnn import GenoNetClassifier
+    from .io import read_table
+
+    t0 = time.perf_counter()
+    train = read_table(args.input, layer=args.layer)
+    labels = _labels_for(train, args.labels, args.input)
+    test = read_table(args.test, layer=args.layer) if args.test else train
+    clf = GenoNetClassifier(rows=args.rows, cols=args.cols, grid_metric=args.metric,
+                            epochs=args.epochs, seed=args.seed, progress=not args.quiet,
+                            num_threads=args.threads)
+    clf.fit(train.X, labels)
+    pred = clf.predict(test.X)
+    _write_csv(args.output, ["cell", "predicted"], zip(test.obs_names, pred))
+    print(f"classify: trained on {train.X.shape[0]} cells ({len(clf.classes_)} classes), "
+          f"predicted {test.X.shape[0]} cells in {time.perf_counter() - t0:.1f} s; "
+          f"wrote {args.output}")
+    return 0
+
+
+def _vis(args) -> int:
+    from .cnn import genoVis
+    from .io import read_table
+
+    t0 = time.perf_counter()
+    table = read_table(args.input, layer=args.layer)
+    emb, clusters = genoVis(table.X, n_clusters=args.clusters, rowNum=args.rows,
+                            colNum=args.cols, pretrain_epochs=args.pretrain_epochs,
+                            maxiter=args.maxiter, seed=args.seed, verbose=int(not args.quiet))
+    _write_csv(args.output, ["cell", "x", "y", "cluster"],
+               ((c, f"{e[0]:.6g}", f"{e[1]:.6g}", k)
+                for c, e, k in zip(table.obs_names, emb, clusters)))
+    print(f"vis: {table.X.shape[0]} cells, {len(set(clusters.tolist()))} clusters in "
+          f"{time.perf_counter() - t0:.1f} s; wrote {args.output}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="genomap-fast", description="Fast genomaps.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -166,6 +238,40 @@ def main(argv=None) -> int:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--no-reference", action="store_true", help="time genomap_fast only")
     bench.set_defaults(func=_bench)
+    cls = sub.add_parser(
+        "classify", help="train a genoNet cell classifier and predict cell labels",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Examples:\n"
+                    "  genomap-fast classify ref.h5ad --labels cell_type --test query.h5ad "
+                    "-o predicted.csv --rows 32 --cols 32\n"
+                    "  genomap-fast classify train.csv --labels train_labels.txt --test test.csv "
+                    "-o predicted.csv --rows 20 --cols 20 --epochs 50",
+    )
+    cls.add_argument("input", help="training cells (same formats as construct)")
+    cls.add_argument("--labels", required=True,
+                     help="obs column of an .h5ad input, or a file with one label per cell")
+    cls.add_argument("--test", default=None, help="cells to label (default: the input)")
+    cls.add_argument("-o", "--output", required=True, help="CSV: cell, predicted")
+    cls.add_argument("--epochs", type=int, default=100)
+    vis = sub.add_parser(
+        "vis", help="2-D embedding and clusters (genoVis) of every cell",
+        description="Example: genomap-fast vis pbmc.h5ad -o embedding.csv --rows 28 --cols 28",
+    )
+    vis.add_argument("input", help="cells (same formats as construct)")
+    vis.add_argument("-o", "--output", required=True, help="CSV: cell, x, y, cluster")
+    vis.add_argument("--clusters", type=int, default=None, help="default: estimated (Louvain)")
+    vis.add_argument("--pretrain-epochs", type=int, default=100)
+    vis.add_argument("--maxiter", type=int, default=300)
+    for p in (cls, vis):
+        p.add_argument("--rows", type=int, default=32)
+        p.add_argument("--cols", type=int, default=32)
+        p.add_argument("--layer", default=None, help="h5ad layer to use instead of X")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--threads", type=int, default=None)
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    cls.add_argument("--metric", default="radial", choices=["radial", "euclidean"])
+    cls.set_defaults(func=_classify)
+    vis.set_defaults(func=_vis)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

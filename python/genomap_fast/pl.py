@@ -1,7 +1,6 @@
 """scanpy-style plots (matplotlib); each returns the Figure and writes it with ``save=``."""
 from __future__ import annotations
 
-from .plotting import (
-    genomaps,  # noqa: F401  (pl.genomaps)
-    placement,  # noqa: F401  (pl.placement)
-)
+from .plotting import embedding, genomaps, placement
+
+__all__ = ["embedding", "genomaps", "placement"]

@@ -114,3 +114,48 @@ def placement(pixel, rows: int, cols: int, gene_names=None, values=None, top: in
         with atomic_path(save) as tmp:
             fig.savefig(tmp, dpi=150, bbox_inches="tight", format=ext.lstrip("."))
     return fig
+
+
+def embedding(coords, labels=None, title: str | None = None, s: float = 8.0,
+              save: str | None = None):
+    """Scatter plot of a 2-D embedding (genoVis / genoTraj output), coloured by ``labels``.
+
+    coords : (n, 2) array, or an AnnData plus ``labels`` naming an obs column and ``title`` the
+    obsm key is taken as ``'X_genovis'``. Returns the Figure.
+    """
+    import matplotlib
+
+    if save is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    if hasattr(coords, "obsm"):
+        adata = coords
+        coords = adata.obsm["X_genovis"]
+        if isinstance(labels, str):
+            labels = adata.obs[labels].to_numpy()
+    coords = np.asarray(coords)
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise ValueError(f"coords must be (n, 2), got {coords.shape}")
+    fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+    if labels is None:
+        ax.scatter(coords[:, 0], coords[:, 1], s=s)
+    else:
+        labels = np.asarray(labels)
+        if labels.shape[0] != coords.shape[0]:
+            raise ValueError(f"{labels.shape[0]} labels for {coords.shape[0]} points")
+        for c in np.unique(labels):
+            m = labels == c
+            ax.scatter(coords[m, 0], coords[m, 1], s=s, label=str(c))
+        ax.legend(fontsize=7, markerscale=2, frameon=False, loc="best")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    if save is not None:
+        import os
+
+        ext = os.path.splitext(os.fspath(save))[1] or ".png"
+        with atomic_path(save) as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=ext.lstrip("."))
+    return fig

@@ -57,3 +57,22 @@ def genomap(adata, rows: int, cols: int, grid_metric: str = "radial", key_added:
     gm = Genomap(rows, cols, grid_metric=grid_metric, **kwargs).fit(X)
     store(adata, gm, gm.transform(X) if store_images else None, key_added)
     return adata if copy else None
+
+
+def genovis(adata, n_clusters: int | None = None, rows: int = 32, cols: int = 32,
+            key_added: str = "genovis", layer: str | None = None, use_raw: bool = False,
+            copy: bool = False, **kwargs):
+    """genoVis on ``adata``: ``obsm['X_' + key]`` (cells, 2) embedding, ``obs[key + '_cluster']``
+    (categorical) clusters, ``uns[key]`` parameters. ``kwargs`` go to
+    :func:`genomap_fast.cnn.genoVis` (pretrain_epochs, maxiter, seed, ...)."""
+    import pandas as pd
+
+    from .cnn import genoVis
+
+    adata = adata.copy() if copy else adata
+    X, _ = _matrix(adata, layer, use_raw)
+    emb, labels = genoVis(X, n_clusters=n_clusters, rowNum=rows, colNum=cols, **kwargs)
+    adata.obsm[f"X_{key_added}"] = emb
+    adata.obs[f"{key_added}_cluster"] = pd.Categorical(labels.astype(str))
+    adata.uns[key_added] = {"rows": rows, "cols": cols, "n_clusters": int(len(set(labels)))}
+    return adata if copy else None
