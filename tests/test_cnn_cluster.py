@@ -59,3 +59,31 @@ def test_clustering_bad_input(cells):
         GenoDEC(8, 8, n_clusters=2, **FAST).fit(bad)
     with pytest.raises(ValueError, match="n_clusters must be"):
         GenoDEC(8, 8, n_clusters=0)
+
+
+def test_genotraj_follows_a_trajectory():
+    from scipy.stats import spearmanr
+
+    from genomap_fast.cnn import genoTraj
+
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 1, 240))
+    centres, amp = rng.uniform(0, 1, 64), rng.uniform(1, 3, 64)
+    X = amp / (1 + np.exp(-(t[:, None] - centres) * 12)) + rng.normal(0, 0.3, (240, 64))
+    emb = genoTraj(X, n_clusters=8, rowNum=8, colNum=8, **FAST)
+    assert emb.shape == (240, 2) and emb.dtype == np.float32 and np.isfinite(emb).all()
+    assert max(abs(spearmanr(emb[:, i], t)[0]) for i in range(2)) > 0.5  # random: ~0
+
+
+def test_class_discriminative_projection_separates_classes():
+    from genomap_fast.cnn import class_discriminative_projection
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 40)
+    K = rng.normal(size=(120, 6)) + np.eye(3, 6)[labels] * 3
+    P = class_discriminative_projection(K, labels, 2)
+    assert P.shape == (120, 2)
+    means = np.stack([P[labels == c].mean(0) for c in range(3)])
+    within = np.mean([P[labels == c].std(0).mean() for c in range(3)])
+    assert np.min(np.linalg.norm(means[:, None] - means[None], axis=2)[np.triu_indices(3, 1)]) \
+        > 2 * within

@@ -1,10 +1,12 @@
 """CNN tasks on genomaps (PyTorch): cell recognition, regression, clustering/visualisation and
-dimensionality reduction.
+dimensionality reduction, trajectories.
 
 Needs torch (``pip install 'genomap_fast[cnn]'``); imported lazily by the task functions.
 """
 from .cluster import GenoDEC, estimate_n_clusters, genoDR, genoVis
 from .tasks import GenoNetClassifier, GenoNetRegressor, genoClassification, genoRegression
+from .traj import class_discriminative_projection, cluster_distances, genoTraj
 
-__all__ = ["GenoDEC", "GenoNetClassifier", "GenoNetRegressor", "estimate_n_clusters",
-           "genoClassification", "genoDR", "genoRegression", "genoVis"]
+__all__ = ["GenoDEC", "GenoNetClassifier", "GenoNetRegressor", "class_discriminative_projection",
+           "cluster_distances", "estimate_n_clusters", "genoClassification", "genoDR",
+           "genoRegression", "genoTraj", "genoVis"]

@@ -1,0 +1,68 @@
+"""Trajectories from genomaps (the reference's genoTraj): deep embedded clustering into many
+small states, each cell's correlation distance to every state centre, the class-discriminative
+projection of those distances (two SVDs), z-scored, then PHATE to two dimensions."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_matrix
+
+
+def cluster_distances(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(n, k) correlation distance of each row of X to the mean of each cluster (sorted labels)."""
+    from scipy.spatial.distance import cdist
+
+    uniq = np.unique(labels)
+    means = np.stack([X[labels == c].mean(axis=0) for c in uniq])
+    return cdist(X, means, metric="correlation")
+
+
+def class_discriminative_projection(K: np.ndarray, labels: np.ndarray, n_components: int,
+                                    tol: float = 1e-4) -> np.ndarray:
+    """Projects K (n, d) on the directions that best separate the classes (the reference's
+    ClassDiscriminative_OPT): whiten K by its SVD, then take the right singular vectors of the
+    count-weighted class means of the whitened data. Returns (n, n_components)."""
+    U, S, Vt = np.linalg.svd(K, full_matrices=False)
+    rank = int(np.sum(S > tol))
+    if rank == 0:
+        raise ValueError("the cluster distance matrix has rank 0")
+    step1 = Vt[:rank].T / S[:rank]
+    uniq, codes = np.unique(labels, return_inverse=True)
+    counts = np.bincount(codes)
+    Hb = np.stack([U[codes == c, :rank].mean(axis=0) for c in range(len(uniq))])
+    Hb *= np.sqrt(counts)[:, None]
+    _, _, Vh = np.linalg.svd(Hb, full_matrices=True)
+    W = step1 @ Vh.T
+    W /= np.linalg.norm(W, axis=0, keepdims=True)
+    return (K @ W)[:, :n_components]
+
+
+def genoTraj(data, n_clusters=33, colNum=32, rowNum=32, batch_size=64, verbose=0,
+             pretrain_epochs=100, maxiter=300, seed=0, **kwargs):
+    """(cells, 2) float32 trajectory embedding, as genomap 1.3.6's genoTraj.
+
+    ``n_clusters`` states from deep embedded clustering of the genomaps (:class:`GenoDEC`),
+    then the class-discriminative projection of the cells' distances to the states and PHATE.
+    """
+    import phate
+
+    from .cluster import GenoDEC
+
+    X = as_matrix(data)
+    Xd = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, batch_size=batch_size,
+                  pretrain_epochs=pretrain_epochs, maxiter=maxiter, seed=seed,
+                  progress=bool(verbose), **kwargs).fit(Xd)
+    sd = Xd.std(0, ddof=1)
+    Z = (Xd - Xd.mean(0)) / np.where(sd > 0, sd, 1.0)
+    labels = dec.labels_
+    k = len(np.unique(labels))
+    if k < 2:
+        raise ValueError("genoTraj needs at least 2 non-empty clusters")
+    K = cluster_distances(Z, labels)
+    proj = class_discriminative_projection(K, labels, k - 1)
+    psd = proj.std(0, ddof=1)
+    proj = (proj - proj.mean(0)) / np.where(psd > 0, psd, 1.0)
+    emb = phate.PHATE(n_components=2, random_state=seed, verbose=0,
+                      knn=min(5, len(proj) - 1)).fit_transform(proj)
+    return np.asarray(emb, dtype=np.float32)
