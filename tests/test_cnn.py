@@ -102,3 +102,41 @@ def test_predict_checks(cells):
         genoClassification(X[:300], y[:300], X[300:, :60], rowNum=8, colNum=8, epoch=1)
     with pytest.raises(ValueError, match="targets contain NaN"):
         GenoNetRegressor(8, 8, epochs=1).fit(X, np.full(len(X), np.nan))
+
+
+def test_streamed_training_equals_materialised(cells):
+    """With a small image budget the training genomaps are rasterised per batch; the result is
+    the same network."""
+    import scipy.sparse as sp
+
+    X, y = cells
+    whole = GenoNetClassifier(8, 8, epochs=2).fit(X[:300], y[:300])
+    streamed = GenoNetClassifier(8, 8, epochs=2, max_image_bytes=0).fit(X[:300], y[:300])
+    sparse = GenoNetClassifier(8, 8, epochs=2, max_image_bytes=0).fit(sp.csr_matrix(X[:300]),
+                                                                       y[:300])
+    np.testing.assert_array_equal(whole.predict_proba(X[300:]), streamed.predict_proba(X[300:]))
+    np.testing.assert_allclose(whole.predict_proba(X[300:]), sparse.predict_proba(X[300:]),
+                               atol=1e-6)
+
+
+def test_genomap_dataset_is_lazy_and_matches_transform(cells):
+    import torch
+
+    from genomap_fast.cnn import GenomapDataset
+
+    X, y = cells
+    gm = gf.Genomap(8, 8).fit(X)
+    ds = GenomapDataset(gm, X, y)
+    assert len(ds) == 400
+    img, label = ds[5]
+    assert img.shape == (1, 8, 8) and img.dtype == torch.float32 and label == y[5]
+    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
+    images, labels = next(iter(loader))
+    np.testing.assert_array_equal(images.numpy(), gm.transform(X[:64]))
+    np.testing.assert_array_equal(labels.numpy(), y[:64])
+    with pytest.raises(IndexError):
+        ds[400]
+    with pytest.raises(ValueError, match="400 cells but 3 labels"):
+        GenomapDataset(gm, X, y[:3])
+    with pytest.raises(gf.NotFittedError):
+        GenomapDataset(gf.Genomap(8, 8), X)

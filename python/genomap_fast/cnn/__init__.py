@@ -1,4 +1,4 @@
-"""CNN tasks on genomaps (PyTorch): cell recognition, regression, clustering/visualisation and
+"""CNN tasks on genomaps (PyTorch): cell recognition, regression, clustering/visualisation,
 dimensionality reduction, trajectories.
 
 Needs torch (``pip install 'genomap_fast[cnn]'``); imported lazily by the task functions.
@@ -7,6 +7,17 @@ from .cluster import GenoDEC, estimate_n_clusters, genoDR, genoVis
 from .tasks import GenoNetClassifier, GenoNetRegressor, genoClassification, genoRegression
 from .traj import class_discriminative_projection, cluster_distances, genoTraj
 
-__all__ = ["GenoDEC", "GenoNetClassifier", "GenoNetRegressor", "class_discriminative_projection",
-           "cluster_distances", "estimate_n_clusters", "genoClassification", "genoDR",
-           "genoRegression", "genoTraj", "genoVis"]
+
+def __getattr__(name):  # GenomapDataset needs torch at import: load it on first use
+    if name == "GenomapDataset":
+        from .data import GenomapDataset
+
+        return GenomapDataset
+    raise AttributeError(name)
+
+
+__all__ = [
+    "GenoDEC", "GenomapDataset", "GenoNetClassifier", "GenoNetRegressor",
+    "class_discriminative_projection", "cluster_distances", "estimate_n_clusters",
+    "genoClassification", "genoDR", "genoRegression", "genoTraj", "genoVis",
+]

@@ -38,7 +38,8 @@ class _GenoNetBase:
                  epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,
                  weight_decay: float = 1e-5, seed: int = 0, device: str | None = None,
                  progress: bool = False, patience: int | None = None,
-                 select_genes: str | None = "variance", num_threads: int | None = None):
+                 select_genes: str | None = "variance", num_threads: int | None = None,
+                 max_image_bytes: int = 1 << 30):
         if int(epochs) < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         if int(batch_size) < 1:
@@ -48,10 +49,12 @@ class _GenoNetBase:
         self.weight_decay, self.seed, self.device = float(weight_decay), int(seed), device
         self.progress, self.patience, self.select_genes = progress, patience, select_genes
         self.num_threads = num_threads
+        self.max_image_bytes = int(max_image_bytes)
 
     def _params(self) -> dict:
         keys = ("rows", "cols", "grid_metric", "epochs", "batch_size", "lr", "weight_decay",
-                "seed", "device", "progress", "patience", "select_genes", "num_threads")
+                "seed", "device", "progress", "patience", "select_genes", "num_threads",
+                "max_image_bytes")
         return {k: getattr(self, k) for k in keys}
 
     # ---------------------------------------------------------------- data
@@ -87,6 +90,13 @@ class _GenoNetBase:
             z = (block - self.mean_) / self.scale_
             self.genomap_.transform(z, out=out[start : start + block.shape[0]])
         return out
+
+    def _batches(self, X):
+        """Training images: all at once when they are small, else rasterised per batch (the
+        genomaps of all cells are never materialised for large data)."""
+        if X.shape[0] * self.rows * self.cols * 4 <= self.max_image_bytes:
+            return self.images(X)
+        return lambda idx: self.images(X[idx])
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
@@ -186,7 +196,7 @@ class GenoNetClassifier(_GenoNetBase):
         counts = np.bincount(codes, minlength=self.classes_.size)
         weight = torch.tensor(counts.sum() / counts, dtype=torch.float32)
         loss = torch.nn.CrossEntropyLoss(weight=weight.to(_device_of(self.device)))
-        self._train(self.images(X), codes.astype(np.int64), self.classes_.size, loss)
+        self._train(self._batches(X), codes.astype(np.int64), self.classes_.size, loss)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -225,7 +235,7 @@ class GenoNetRegressor(_GenoNetBase):
         self.y_scale_ = np.where(sd > 0, sd, 1.0)
         self._fit_genomap(X)
         target = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
-        self._train(self.images(X), target, y2.shape[1], torch.nn.MSELoss())
+        self._train(self._batches(X), target, y2.shape[1], torch.nn.MSELoss())
         return self
 
     def predict(self, X) -> np.ndarray:

@@ -26,20 +26,29 @@ def deterministic(seed: int):
         torch.use_deterministic_algorithms(previous)
 
 
-def train(model, images: np.ndarray, targets: np.ndarray, loss_fn, epochs: int, batch_size: int,
+def train(model, images, targets: np.ndarray, loss_fn, epochs: int, batch_size: int,
           lr: float, weight_decay: float, seed: int, device, progress: bool,
           patience: int | None = None, desc: str = "training") -> list:
     """Trains ``model`` in place with AdamW; returns the per-epoch mean loss.
 
-    images (n, 1, rows, cols) float32; targets (n,) int64 classes or (n, k) float32 values.
+    images: (n, 1, rows, cols) float32 array, or a function ``rows -> images`` that rasterises
+    a batch on demand (cells given as an int64 index array), so that more cells than fit in
+    memory as images can be trained on. targets (n,) int64 classes or (n, k) float32 values.
     With ``patience``, stops once the epoch loss has not improved by 1e-4 (relative) for that
     many epochs.
     """
     from tqdm.auto import tqdm
 
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    if callable(images):
+        def batch(idx):
+            return torch.from_numpy(np.ascontiguousarray(images(idx.numpy()), dtype=np.float32))
+    else:
+        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+
+        def batch(idx):
+            return x[idx]
     y = torch.from_numpy(np.ascontiguousarray(targets))
-    n = x.shape[0]
+    n = y.shape[0]
     history = []
     with deterministic(seed) as gen:
         model.to(device)
@@ -52,7 +61,7 @@ def train(model, images: np.ndarray, targets: np.ndarray, loss_fn, epochs: int, 
             total = 0.0
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
-                xb, yb = x[idx].to(device), y[idx].to(device)
+                xb, yb = batch(idx).to(device), y[idx].to(device)
                 opt.zero_grad()
                 loss = loss_fn(model(xb), yb)
                 loss.backward()
