@@ -85,8 +85,12 @@ def test_classification_quality(benchmark, record, quick, name):
     logreg = LogisticRegression(max_iter=2000).fit((Xtr - mu) / sd, ytr)
     acc_lr = float(np.mean(logreg.predict((Xte - mu) / sd) == yte))
     acc_ours = float(np.mean(ours == yte))
+    # the same task on the true 2-D pixel distance, to choose the new API's default metric
+    euclid = genoClassification(Xtr, ytr, Xte, rowNum=side, colNum=side, epoch=epochs,
+                                grid_metric="euclidean")
+    acc_euclid = float(np.mean(euclid == yte))
     acc_ref = float(np.mean(classes[ref_codes] == yte))
     record(SUITE, name, "reference", t_ref, accuracy=acc_ref)
     record(SUITE, name, "genomap_fast", t_ours, accuracy=acc_ours,
-           **{"logistic regression accuracy": acc_lr})
+           **{"logistic regression accuracy": acc_lr, "accuracy, euclidean grid": acc_euclid})
     assert acc_ours > 1.5 / len(classes)  # far above chance, whatever the comparison says
