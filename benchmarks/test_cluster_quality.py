@@ -48,9 +48,12 @@ def test_cluster_quality(benchmark, record, quick, name):
     def scores(lab):
         return adjusted_rand_score(y, lab), normalized_mutual_info_score(y, lab)
 
-    ours, kmeans, lv = scores(labels), scores(km), scores(louvain)
+    _, eu_labels = genoVis(X, n_clusters=k, rowNum=side, colNum=side, grid_metric="euclidean",
+                           **kw)
+    ours, kmeans, lv, eu = scores(labels), scores(km), scores(louvain), scores(eu_labels)
     record(SUITE, name, "genomap_fast", t_ours, **{
         "ARI genoVis": ours[0], "NMI genoVis": ours[1],
         "ARI k-means(PCA)": kmeans[0], "NMI k-means(PCA)": kmeans[1],
-        "ARI Louvain(PCA)": lv[0], "NMI Louvain(PCA)": lv[1]})
+        "ARI Louvain(PCA)": lv[0], "NMI Louvain(PCA)": lv[1],
+        "ARI genoVis euclidean": eu[0], "NMI genoVis euclidean": eu[1]})
     assert ours[0] > 0.0

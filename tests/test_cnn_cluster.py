@@ -87,3 +87,13 @@ def test_class_discriminative_projection_separates_classes():
     within = np.mean([P[labels == c].std(0).mean() for c in range(3)])
     assert np.min(np.linalg.norm(means[:, None] - means[None], axis=2)[np.triu_indices(3, 1)]) \
         > 2 * within
+
+
+def test_streamed_clustering_equals_materialised(cells):
+    X, _ = cells
+    whole = GenoDEC(8, 8, n_clusters=3, seed=2, **FAST).fit(X)
+    streamed = GenoDEC(8, 8, n_clusters=3, seed=2, max_image_bytes=0, **FAST).fit(X)
+    np.testing.assert_array_equal(whole.labels_, streamed.labels_)
+    np.testing.assert_allclose(whole.features_, streamed.features_, atol=1e-5)
+    eu = GenoDEC(8, 8, n_clusters=3, grid_metric="euclidean", **FAST).fit(X)
+    assert eu.genomap_.grid_metric == "euclidean" and eu.labels_.shape == (240,)

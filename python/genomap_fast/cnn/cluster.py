@@ -8,6 +8,7 @@ import numpy as np
 
 from .._validate import NotFittedError, as_matrix
 from ..estimator import Genomap
+from ..interaction import gene_moments
 
 
 def _modules():
@@ -73,6 +74,28 @@ def estimate_n_clusters(features: np.ndarray, n_neighbors: int = 15, seed: int =
     return len(communities), labels
 
 
+class _ImageSource:
+    """Standardised genomaps of the cells of X by index (a torch index tensor): all rasterised
+    once when they fit in ``max_image_bytes``, else rasterised per batch on demand."""
+
+    def __init__(self, dec, X):
+        import torch
+
+        self.dec, self.X, self.n = dec, X, X.shape[0]
+        small = self.n * dec.rows * dec.cols * 4 <= dec.max_image_bytes
+        self.all = torch.from_numpy(dec._images(X)) if small else None
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, idx):
+        import torch
+
+        if self.all is not None:
+            return self.all[idx]
+        return torch.from_numpy(self.dec._images(self.X[idx.numpy()]))
+
+
 class GenoDEC:
     """Deep embedded clustering of cells from their genomaps.
 
@@ -85,7 +108,8 @@ class GenoDEC:
                  n_dim: int = 32, pretrain_epochs: int = 100, maxiter: int = 300,
                  update_interval: int = 50, batch_size: int = 64, gamma: float = 0.1,
                  lr: float = 1e-3, seed: int = 0, device: str | None = None,
-                 progress: bool = False, select_genes: str | None = "variance"):
+                 progress: bool = False, select_genes: str | None = "variance",
+                 grid_metric: str = "radial", max_image_bytes: int = 1 << 30):
         if n_clusters is not None and int(n_clusters) < 1:
             raise ValueError(f"n_clusters must be >= 1 or None, got {n_clusters}")
         self.rows, self.cols, self.n_clusters, self.n_dim = rows, cols, n_clusters, int(n_dim)
@@ -93,6 +117,7 @@ class GenoDEC:
         self.update_interval, self.batch_size = int(update_interval), int(batch_size)
         self.gamma, self.lr, self.seed, self.device = float(gamma), float(lr), int(seed), device
         self.progress, self.select_genes = progress, select_genes
+        self.grid_metric, self.max_image_bytes = grid_metric, int(max_image_bytes)
 
     def _images(self, X):
         X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
@@ -109,16 +134,19 @@ class GenoDEC:
         if X.shape[0] < 3:
             raise ValueError(f"clustering needs at least 3 cells, got {X.shape[0]}")
         torch, ConvAutoencoder = _modules()
-        self.genomap_ = Genomap(self.rows, self.cols, select_genes=self.select_genes).fit(X)
-        Xd = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
-        self.mean_ = Xd.mean(0)
-        sd = Xd.std(0, ddof=1)
-        self.scale_ = np.where(sd > 0, sd, 1.0)
-        images = torch.from_numpy(self._images(Xd))
-        n = images.shape[0]
+        self.genomap_ = Genomap(self.rows, self.cols, grid_metric=self.grid_metric,
+                                select_genes=self.select_genes).fit(X)
+        mean, var = gene_moments(X)
+        n = X.shape[0]
+        sd = np.sqrt(var * n / (n - 1))
+        self.mean_, self.scale_ = mean, np.where(sd > 0, sd, 1.0)
+        images = _ImageSource(self, X)
         k = self.n_clusters
-        if k is None:
-            k, _ = estimate_n_clusters((Xd - self.mean_) / self.scale_, seed=self.seed)
+        if k is None:  # Louvain on z-scored genes (a seeded subsample of 20,000 cells at most)
+            rows = np.sort(np.random.default_rng(self.seed).choice(n, min(n, 20000), False))
+            sub = X[rows]
+            sub = np.asarray(sub.toarray() if hasattr(sub, "toarray") else sub, dtype=np.float64)
+            k, _ = estimate_n_clusters((sub - self.mean_) / self.scale_, seed=self.seed)
         if k > n:
             raise ValueError(f"n_clusters={k} is more than the {n} cells")
         self.device_ = device_for(self.device)
@@ -172,8 +200,10 @@ class GenoDEC:
 
         model.eval()
         with torch.no_grad():
-            return np.concatenate([model.encode(images[i : i + 1024].to(self.device_)).cpu()
-                                   .numpy() for i in range(0, len(images), 1024)])
+            return np.concatenate([
+                model.encode(images[torch.arange(i, min(i + 1024, len(images)))]
+                             .to(self.device_)).cpu().numpy()
+                for i in range(0, len(images), 1024)])
 
     def _assign(self, features):
         import torch
@@ -183,12 +213,9 @@ class GenoDEC:
 
     def transform(self, X) -> np.ndarray:
         """(n, n_dim) float32 embeddings of the cells of X."""
-        import torch
-
         if not hasattr(self, "model_"):
             raise NotFittedError("this GenoDEC is not fitted yet; call fit first")
-        X = as_matrix(X)
-        return self._encode(self.model_, torch.from_numpy(self._images(X)))
+        return self._encode(self.model_, _ImageSource(self, as_matrix(X)))
 
     def predict(self, X) -> np.ndarray:
         return self._assign(self.transform(X))
