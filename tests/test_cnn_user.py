@@ -67,3 +67,17 @@ def test_tl_genovis_and_pl_embedding(adata_file, tmp_path):
     assert (tmp_path / "e.png").stat().st_size > 1000 and fig.axes[0].get_legend() is not None
     with pytest.raises(ValueError, match=r"coords must be \(n, 2\)"):
         gf.pl.embedding(np.zeros((5, 3)))
+
+
+def test_cli_traj_and_tl_genotraj(adata_file, tmp_path):
+    d, ad = adata_file
+    out = tmp_path / "traj.csv"
+    res = _run(["traj", str(d / "test.h5ad"), "-o", str(out), "--rows", "8", "--cols", "8",
+                "--clusters", "4", "--pretrain-epochs", "5", "--maxiter", "20", "-q"])
+    assert res.returncode == 0, res.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "cell,x,y" and len(lines) == 81
+    small = ad[:120].copy()
+    gf.tl.genotraj(small, n_clusters=4, rows=8, cols=8, pretrain_epochs=5, maxiter=20)
+    assert small.obsm["X_genotraj"].shape == (120, 2)
+    assert np.isfinite(small.obsm["X_genotraj"]).all()

@@ -1,4 +1,4 @@
-"""Command line: ``genomap-fast demo``, ``construct``, ``bench``, ``classify`` and ``vis``.
+"""Command line: ``genomap-fast demo``, ``construct``, ``bench``, ``classify``, ``vis``, ``traj``.
 
 Exit codes: 0 success, 1 bad input or failed run (one-line error; ``--debug`` for the
 traceback), 2 bad command-line usage.
@@ -185,6 +185,22 @@ def _vis(args) -> int:
     return 0
 
 
+def _traj(args) -> int:
+    from .cnn import genoTraj
+    from .io import read_table
+
+    t0 = time.perf_counter()
+    table = read_table(args.input, layer=args.layer)
+    emb = genoTraj(table.X, n_clusters=args.clusters, rowNum=args.rows, colNum=args.cols,
+                   pretrain_epochs=args.pretrain_epochs, maxiter=args.maxiter, seed=args.seed,
+                   verbose=int(not args.quiet))
+    _write_csv(args.output, ["cell", "x", "y"],
+               ((c, f"{e[0]:.6g}", f"{e[1]:.6g}") for c, e in zip(table.obs_names, emb)))
+    print(f"traj: {table.X.shape[0]} cells in {time.perf_counter() - t0:.1f} s; "
+          f"wrote {args.output}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="genomap-fast", description="Fast genomaps.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -262,7 +278,17 @@ def main(argv=None) -> int:
     vis.add_argument("--clusters", type=int, default=None, help="default: estimated (Louvain)")
     vis.add_argument("--pretrain-epochs", type=int, default=100)
     vis.add_argument("--maxiter", type=int, default=300)
-    for p in (cls, vis):
+    traj = sub.add_parser(
+        "traj", help="2-D trajectory embedding (genoTraj) of every cell",
+        description="Example: genomap-fast traj cells.h5ad -o trajectory.csv --clusters 33",
+    )
+    traj.add_argument("input", help="cells (same formats as construct)")
+    traj.add_argument("-o", "--output", required=True, help="CSV: cell, x, y")
+    traj.add_argument("--clusters", type=int, default=33, help="cell states (default 33)")
+    traj.add_argument("--pretrain-epochs", type=int, default=100)
+    traj.add_argument("--maxiter", type=int, default=300)
+    traj.set_defaults(func=_traj)
+    for p in (cls, vis, traj):
         p.add_argument("--rows", type=int, default=32)
         p.add_argument("--cols", type=int, default=32)
         p.add_argument("--layer", default=None, help="h5ad layer to use instead of X")

@@ -76,3 +76,18 @@ def genovis(adata, n_clusters: int | None = None, rows: int = 32, cols: int = 32
     adata.obs[f"{key_added}_cluster"] = pd.Categorical(labels.astype(str))
     adata.uns[key_added] = {"rows": rows, "cols": cols, "n_clusters": int(len(set(labels)))}
     return adata if copy else None
+
+
+def genotraj(adata, n_clusters: int = 33, rows: int = 32, cols: int = 32,
+             key_added: str = "genotraj", layer: str | None = None, use_raw: bool = False,
+             copy: bool = False, **kwargs):
+    """genoTraj on ``adata``: ``obsm['X_' + key]`` (cells, 2) trajectory embedding and
+    ``uns[key]`` parameters. ``kwargs`` go to :func:`genomap_fast.cnn.genoTraj`."""
+    from .cnn import genoTraj
+
+    adata = adata.copy() if copy else adata
+    X, _ = _matrix(adata, layer, use_raw)
+    adata.obsm[f"X_{key_added}"] = genoTraj(X, n_clusters=n_clusters, rowNum=rows, colNum=cols,
+                                            **kwargs)
+    adata.uns[key_added] = {"rows": rows, "cols": cols, "n_clusters": n_clusters}
+    return adata if copy else None
