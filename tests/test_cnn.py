@@ -140,3 +140,16 @@ def test_genomap_dataset_is_lazy_and_matches_transform(cells):
         GenomapDataset(gm, X, y[:3])
     with pytest.raises(gf.NotFittedError):
         GenomapDataset(gf.Genomap(8, 8), X)
+
+
+def test_fit_on_all_cells_when_asked(cells):
+    X, y = cells
+    clf = GenoNetClassifier(8, 8, epochs=1).fit(X[:300], y[:300], unlabeled=X[300:])
+    gm = gf.Genomap(8, 8, select_genes="variance").fit(X)
+    np.testing.assert_array_equal(clf.genomap_.placement_, gm.placement_)
+    np.testing.assert_allclose(clf.mean_, X.mean(0))
+    pred = genoClassification(X[:300], y[:300], X[300:], rowNum=8, colNum=8, epoch=1,
+                              fit_on="all")
+    assert pred.shape == (100,)
+    with pytest.raises(ValueError, match="fit_on must be"):
+        genoClassification(X[:300], y[:300], X[300:], rowNum=8, colNum=8, epoch=1, fit_on="x")

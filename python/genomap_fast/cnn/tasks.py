@@ -65,7 +65,14 @@ class _GenoNetBase:
             raise ValueError(f"{X.shape[0]} cells but {y.shape[0]} labels/targets")
         return X, y
 
-    def _fit_genomap(self, X):
+    def _fit_genomap(self, X, unlabeled=None):
+        if unlabeled is not None:  # the caller asked to fit placement and z-scores on more cells
+            U = as_matrix(unlabeled, "unlabeled")
+            if U.shape[1] != X.shape[1]:
+                raise ValueError(f"unlabeled has {U.shape[1]} genes but training_data has "
+                                 f"{X.shape[1]}")
+            X = sp.vstack([X, U]).tocsr() if sp.issparse(X) or sp.issparse(U) else \
+                np.concatenate([np.asarray(X, dtype=np.float64), np.asarray(U, dtype=np.float64)])
         mean, var = gene_moments(X)
         n = X.shape[0]
         std = np.sqrt(var * n / max(n - 1, 1))
@@ -182,7 +189,10 @@ class GenoNetClassifier(_GenoNetBase):
 
     _task = "genoNet classifier"
 
-    def fit(self, X, y) -> GenoNetClassifier:
+    def fit(self, X, y, unlabeled=None) -> GenoNetClassifier:
+        """``unlabeled``: optional extra cells (e.g. the test cells) that join the training cells
+        for the placement and the z-score statistics, as the reference does; by default only
+        the training cells are used (no test leakage)."""
         torch = _torch()
         X, y = self._check_xy(X, y)
         if y.ndim != 1:
@@ -192,7 +202,7 @@ class GenoNetClassifier(_GenoNetBase):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(f"classification needs at least 2 classes, got {self.classes_.size}")
-        self._fit_genomap(X)
+        self._fit_genomap(X, unlabeled)
         counts = np.bincount(codes, minlength=self.classes_.size)
         weight = torch.tensor(counts.sum() / counts, dtype=torch.float32)
         loss = torch.nn.CrossEntropyLoss(weight=weight.to(_device_of(self.device)))
@@ -222,7 +232,8 @@ class GenoNetRegressor(_GenoNetBase):
 
     _task = "genoNet regressor"
 
-    def fit(self, X, y) -> GenoNetRegressor:
+    def fit(self, X, y, unlabeled=None) -> GenoNetRegressor:
+        """``unlabeled``: as for :meth:`GenoNetClassifier.fit`."""
         torch = _torch()
         X, y = self._check_xy(X, y)
         y = np.asarray(y, dtype=np.float64)
@@ -233,7 +244,7 @@ class GenoNetRegressor(_GenoNetBase):
         self.y_mean_ = y2.mean(axis=0)
         sd = y2.std(axis=0)
         self.y_scale_ = np.where(sd > 0, sd, 1.0)
-        self._fit_genomap(X)
+        self._fit_genomap(X, unlabeled)
         target = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         self._train(self._batches(X), target, y2.shape[1], torch.nn.MSELoss())
         return self
@@ -260,24 +271,34 @@ def _device_of(device):
 
 
 def genoClassification(training_data, training_labels, test_data, rowNum=32, colNum=32,
-                       epoch=100, **kwargs):
+                       epoch=100, fit_on="train", **kwargs):
     """Predicted labels of ``test_data`` (as genomap 1.3.6's genoClassification).
 
     training_data, test_data : (cells, genes) arrays with the same genes; training_labels :
-    (cells,) labels of any type (returned in that type). ``kwargs`` go to
-    :class:`GenoNetClassifier` (seed, grid_metric, batch_size, progress, patience, ...).
+    (cells,) labels of any type (returned in that type). fit_on : "train" (default: placement
+    and z-scores from the training cells only) or "all" (training + test cells, the reference's
+    behaviour). ``kwargs`` go to :class:`GenoNetClassifier` (seed, grid_metric, progress, ...).
     """
+    test = _same_genes(test_data, training_data)
     clf = GenoNetClassifier(rows=rowNum, cols=colNum, epochs=epoch, **kwargs)
-    clf.fit(training_data, training_labels)
-    return clf.predict(_same_genes(test_data, training_data))
+    clf.fit(training_data, training_labels, unlabeled=_extra(fit_on, test))
+    return clf.predict(test)
 
 
 def genoRegression(training_data, training_labels, test_data, rowNum=32, colNum=32, epoch=100,
-                   **kwargs):
-    """Predicted values for ``test_data`` (as genomap 1.3.6's genoRegression)."""
+                   fit_on="train", **kwargs):
+    """Predicted values for ``test_data`` (as genomap 1.3.6's genoRegression); ``fit_on`` as in
+    :func:`genoClassification`."""
+    test = _same_genes(test_data, training_data)
     reg = GenoNetRegressor(rows=rowNum, cols=colNum, epochs=epoch, **kwargs)
-    reg.fit(training_data, training_labels)
-    return reg.predict(_same_genes(test_data, training_data))
+    reg.fit(training_data, training_labels, unlabeled=_extra(fit_on, test))
+    return reg.predict(test)
+
+
+def _extra(fit_on, test):
+    if fit_on not in ("train", "all"):
+        raise ValueError(f"fit_on must be 'train' or 'all', got {fit_on!r}")
+    return test if fit_on == "all" else None
 
 
 def _same_genes(test, train):
