@@ -153,3 +153,24 @@ def test_fit_on_all_cells_when_asked(cells):
     assert pred.shape == (100,)
     with pytest.raises(ValueError, match="fit_on must be"):
         genoClassification(X[:300], y[:300], X[300:], rowNum=8, colNum=8, epoch=1, fit_on="x")
+
+
+def test_genosig_finds_the_marker_genes():
+    """Class 1 cells express genes 0-4 highly; the signature of class 1 ranks them first."""
+    from genomap_fast.cnn import genoSig
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(0, 1, size=(300, 36))
+    label = np.repeat(["rest", "marked"], 150)
+    X[label == "marked", :5] += 4.0
+    G, T = gf.construct_genomap_returnT(X, 6, 6)
+    names = [f"gene{i}" for i in range(36)]
+    sig = genoSig(G, T, label, np.array(["marked"]), names, epochs=30)
+    assert list(sig.columns) == ["marked_geneName", "marked_importance"]
+    assert len(sig) == 36 and sig["marked_importance"].is_monotonic_decreasing
+    top5 = set(sig["marked_geneName"][:5])
+    assert len(top5 & {f"gene{i}" for i in range(5)}) >= 4  # random ranking: ~0.7 of 5
+    with pytest.raises(ValueError, match="not in label"):
+        genoSig(G, T, label, np.array(["other"]), names, epochs=1)
+    with pytest.raises(ValueError, match="one row per gene name"):
+        genoSig(G, T, label, np.array(["marked"]), names[:3], epochs=1)

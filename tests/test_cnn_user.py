@@ -81,3 +81,15 @@ def test_cli_traj_and_tl_genotraj(adata_file, tmp_path):
     gf.tl.genotraj(small, n_clusters=4, rows=8, cols=8, pretrain_epochs=5, maxiter=20)
     assert small.obsm["X_genotraj"].shape == (120, 2)
     assert np.isfinite(small.obsm["X_genotraj"]).all()
+
+
+def test_tl_genosig_stores_signatures(adata_file):
+    _, ad = adata_file
+    small = ad[:150].copy()
+    small.var_names = [f"g{i}" for i in range(small.n_vars)]
+    gf.tl.genosig(small, "cell_type", groups=["alpha"], rows=8, cols=8, epochs=3)
+    sig = small.uns["genosig"]
+    assert list(sig.columns) == ["alpha_geneName", "alpha_importance"] and len(sig) == 64
+    assert set(sig["alpha_geneName"]) == set(small.var_names)
+    with pytest.raises(ValueError, match="no obs column"):
+        gf.tl.genosig(small, "missing")

@@ -91,3 +91,26 @@ def genotraj(adata, n_clusters: int = 33, rows: int = 32, cols: int = 32,
                                             **kwargs)
     adata.uns[key_added] = {"rows": rows, "cols": cols, "n_clusters": n_clusters}
     return adata if copy else None
+
+
+def genosig(adata, groupby: str, groups=None, rows: int = 32, cols: int = 32,
+            key_added: str = "genosig", layer: str | None = None, use_raw: bool = False,
+            copy: bool = False, epochs: int = 100, **kwargs):
+    """genoSig on ``adata``: genes ranked by importance for each class of ``obs[groupby]`` in
+    ``groups`` (default: all), stored as a DataFrame in ``uns[key]`` (columns
+    ``<class>_geneName``, ``<class>_importance``). ``kwargs`` go to
+    :func:`genomap_fast.cnn.genoSig` (seed, steps, ...)."""
+    from .cnn import genoSig
+
+    adata = adata.copy() if copy else adata
+    if groupby not in adata.obs:
+        raise ValueError(f"no obs column {groupby!r}")
+    X, names = _matrix(adata, layer, use_raw)
+    gm = Genomap(rows, cols, select_genes="variance", dtype=np.float64, layout="nhwc").fit(X)
+    images = gm.transform(X)
+    labels = adata.obs[groupby].astype(str).to_numpy()
+    groups = np.unique(labels) if groups is None else np.atleast_1d(np.asarray(groups, dtype=str))
+    placed = np.asarray(names)[gm.genes_]
+    adata.uns[key_added] = genoSig(images, gm.coupling_, labels, groups, placed, epochs=epochs,
+                                   **kwargs)
+    return adata if copy else None
