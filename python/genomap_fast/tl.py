@@ -114,3 +114,34 @@ def genosig(adata, groupby: str, groups=None, rows: int = 32, cols: int = 32,
     adata.uns[key_added] = genoSig(images, gm.coupling_, labels, groups, placed, epochs=epochs,
                                    **kwargs)
     return adata if copy else None
+
+
+def genomoi(adata, batch_key: str, n_clusters: int | None = None, rows: int = 32,
+            cols: int = 32, key_added: str = "genomoi", layer: str | None = None,
+            use_raw: bool = False, prealign_method: str = "scanorama", copy: bool = False,
+            **kwargs):
+    """genoMOIvis over the batches of ``obs[batch_key]``: ``obsm['X_' + key]`` (cells, 2)
+    integrated embedding, ``obsm['X_' + key + '_features']`` (cells, n_dim),
+    ``obs[key + '_cluster']``, ``uns[key]``; cells keep their order in ``adata``."""
+    import pandas as pd
+
+    from .cnn import genoMOIvis
+
+    adata = adata.copy() if copy else adata
+    if batch_key not in adata.obs:
+        raise ValueError(f"no obs column {batch_key!r}")
+    X, _ = _matrix(adata, layer, use_raw)
+    batches = adata.obs[batch_key].astype(str).to_numpy()
+    names = list(dict.fromkeys(batches))
+    order = np.concatenate([np.flatnonzero(batches == b) for b in names])
+    parts = [X[np.flatnonzero(batches == b)] for b in names]
+    emb, labels, feats = genoMOIvis(*parts, n_clusters=n_clusters, colNum=cols, rowNum=rows,
+                                    prealign_method=prealign_method, **kwargs)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    adata.obsm[f"X_{key_added}"] = emb[inverse]
+    adata.obsm[f"X_{key_added}_features"] = feats[inverse]
+    adata.obs[f"{key_added}_cluster"] = pd.Categorical(labels[inverse].astype(str))
+    adata.uns[key_added] = {"batch_key": batch_key, "batches": names, "rows": rows,
+                            "cols": cols, "prealign_method": prealign_method}
+    return adata if copy else None

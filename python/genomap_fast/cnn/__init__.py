@@ -4,6 +4,7 @@ dimensionality reduction, trajectories.
 Needs torch (``pip install 'genomap_fast[cnn]'``); imported lazily by the task functions.
 """
 from .cluster import GenoDEC, estimate_n_clusters, genoDR, genoVis
+from .moi import genoMOItraj, genoMOIvis, prealign
 from .signature import genoSig, integrated_gradients
 from .tasks import GenoNetClassifier, GenoNetRegressor, genoClassification, genoRegression
 from .traj import class_discriminative_projection, cluster_distances, genoTraj
@@ -20,6 +21,6 @@ def __getattr__(name):  # GenomapDataset needs torch at import: load it on first
 __all__ = [
     "GenoDEC", "GenomapDataset", "GenoNetClassifier", "GenoNetRegressor",
     "class_discriminative_projection", "cluster_distances", "estimate_n_clusters",
-    "genoClassification", "genoDR", "genoRegression", "genoSig", "genoTraj", "genoVis",
-    "integrated_gradients",
+    "genoClassification", "genoDR", "genoMOItraj", "genoMOIvis", "genoRegression", "genoSig",
+    "genoTraj", "genoVis", "integrated_gradients", "prealign",
 ]

@@ -44,8 +44,6 @@ def genoTraj(data, n_clusters=33, colNum=32, rowNum=32, batch_size=64, verbose=0
     ``n_clusters`` states from deep embedded clustering of the genomaps (:class:`GenoDEC`),
     then the class-discriminative projection of the cells' distances to the states and PHATE.
     """
-    import phate
-
     from .cluster import GenoDEC
 
     X = as_matrix(data)
@@ -55,7 +53,14 @@ def genoTraj(data, n_clusters=33, colNum=32, rowNum=32, batch_size=64, verbose=0
                   progress=bool(verbose), **kwargs).fit(Xd)
     sd = Xd.std(0, ddof=1)
     Z = (Xd - Xd.mean(0)) / np.where(sd > 0, sd, 1.0)
-    labels = dec.labels_
+    return trajectory_from_clusters(Z, dec.labels_, seed)
+
+
+def trajectory_from_clusters(Z: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(cells, 2) float32 PHATE embedding of the class-discriminative projection of each
+    cell's correlation distances to the cluster centres (Z: z-scored cells x genes)."""
+    import phate
+
     k = len(np.unique(labels))
     if k < 2:
         raise ValueError("genoTraj needs at least 2 non-empty clusters")
