@@ -60,7 +60,7 @@ def _write_output(path, images, table, gm, args):
         with atomic_path(path, ".h5ad") as tmp:
             adata.write_h5ad(tmp)
     else:
-        raise ValueError(f"unknown output format for {path}: use .npy, .npz or .h5ad")
+        raise ValueError(f"unknown output format for {path}: use .zarr, .npy, .npz or .h5ad")
 
 
 def _construct(args) -> int:
@@ -75,8 +75,13 @@ def _construct(args) -> int:
                  select_genes=args.genes, num_threads=args.threads,
                  progress=not args.quiet, layout="nchw", dtype=np.float32)
     gm.fit(table.X)
-    images = gm.transform(table.X, batch_size=args.batch_size)
-    _write_output(args.output, images, table, gm, args)
+    if args.output.lower().rstrip("/").endswith(".zarr"):  # streamed: never all images at once
+        from .store import write_zarr
+
+        write_zarr(args.output, gm, table.X, table.obs_names, table.var_names, args.batch_size)
+    else:
+        images = gm.transform(table.X, batch_size=args.batch_size)
+        _write_output(args.output, images, table, gm, args)
     elapsed = time.perf_counter() - t0
     n_cells, n_genes = table.X.shape
     print(f"construct: {n_cells} cells x {n_genes} genes ({gm.genes_.size} placed) -> "
@@ -229,8 +234,9 @@ def main(argv=None) -> int:
     )
     con.add_argument("input", help=".h5ad, .csv/.tsv, 10x .mtx directory, .npy, .npz or .zarr")
     con.add_argument("-o", "--output", required=True,
-                     help="output: .npy (images), .npz (images + names + placement) or .h5ad "
-                          "(images in obsm['X_genomap'], placement in var/uns)")
+                     help="output: .zarr (chunked, compressed, streamed), .npy (images), .npz "
+                          "(images + names + placement) or .h5ad (images in obsm['X_genomap'], "
+                          "placement in var/uns)")
     con.add_argument("--rows", type=int, required=True)
     con.add_argument("--cols", type=int, required=True)
     con.add_argument("--metric", default="radial", choices=["radial", "euclidean"])

@@ -172,6 +172,19 @@ class Genomap:
             if bar is not None:
                 bar.close()
 
+    def write_zarr(self, path, X, obs_names=None, var_names=None,
+                   batch_size: int | None = None) -> str:
+        """Rasterises every cell of X into a chunked, compressed zarr store at ``path``, batch
+        by batch, written atomically (see :mod:`genomap_fast.store`)."""
+        from .store import write_zarr
+
+        self._check_fitted()
+        X = as_matrix(X)
+        if X.shape[1] != self.n_genes_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} genes but this Genomap was fitted on {self.n_genes_in_}")
+        return write_zarr(path, self, X, obs_names, var_names, batch_size)
+
     def fit_transform(self, X, y=None, **kwargs) -> np.ndarray:
         return self.fit(X).transform(X, **kwargs)
 
