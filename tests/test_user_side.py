@@ -190,3 +190,42 @@ def test_bench_subcommand_compares_with_reference():
     assert res.returncode == 0, res.stderr
     assert "genomap_fast: 60 cells x 36 genes, 6x6:" in res.stdout
     assert "genomap 1.3.6:" in res.stdout and "x faster" in res.stdout
+
+
+def test_construct_reads_a_zarr_array(tmp_path, table):
+    zarr = pytest.importorskip("zarr")
+    X, _ = table
+    arr = zarr.create_array(str(tmp_path / "x.zarr"), shape=X.shape, dtype="float64")
+    arr[:] = X
+    out = tmp_path / "o.npy"
+    res = _run(["construct", str(tmp_path / "x.zarr"), "-o", str(out), "--rows", "7", "--cols",
+                "7", "-q"])
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_allclose(np.load(out), gf.Genomap(7, 7).fit(X).transform(X), rtol=1e-6)
+
+
+def test_top_level_help_has_examples():
+    res = _run(["--help"])
+    assert res.returncode == 0 and "genomap-fast construct cells.h5ad" in res.stdout
+
+
+def test_patch_replaces_task_functions_where_the_reference_module_imports(monkeypatch):
+    import types
+
+    pytest.importorskip("torch")
+    fake = types.ModuleType("genomap.genoVis")
+
+    def reference_genovis(data, n_clusters=None):
+        return "reference"
+
+    fake.genoVis = reference_genovis
+    monkeypatch.setitem(sys.modules, "genomap.genoVis", fake)
+    patched = gf.compat.patch()
+    try:
+        assert "genomap.genoVis.genoVis" in patched
+        from genomap_fast.cnn import genoVis
+
+        assert fake.genoVis is genoVis
+    finally:
+        gf.compat.unpatch()
+    assert fake.genoVis is reference_genovis

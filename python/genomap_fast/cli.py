@@ -76,9 +76,14 @@ def _construct(args) -> int:
                  progress=not args.quiet, layout="nchw", dtype=np.float32)
     gm.fit(table.X)
     if args.output.lower().rstrip("/").endswith(".zarr"):  # streamed: never all images at once
+        from tqdm.auto import tqdm
+
         from .store import write_zarr
 
-        write_zarr(args.output, gm, table.X, table.obs_names, table.var_names, args.batch_size)
+        with tqdm(total=table.X.shape[0], unit="cell", desc="genomaps",
+                  disable=args.quiet) as bar:
+            write_zarr(args.output, gm, table.X, table.obs_names, table.var_names,
+                       args.batch_size, progress=bar)
     else:
         images = gm.transform(table.X, batch_size=args.batch_size)
         _write_output(args.output, images, table, gm, args)
@@ -207,7 +212,16 @@ def _traj(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="genomap-fast", description="Fast genomaps.")
+    parser = argparse.ArgumentParser(
+        prog="genomap-fast", description="Fast genomaps: gene-expression tables as images.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  genomap-fast demo --out genomap_demo.png\n"
+               "  genomap-fast construct cells.h5ad -o genomaps.zarr --rows 33 --cols 33\n"
+               "  genomap-fast classify ref.h5ad --labels cell_type --test query.h5ad -o pred.csv\n"
+               "  genomap-fast bench --cells 5000 --rows 33 --cols 33\n"
+               "each command has --help with its own examples",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(

@@ -38,22 +38,48 @@ def construct_genomap_returnT(data, rowNum, colNum, epsilon=0, num_iter=1000):
 
 _ORIGINALS: dict = {}
 _NAMES = ("construct_genomap", "construct_genomap_returnT")
+# reference task modules whose functions have our signatures (reference name -> ours)
+_TASKS = {
+    "genomap.genoClassification": ("genoClassification",),
+    "genomap.genoRegression": ("genoRegression",),
+    "genomap.genoVis": ("genoVis",),
+    "genomap.genoDR": ("genoDR",),
+    "genomap.genoTraj": ("genoTraj",),
+    "genomap.genoSig": ("genoSig",),
+    "genomap.genoMOI": ("genoMOIvis", "genoMOItraj"),
+}
+
+
+def _swap(modname, name, ours, patched):
+    import importlib
+
+    mod = importlib.import_module(modname)
+    if hasattr(mod, name):
+        _ORIGINALS.setdefault((modname, name), getattr(mod, name))
+        setattr(mod, name, ours)
+        patched.append(f"{modname}.{name}")
 
 
 def patch() -> list:
-    """Makes an installed reference ``genomap`` package call genomap_fast for
-    ``construct_genomap`` and ``construct_genomap_returnT`` (same signatures), so existing code
-    speeds up without edits. Returns the names patched. ``unpatch()`` restores them."""
-    import importlib
-
+    """Makes an installed reference ``genomap`` package call genomap_fast: ``construct_genomap``
+    and ``construct_genomap_returnT`` always, and the task functions (genoClassification,
+    genoRegression, genoVis, genoDR, genoTraj, genoSig, genoMOIvis/genoMOItraj) in those
+    reference modules that import (several need TensorFlow). Existing code speeds up without
+    edits. Returns the names patched; ``unpatch()`` restores them."""
     patched = []
     for modname in ("genomap", "genomap.genomap"):
-        mod = importlib.import_module(modname)
         for name in _NAMES:
-            if hasattr(mod, name):
-                _ORIGINALS.setdefault((modname, name), getattr(mod, name))
-                setattr(mod, name, globals()[name])
-                patched.append(f"{modname}.{name}")
+            _swap(modname, name, globals()[name], patched)
+    try:
+        from . import cnn
+    except ImportError:  # pragma: no cover - the CNN tasks need torch
+        return patched
+    for modname, names in _TASKS.items():
+        for name in names:
+            try:
+                _swap(modname, name, getattr(cnn, name), patched)
+            except ImportError:  # the reference module needs TensorFlow or similar
+                continue
     return patched
 
 
