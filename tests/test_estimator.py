@@ -238,3 +238,59 @@ def test_selection_correlates_only_selected_genes(data):
     sub = gf.Genomap(9, 9).fit(X[:, gm.genes_])
     assert np.array_equal(sub.placement_, gm.placement_[gm.genes_])
     assert gm.mean_.shape == (81,) and gm.constant_genes_.shape == (81,)
+
+
+def test_standardize_on_the_fly(data):
+    X, _ = data
+    X = X.astype(np.float64)
+    gm = gf.Genomap(10, 10, standardize=True).fit(X)
+    plain = gf.Genomap(10, 10).fit(X)
+    assert np.array_equal(gm.placement_, plain.placement_)  # correlation ignores z-scoring
+    Z = (X - X.mean(0)) / X.std(0, ddof=1)
+    np.testing.assert_allclose(gm.transform(X), plain.transform(Z), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gm.transform(sp.csr_matrix(X), batch_size=33),
+                               gm.transform(X), rtol=1e-6)
+    bad = X.copy()
+    bad[50, 7] = np.nan
+    with pytest.raises(ValueError, match="cell 50, gene 7"):
+        gm.transform(bad, batch_size=16)
+    back = gf.Genomap.load(_save(gm))
+    np.testing.assert_array_equal(back.transform(X), gm.transform(X))
+
+
+def _save(gm):
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    gm.save(path)
+    return path
+
+
+def test_fit_on_a_reproducible_sample(data):
+    X, _ = data
+    a = gf.Genomap(10, 10).fit(X, sample=120, random_state=3)
+    b = gf.Genomap(10, 10).fit(X, sample=120, random_state=3)
+    rows = np.sort(np.random.default_rng(3).choice(240, 120, replace=False))
+    c = gf.Genomap(10, 10).fit(X[rows])
+    assert np.array_equal(a.placement_, b.placement_) and np.array_equal(a.placement_,
+                                                                          c.placement_)
+    assert a.n_cells_ == 120
+    with pytest.raises(ValueError, match="sample must be"):
+        gf.Genomap(10, 10).fit(X, sample=1)
+
+
+def test_placement_by_gene_name(data):
+    import pandas as pd
+
+    X, _ = data
+    names = [f"G{i}" for i in range(100)]
+    gm = gf.Genomap(10, 10).fit(pd.DataFrame(X, columns=names))
+    r, c = gm.pixel_of(["G3", "G7"])
+    assert r[0] == gm.placement_[3] % 10 and c[1] == gm.placement_[7] // 10
+    assert list(gf.Genomap.load(_save(gm)).feature_names_in_[:2]) == ["G0", "G1"]
+    with pytest.raises(ValueError, match="unknown genes"):
+        gm.pixel_of("nope")
+    with pytest.raises(ValueError, match="without gene names"):
+        gf.Genomap(10, 10).fit(X).pixel_of("G1")
+    with pytest.raises(ValueError, match="3 gene names for 100 genes"):
+        gf.Genomap(10, 10).fit(X, gene_names=["a", "b", "c"])

@@ -8,7 +8,13 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._memory import check_fit_memory
-from ._validate import NotFittedError, as_matrix, check_grid_shape, default_threads
+from ._validate import (
+    NotFittedError,
+    as_matrix,
+    check_finite_chunk,
+    check_grid_shape,
+    default_threads,
+)
 from .interaction import default_chunk_rows, gene_moments, interaction_matrix
 from .placement import GRID_METRICS, Placement, make_grid, solve_placement
 from .raster import LAYOUTS, rasterize
@@ -34,6 +40,8 @@ class Genomap:
     num_threads : threads for the C++ kernels and BLAS (default: all available cores).
     chunk_size : cells per chunk when streaming the interaction statistics.
     progress : show a progress bar during transform of many cells.
+    standardize : transform per-gene z-scores (the fit's mean and standard deviation, ddof=1,
+        as the reference's task functions), computed on the fly, never as a standardised copy.
 
     Attributes after ``fit``
     ------------------------
@@ -61,6 +69,7 @@ class Genomap:
         num_threads: int | None = None,
         chunk_size: int | None = None,
         progress: bool = False,
+        standardize: bool = False,
     ):
         self.rows, self.cols = check_grid_shape(rows, cols)
         if grid_metric not in GRID_METRICS:
@@ -83,15 +92,32 @@ class Genomap:
         self.num_threads = num_threads
         self.chunk_size = chunk_size
         self.progress = progress
+        self.standardize = bool(standardize)
 
     @property
     def n_pixels(self) -> int:
         return self.rows * self.cols
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None) -> Genomap:
-        """Learns the placement from X (cells x genes; ndarray or scipy.sparse)."""
+    def fit(self, X, y=None, sample: int | None = None, random_state=None,
+            gene_names=None) -> Genomap:
+        """Learns the placement from X (cells x genes; ndarray, scipy.sparse or DataFrame).
+
+        sample : fit on a reproducible random subset of that many cells (``random_state``).
+        gene_names : (genes,) names (a DataFrame's columns by default), kept as
+        ``feature_names_in_`` so the placement can be read by name (:meth:`pixel_of`).
+        """
+        if gene_names is None and hasattr(X, "columns") and not hasattr(X, "obs"):
+            gene_names = list(map(str, X.columns))
         X = as_matrix(X)
+        if gene_names is not None and len(gene_names) != X.shape[1]:
+            raise ValueError(f"{len(gene_names)} gene names for {X.shape[1]} genes")
+        if sample is not None:
+            if not (isinstance(sample, (int, np.integer)) and 2 <= sample):
+                raise ValueError(f"sample must be an integer >= 2, got {sample!r}")
+            if sample < X.shape[0]:
+                rng = np.random.default_rng(random_state)
+                X = X[np.sort(rng.choice(X.shape[0], int(sample), replace=False))]
         n_cells, n_genes = X.shape
         if n_cells < 2:
             raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
@@ -119,11 +145,16 @@ class Genomap:
             refine_rounds=self.refine_rounds, num_threads=nt,
         )
         genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
-        self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var)
+        self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
+                         stats.n_cells, gene_names)
         return self
 
-    def _set_fitted(self, n_genes_in, genes, placement: Placement, constant, mean, var):
+    def _set_fitted(self, n_genes_in, genes, placement: Placement, constant, mean, var,
+                    n_cells=0, gene_names=None):
         self.n_genes_in_ = int(n_genes_in)
+        self.n_cells_ = int(n_cells)
+        self.feature_names_in_ = (None if gene_names is None
+                                  else np.asarray(list(map(str, gene_names))))
         self.genes_ = np.asarray(genes, dtype=np.int64)
         self.placement_obj_ = placement
         self.objective_ = float(placement.objective)
@@ -140,6 +171,20 @@ class Genomap:
     def _check_fitted(self):
         if not hasattr(self, "placement_obj_"):
             raise NotFittedError("this Genomap is not fitted yet; call fit(X) first")
+
+    def pixel_of(self, names) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) image positions of the named genes; -1 for genes that were not placed.
+        Needs gene names at fit (``gene_names=`` or a DataFrame)."""
+        self._check_fitted()
+        if self.feature_names_in_ is None:
+            raise ValueError("this Genomap was fitted without gene names; pass gene_names= to fit")
+        index = {n: i for i, n in enumerate(self.feature_names_in_)}
+        names = [names] if isinstance(names, str) else list(names)
+        unknown = [n for n in names if n not in index]
+        if unknown:
+            raise ValueError(f"unknown genes: {unknown[:5]}")
+        p = self.placement_[[index[n] for n in names]]
+        return np.where(p >= 0, p % self.rows, -1), np.where(p >= 0, p // self.rows, -1)
 
     @property
     def coupling_(self) -> np.ndarray:
@@ -166,11 +211,36 @@ class Genomap:
 
             bar = tqdm(total=X.shape[0], unit="cell", desc="genomaps")
         try:
-            return rasterize(X, self.placement_obj_, self.genes_, self.dtype,
-                             layout or self.layout, batch_size, nt, out, bar)
+            if not self.standardize:
+                return rasterize(X, self.placement_obj_, self.genes_, self.dtype,
+                                 layout or self.layout, batch_size, nt, out, bar)
+            return self._transform_standardized(X, batch_size, layout or self.layout, out, nt,
+                                                bar)
         finally:
             if bar is not None:
                 bar.close()
+
+    def _transform_standardized(self, X, batch_size, layout, out, nt, bar):
+        """Per-gene z-scores with the fit's mean and standard deviation (ddof=1, as the
+        reference's task functions), computed batch by batch from the streamed statistics."""
+        from .raster import image_shape
+
+        n = max(self.n_cells_, 2)
+        sd = np.sqrt(self.var_ * n / (n - 1))
+        scale = np.where(sd > 0, sd, 1.0)
+        shape = image_shape(X.shape[0], self.rows, self.cols, layout)
+        if out is None:
+            out = np.empty(shape, dtype=self.dtype)
+        step = batch_size or 4096
+        for start in range(0, X.shape[0], step):
+            block = X[start : start + step]
+            dense = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
+            check_finite_chunk(dense, start)
+            z = np.zeros((dense.shape[0], self.n_genes_in_))
+            z[:, self.genes_] = (dense[:, self.genes_] - self.mean_) / scale
+            rasterize(z, self.placement_obj_, self.genes_, self.dtype, layout, None, nt,
+                      out[start : start + dense.shape[0]], bar)
+        return out
 
     def write_zarr(self, path, X, obs_names=None, var_names=None,
                    batch_size: int | None = None) -> str:
@@ -196,6 +266,7 @@ class Genomap:
             "layout": self.layout, "select_genes": self.select_genes,
             "refine_rounds": self.refine_rounds, "num_threads": self.num_threads,
             "chunk_size": self.chunk_size, "progress": self.progress,
+            "standardize": self.standardize,
         }
 
     def to_state(self) -> tuple[dict, dict]:
@@ -206,7 +277,7 @@ class Genomap:
         meta = {
             "format": _FORMAT, "params": self._params(), "n_genes_in": self.n_genes_in_,
             "objective": p.objective, "n_iter": p.n_iter, "converged": p.converged,
-            "euclidean_term": p.euclidean_term,
+            "euclidean_term": p.euclidean_term, "n_cells": self.n_cells_,
         }
         arrays = {"genes": self.genes_, "constant": self.constant_genes_, "mean": self.mean_,
                   "var": self.var_, "trace": p.trace}
@@ -215,6 +286,8 @@ class Genomap:
             arrays["classes"] = p.classes
         else:
             arrays["class_coupling"] = p.class_coupling
+        if self.feature_names_in_ is not None:
+            arrays["feature_names"] = self.feature_names_in_
         return meta, arrays
 
     @classmethod
@@ -231,7 +304,8 @@ class Genomap:
             meta["euclidean_term"],
         )
         obj._set_fitted(meta["n_genes_in"], arrays["genes"], placement, arrays["constant"],
-                        arrays["mean"], arrays["var"])
+                        arrays["mean"], arrays["var"], meta.get("n_cells", 0),
+                        arrays.get("feature_names"))
         return obj
 
     def save(self, path) -> None:
