@@ -83,22 +83,24 @@ std::vector<uint8_t> CorrelationAccumulator::constant_genes() const {
   return out;
 }
 
-std::vector<double> CorrelationAccumulator::take_correlation_distance(int num_threads) {
-  if (count_ < 2) throw std::invalid_argument("correlation needs at least 2 cells");
-  const double c = static_cast<double>(count_);
-  std::vector<double> ms(n_), sd(n_);
-  const std::vector<uint8_t> constant = constant_genes();
-  for (int64_t j = 0; j < n_; ++j) {
-    ms[j] = sums_[j] / c;
-    const double ss = cross_[j * n_ + j] - c * ms[j] * ms[j];
+// Turns a buffer holding the cross-products (n x n, row-major, only the upper triangle and the
+// diagonal are read) into the correlation distance, in place; symmetric by construction.
+static void distance_in_place(double* buf, int64_t n, int64_t count, const std::vector<double>& sums,
+                              const std::vector<uint8_t>& constant, int num_threads) {
+  if (count < 2) throw std::invalid_argument("correlation needs at least 2 cells");
+  const double c = static_cast<double>(count);
+  std::vector<double> ms(n), sd(n);
+  for (int64_t j = 0; j < n; ++j) {
+    ms[j] = sums[j] / c;
+    const double ss = buf[j * n + j] - c * ms[j] * ms[j];
     sd[j] = constant[j] ? 0.0 : std::sqrt(ss);
   }
-  // Upper triangle first (it reads only itself), then mirror: symmetric by construction.
-#pragma omp parallel for schedule(dynamic, 16) num_threads(num_threads > 0 ? num_threads : 1)
-  for (int64_t i = 0; i < n_; ++i) {
-    double* row = cross_.data() + i * n_;
+  const int nt = num_threads > 0 ? num_threads : 1;
+#pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
+  for (int64_t i = 0; i < n; ++i) {
+    double* row = buf + i * n;
     row[i] = 0.0;
-    for (int64_t j = i + 1; j < n_; ++j) {
+    for (int64_t j = i + 1; j < n; ++j) {
       double d;
       if (constant[i] || constant[j]) {
         d = 1.0;
@@ -109,9 +111,13 @@ std::vector<double> CorrelationAccumulator::take_correlation_distance(int num_th
       row[j] = d;
     }
   }
-#pragma omp parallel for schedule(static) num_threads(num_threads > 0 ? num_threads : 1)
-  for (int64_t i = 0; i < n_; ++i)
-    for (int64_t j = 0; j < i; ++j) cross_[i * n_ + j] = cross_[j * n_ + i];
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j) buf[i * n + j] = buf[j * n + i];
+}
+
+std::vector<double> CorrelationAccumulator::take_correlation_distance(int num_threads) {
+  distance_in_place(cross_.data(), n_, count_, sums_, constant_genes(), num_threads);
   std::vector<double> out;
   out.swap(cross_);
   count_ = 0;
@@ -121,32 +127,8 @@ std::vector<double> CorrelationAccumulator::take_correlation_distance(int num_th
 }
 
 void CorrelationAccumulator::correlation_distance(double* out, int num_threads) const {
-  if (count_ < 2) throw std::invalid_argument("correlation needs at least 2 cells");
-  const double c = static_cast<double>(count_);
-  std::vector<double> ms(n_), sd(n_);
-  const std::vector<uint8_t> constant = constant_genes();
-  for (int64_t j = 0; j < n_; ++j) {
-    ms[j] = sums_[j] / c;
-    const double ss = cross_[j * n_ + j] - c * ms[j] * ms[j];
-    sd[j] = constant[j] ? 0.0 : std::sqrt(ss);
-  }
-#pragma omp parallel for schedule(static) num_threads(num_threads > 0 ? num_threads : 1)
-  for (int64_t i = 0; i < n_; ++i) {
-    for (int64_t j = 0; j < n_; ++j) {
-      double d;
-      if (i == j) {
-        d = 0.0;
-      } else if (constant[i] || constant[j]) {
-        d = 1.0;
-      } else {
-        const int64_t lo = std::min(i, j), hi = std::max(i, j);  // symmetric by construction
-        const double cov = cross_[lo * n_ + hi] - c * ms[lo] * ms[hi];
-        d = 1.0 - cov / (sd[lo] * sd[hi]);
-        d = std::min(2.0, std::max(0.0, d));
-      }
-      out[i * n_ + j] = d;
-    }
-  }
+  std::copy(cross_.begin(), cross_.end(), out);
+  distance_in_place(out, n_, count_, sums_, constant_genes(), num_threads);
 }
 
 }  // namespace genomap

@@ -6,6 +6,15 @@ import numpy as np
 from ._atomic import atomic_path
 
 
+def _save(fig, path, dpi: int) -> None:
+    """Writes a figure atomically, in the format its extension names (PNG by default)."""
+    import os
+
+    ext = os.path.splitext(os.fspath(path))[1] or ".png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=ext.lstrip("."))
+
+
 def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "viridis",
              title: str | None = None, save: str | None = None, seed: int = 0,
              robust: bool = True):
@@ -65,11 +74,7 @@ def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "vi
     if title:
         fig.suptitle(title, fontsize=10)
     if save is not None:
-        import os
-
-        ext = os.path.splitext(os.fspath(save))[1] or ".png"
-        with atomic_path(save) as tmp:
-            fig.savefig(tmp, dpi=120, bbox_inches="tight", format=ext.lstrip("."))
+        _save(fig, save, dpi=120)
     return fig
 
 
@@ -108,11 +113,7 @@ def placement(pixel, rows: int, cols: int, gene_names=None, values=None, top: in
     if title:
         ax.set_title(title)
     if save is not None:
-        import os
-
-        ext = os.path.splitext(os.fspath(save))[1] or ".png"
-        with atomic_path(save) as tmp:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=ext.lstrip("."))
+        _save(fig, save, dpi=150)
     return fig
 
 
@@ -153,9 +154,5 @@ def embedding(coords, labels=None, title: str | None = None, s: float = 8.0,
     if title:
         ax.set_title(title)
     if save is not None:
-        import os
-
-        ext = os.path.splitext(os.fspath(save))[1] or ".png"
-        with atomic_path(save) as tmp:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=ext.lstrip("."))
+        _save(fig, save, dpi=150)
     return fig
