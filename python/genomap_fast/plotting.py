@@ -6,6 +6,28 @@ import numpy as np
 from ._atomic import atomic_path
 
 
+def _pyplot(save):
+    """matplotlib.pyplot, on the non-interactive Agg backend when writing to a file."""
+    import matplotlib
+
+    if save is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finish(fig, ax, title, save, dpi: int = 150):
+    """Plain axes, optional title, optional atomic save; returns the figure."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    if save is not None:
+        _save(fig, save, dpi=dpi)
+    return fig
+
+
 def _save(fig, path, dpi: int) -> None:
     """Writes a figure atomically, in the format its extension names (PNG by default)."""
     import os
@@ -25,11 +47,7 @@ def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "vi
     percentile of the shown values when ``robust``, else their full range).
     Returns the matplotlib Figure; writes it to ``save`` (atomically) when given.
     """
-    import matplotlib
-
-    if save is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot(save)
 
     imgs = np.asarray(images)
     if imgs.ndim == 4:
@@ -85,11 +103,7 @@ def placement(pixel, rows: int, cols: int, gene_names=None, values=None, top: in
 
     pixel : (genes,) flat pixel per gene (``Genomap.placement_``; -1 = not placed).
     """
-    import matplotlib
-
-    if save is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot(save)
 
     pixel = np.asarray(pixel)
     placed = np.flatnonzero(pixel >= 0)
@@ -108,13 +122,7 @@ def placement(pixel, rows: int, cols: int, gene_names=None, values=None, top: in
         for g in order:
             ax.text(pixel[g] // rows, pixel[g] % rows, str(names[g]), fontsize=6, ha="center",
                     va="center", color="cyan")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title)
-    if save is not None:
-        _save(fig, save, dpi=150)
-    return fig
+    return _finish(fig, ax, title, save)
 
 
 def embedding(coords, labels=None, title: str | None = None, s: float = 8.0,
@@ -124,11 +132,7 @@ def embedding(coords, labels=None, title: str | None = None, s: float = 8.0,
     coords : (n, 2) array, or an AnnData plus ``labels`` naming an obs column and ``title`` the
     obsm key is taken as ``'X_genovis'``. Returns the Figure.
     """
-    import matplotlib
-
-    if save is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot(save)
 
     if hasattr(coords, "obsm"):
         adata = coords
@@ -149,10 +153,4 @@ def embedding(coords, labels=None, title: str | None = None, s: float = 8.0,
             m = labels == c
             ax.scatter(coords[m, 0], coords[m, 1], s=s, label=str(c))
         ax.legend(fontsize=7, markerscale=2, frameon=False, loc="best")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title)
-    if save is not None:
-        _save(fig, save, dpi=150)
-    return fig
+    return _finish(fig, ax, title, save)
