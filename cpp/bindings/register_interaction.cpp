@@ -3,6 +3,36 @@
 
 using genomap::CorrelationAccumulator;
 
+namespace {
+
+template <class Idx, class Val>
+void add_csr_impl(CorrelationAccumulator& acc, py::array indptr_in, py::array indices_in,
+                  py::array data_in, int num_threads) {
+  auto indptr = indptr_in.cast<carray<Idx>>();
+  auto indices = indices_in.cast<carray<Idx>>();
+  auto data = data_in.cast<carray<Val>>();
+  const int64_t rows = indptr.shape(0) - 1;
+  if (rows < 0) throw std::invalid_argument("indptr must have at least one entry");
+  if (indices.shape(0) != data.shape(0) || indices.shape(0) < static_cast<py::ssize_t>(indptr.data()[rows]))
+    throw std::invalid_argument("indices and data do not match indptr");
+  const Idx* ip = indptr.data();
+  const Idx* ix = indices.data();
+  for (int64_t r = 0; r < rows; ++r) {
+    if (ip[r + 1] < ip[r]) throw std::invalid_argument("indptr must be non-decreasing");
+    for (Idx p = ip[r]; p < ip[r + 1]; ++p) {
+      if (ix[p] < 0 || ix[p] >= acc.n_genes())
+        throw std::invalid_argument("gene index out of range in CSR chunk");
+      if (p > ip[r] && ix[p] <= ix[p - 1])
+        throw std::invalid_argument("CSR chunk needs sorted, unique column indices per row");
+    }
+  }
+  const Val* dp = data.data();
+  py::gil_scoped_release release;
+  acc.add_csr<Idx, Val>(ip, ix, dp, rows, num_threads);
+}
+
+}  // namespace
+
 void register_interaction(py::module_& m) {
   py::class_<CorrelationAccumulator>(m, "CorrelationAccumulator",
                                      "Streaming float64 moments for the correlation distance.")
@@ -18,7 +48,21 @@ void register_interaction(py::module_& m) {
             acc.add_dense(chunk.data(), chunk.shape(0), num_threads);
           },
           py::arg("chunk"), py::arg("num_threads") = 1)
+      .def(
+          "add_csr",
+          [](CorrelationAccumulator& acc, py::array indptr, py::array indices, py::array data,
+             int num_threads) {
+            const bool idx64 = py::dtype::of<int64_t>().equal(indices.dtype());
+            const bool val32 = py::dtype::of<float>().equal(data.dtype());
+            if (idx64 && val32) add_csr_impl<int64_t, float>(acc, indptr, indices, data, num_threads);
+            else if (idx64) add_csr_impl<int64_t, double>(acc, indptr, indices, data, num_threads);
+            else if (val32) add_csr_impl<int32_t, float>(acc, indptr, indices, data, num_threads);
+            else add_csr_impl<int32_t, double>(acc, indptr, indices, data, num_threads);
+          },
+          py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("num_threads") = 1,
+          "Adds a CSR chunk (sorted unique column indices per row) without densifying it.")
       .def("merge", &CorrelationAccumulator::merge, py::arg("other"))
+      .def("copy", [](const CorrelationAccumulator& a) { return CorrelationAccumulator(a); })
       .def_property_readonly("n_genes", &CorrelationAccumulator::n_genes)
       .def_property_readonly("count", &CorrelationAccumulator::count)
       .def("moments",

@@ -43,9 +43,9 @@ void register_raster(py::module_& m) {
           throw std::invalid_argument("need one destination per gene");
         if (out.shape(0) != x.shape(0)) throw std::invalid_argument("output has the wrong cell count");
         if (!(out.flags() & py::array::c_style)) throw std::invalid_argument("output must be C-contiguous");
-        const bool in32 = py::dtype::of<float>().is(x.dtype());
-        const bool out32 = py::dtype::of<float>().is(out.dtype());
-        if (!out32 && !py::dtype::of<double>().is(out.dtype()))
+        const bool in32 = py::dtype::of<float>().equal(x.dtype());
+        const bool out32 = py::dtype::of<float>().equal(out.dtype());
+        if (!out32 && !py::dtype::of<double>().equal(out.dtype()))
           throw std::invalid_argument("output must be float32 or float64");
         if (in32 && out32) dense_impl<float, float>(x, dest, scale, out, num_threads);
         else if (in32) dense_impl<float, double>(x, dest, scale, out, num_threads);
@@ -60,9 +60,9 @@ void register_raster(py::module_& m) {
          py::array out, int num_threads) {
         if (!(out.flags() & py::array::c_style)) throw std::invalid_argument("output must be C-contiguous");
         if (out.shape(0) != indptr.shape(0) - 1) throw std::invalid_argument("output has the wrong cell count");
-        const bool in32 = py::dtype::of<float>().is(data.dtype());
-        const bool out32 = py::dtype::of<float>().is(out.dtype());
-        const bool idx64 = py::dtype::of<int64_t>().is(indices.dtype());
+        const bool in32 = py::dtype::of<float>().equal(data.dtype());
+        const bool out32 = py::dtype::of<float>().equal(out.dtype());
+        const bool idx64 = py::dtype::of<int64_t>().equal(indices.dtype());
         if (idx64) {
           if (in32 && out32) csr_impl<float, int64_t, float>(indptr, indices, data, dest, scale, out, num_threads);
           else if (in32) csr_impl<float, int64_t, double>(indptr, indices, data, dest, scale, out, num_threads);

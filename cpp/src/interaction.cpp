@@ -4,6 +4,10 @@
 #include <cmath>
 #include <stdexcept>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "genomap/blas.hpp"
 
 namespace genomap {
@@ -30,6 +34,58 @@ void CorrelationAccumulator::add_dense(const double* chunk, int64_t rows, int nu
                 cross_.data(), n_, num_threads);
   count_ += rows;
 }
+
+template <class Idx, class Val>
+void CorrelationAccumulator::add_csr(const Idx* indptr, const Idx* indices, const Val* data,
+                                     int64_t rows, int num_threads) {
+  if (rows <= 0) return;
+  bool zero_shift = true;
+  for (int64_t j = 0; j < n_ && zero_shift; ++j) zero_shift = shift_[j] == 0.0;
+  if (has_shift_ && !zero_shift) {  // accumulate around 0 separately, then re-express
+    CorrelationAccumulator part(n_);
+    part.add_csr(indptr, indices, data, rows, num_threads);
+    merge(part);
+    return;
+  }
+  if (cross_.empty()) cross_.assign(n_ * n_, 0.0);
+  has_shift_ = true;  // shift 0
+  const int nt = num_threads > 0 ? num_threads : 1;
+  // Thread t owns output rows i with i % nt == t and walks every cell in order, so each
+  // element's sum has the same order whatever the thread count.
+#pragma omp parallel num_threads(nt)
+  {
+    int t = 0, T = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    T = omp_get_num_threads();
+#endif
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t lo = static_cast<int64_t>(indptr[r]), hi = static_cast<int64_t>(indptr[r + 1]);
+      for (int64_t p = lo; p < hi; ++p) {
+        const int64_t i = static_cast<int64_t>(indices[p]);
+        if (i % T != t) continue;
+        const double vi = static_cast<double>(data[p]);
+        sums_[i] += vi;
+        double* row = cross_.data() + i * n_;
+        for (int64_t q = p; q < hi; ++q)
+          row[static_cast<int64_t>(indices[q])] += vi * static_cast<double>(data[q]);
+      }
+    }
+  }
+  // the loops filled the upper triangle (indices sorted); mirror it
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < n_; ++i)
+    for (int64_t j = 0; j < i; ++j) cross_[i * n_ + j] = cross_[j * n_ + i];
+  count_ += rows;
+}
+
+#define GENOMAP_ADD_CSR(Idx, Val)                                                        \
+  template void CorrelationAccumulator::add_csr<Idx, Val>(const Idx*, const Idx*, const Val*, \
+                                                          int64_t, int);
+GENOMAP_ADD_CSR(int32_t, float)
+GENOMAP_ADD_CSR(int32_t, double)
+GENOMAP_ADD_CSR(int64_t, float)
+GENOMAP_ADD_CSR(int64_t, double)
 
 void CorrelationAccumulator::merge(const CorrelationAccumulator& o) {
   if (o.n_ != n_) throw std::invalid_argument("cannot merge accumulators of different gene counts");

@@ -31,10 +31,11 @@ def check_grid_shape(rows, cols) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def as_matrix(X, name: str = "data"):
+def as_matrix(X, name: str = "data", check_finite: bool = True):
     """Returns X as a 2-D float ndarray or a scipy CSR matrix (never densifying sparse input).
 
-    Integer and boolean input is converted to float64; float32 stays float32.
+    Integer and boolean input is converted to float64; float32 stays float32. Sparse values are
+    checked for NaN/inf unless ``check_finite=False`` (callers that check block by block).
     """
     if sp.issparse(X):
         if X.ndim != 2:
@@ -45,7 +46,7 @@ def as_matrix(X, name: str = "data"):
         if X.dtype.kind != "f":
             X = X.astype(np.float64)
         _check_size(X.shape, name)
-        if X.data.size and not np.isfinite(X.data).all():
+        if check_finite and X.data.size and not np.isfinite(X.data).all():
             bad = np.flatnonzero(~np.isfinite(X.data))[0]
             row = int(np.searchsorted(X.indptr, bad, side="right") - 1)
             raise ValueError(

@@ -10,14 +10,18 @@ from ._atomic import atomic_path
 from ._memory import check_fit_memory
 from ._validate import (
     NotFittedError,
-    as_matrix,
-    check_finite_chunk,
     check_grid_shape,
     default_threads,
 )
-from .interaction import default_chunk_rows, gene_moments, interaction_matrix
+from ._source import as_source
+from .interaction import (
+    accumulate,
+    default_chunk_rows,
+    gene_moments,
+    stats_from_accumulator,
+)
 from .placement import GRID_METRICS, Placement, make_grid, solve_placement
-from .raster import LAYOUTS, rasterize
+from .raster import LAYOUTS, image_shape, rasterize
 
 _FORMAT = "genomap_fast.Genomap/1"
 
@@ -100,28 +104,38 @@ class Genomap:
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample: int | None = None, random_state=None,
-            gene_names=None) -> Genomap:
-        """Learns the placement from X (cells x genes; ndarray, scipy.sparse or DataFrame).
+            gene_names=None, layer: str | None = None) -> Genomap:
+        """Learns the placement from X (cells x genes), streamed in row blocks of ``chunk_size``.
 
+        X : ndarray, scipy.sparse, DataFrame, AnnData (in memory or backed; ``layer=`` or X),
+            a path to an ``.h5ad`` file (read backed), a zarr/h5py array or a dask array (the
+            statistics are then a dask reduction, see :mod:`genomap_fast.distributed`).
         sample : fit on a reproducible random subset of that many cells (``random_state``).
-        gene_names : (genes,) names (a DataFrame's columns by default), kept as
-        ``feature_names_in_`` so the placement can be read by name (:meth:`pixel_of`).
+        gene_names : (genes,) names (by default AnnData ``var_names`` or DataFrame columns),
+            kept as ``feature_names_in_`` so the placement can be read by name (:meth:`pixel_of`).
         """
-        if gene_names is None and hasattr(X, "columns") and not hasattr(X, "obs"):
-            gene_names = list(map(str, X.columns))
-        X = as_matrix(X)
-        if gene_names is not None and len(gene_names) != X.shape[1]:
-            raise ValueError(f"{len(gene_names)} gene names for {X.shape[1]} genes")
+        src = as_source(X, layer)
+        if gene_names is None:
+            gene_names = src.var_names
+        if gene_names is not None and len(gene_names) != src.shape[1]:
+            raise ValueError(f"{len(gene_names)} gene names for {src.shape[1]} genes")
         if sample is not None:
             if not (isinstance(sample, (int, np.integer)) and 2 <= sample):
                 raise ValueError(f"sample must be an integer >= 2, got {sample!r}")
-            if sample < X.shape[0]:
+            if sample < src.shape[0]:
                 rng = np.random.default_rng(random_state)
-                X = X[np.sort(rng.choice(X.shape[0], int(sample), replace=False))]
-        n_cells, n_genes = X.shape
+                rows = np.sort(rng.choice(src.shape[0], int(sample), replace=False))
+                src = as_source(src.take(rows))
+        n_cells, n_genes = src.shape
         if n_cells < 2:
             raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
         nt = default_threads(self.num_threads)
+        if src.is_dask:
+            from . import distributed
+
+            reduce_moments, reduce_stats = distributed.gene_moments, distributed.interaction_stats
+        else:
+            reduce_moments, reduce_stats = gene_moments, self._stream_stats
         genes = None
         if n_genes > self.n_pixels:
             if self.select_genes != "variance":
@@ -131,7 +145,7 @@ class Genomap:
                     f"{self.n_pixels} most variable genes, or use a larger grid"
                 )
             # a cheap first pass picks the genes; only they are correlated in the second
-            _, var_all = gene_moments(X, self.chunk_size)
+            _, var_all = reduce_moments(src.data if src.is_dask else src, self.chunk_size)
             genes = np.sort(np.argsort(-var_all, kind="stable")[: self.n_pixels])
         n_placed = n_genes if genes is None else genes.size
         n_classes = (make_grid(self.rows, self.cols, n_placed, "radial").n_classes
@@ -139,7 +153,7 @@ class Genomap:
         check_fit_memory(n_genes, n_placed, n_classes,
                          self.chunk_size or default_chunk_rows(n_placed),
                          f"fitting a {self.rows}x{self.cols} genomap of {n_placed} genes")
-        stats = interaction_matrix(X, self.chunk_size, nt, columns=genes)
+        stats = reduce_stats(src.data if src.is_dask else src, self.chunk_size, nt, genes)
         placement = solve_placement(
             stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
             refine_rounds=self.refine_rounds, num_threads=nt,
@@ -148,6 +162,24 @@ class Genomap:
         self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
                          stats.n_cells, gene_names)
         return self
+
+    def _stream_stats(self, src, chunk_size, nt, genes):
+        bar = self._bar(src.shape[0], "statistics") if src.lazy or src.shape[0] > 100_000 else None
+        try:
+            if src.shape[0] < 2:
+                raise ValueError("the interaction matrix needs at least 2 cells")
+            acc = accumulate(src, chunk_size, nt, columns=genes, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        return stats_from_accumulator(acc, nt)
+
+    def _bar(self, total, desc):
+        if not self.progress or total <= 0:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, unit="cell", desc=desc)
 
     def _set_fitted(self, n_genes_in, genes, placement: Placement, constant, mean, var,
                     n_cells=0, gene_names=None):
@@ -193,67 +225,85 @@ class Genomap:
 
     # ------------------------------------------------------------ transform
     def transform(self, X, batch_size: int | None = None, layout: str | None = None,
-                  out: np.ndarray | None = None) -> np.ndarray:
+                  out: np.ndarray | None = None, layer: str | None = None):
         """Genomaps of the cells of X: ``(n, 1, rows, cols)`` (nchw) or ``(n, rows, cols, 1)``.
 
-        Any cells with the genes seen in ``fit`` (same columns) can be transformed.
+        Any cells with the genes seen in ``fit`` (same columns) can be transformed; X is any
+        input :meth:`fit` accepts, read in row blocks of ``batch_size`` cells. A dask array
+        gives a lazy dask array of images (one image block per row block).
         """
         self._check_fitted()
-        X = as_matrix(X)
-        if X.shape[1] != self.n_genes_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} genes but this Genomap was fitted on {self.n_genes_in_}"
-            )
-        nt = default_threads(self.num_threads)
-        bar = None
-        if self.progress and X.shape[0] > 0:
-            from tqdm.auto import tqdm
+        src = self._check_input(X, layer)
+        layout = layout or self.layout
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if src.is_dask:
+            from .distributed import transform_blocks
 
-            bar = tqdm(total=X.shape[0], unit="cell", desc="genomaps")
+            return transform_blocks(self, src.data, layout, batch_size)
+        shape = image_shape(src.shape[0], self.rows, self.cols, layout)
+        if out is None:
+            out = np.empty(shape, dtype=self.dtype)
+        elif out.shape != shape or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous {self.dtype} array of shape {shape}")
+        nt = default_threads(self.num_threads)
+        bar = self._bar(src.shape[0], "genomaps")
         try:
-            if not self.standardize:
-                return rasterize(X, self.placement_obj_, self.genes_, self.dtype,
-                                 layout or self.layout, batch_size, nt, out, bar)
-            return self._transform_standardized(X, batch_size, layout or self.layout, out, nt,
-                                                bar)
+            for start, block in src.blocks(batch_size or self._batch_rows()):
+                self._images_into(block, out[start : start + block.shape[0]], layout, nt)
+                if bar is not None:
+                    bar.update(block.shape[0])
         finally:
             if bar is not None:
                 bar.close()
+        return out
 
-    def _transform_standardized(self, X, batch_size, layout, out, nt, bar):
-        """Per-gene z-scores with the fit's mean and standard deviation (ddof=1, as the
-        reference's task functions), computed batch by batch from the streamed statistics."""
-        from .raster import image_shape
+    def _check_input(self, X, layer=None):
+        src = as_source(X, layer)
+        if src.shape[1] != self.n_genes_in_:
+            raise ValueError(
+                f"X has {src.shape[1]} genes but this Genomap was fitted on {self.n_genes_in_}"
+            )
+        return src
 
+    def _batch_rows(self) -> int:
+        return default_chunk_rows(max(self.n_genes_in_, self.n_pixels))
+
+    def _images_into(self, block, out, layout, nt):
+        """Rasterises one in-memory block (float ndarray or CSR, all input genes) into ``out``;
+        with ``standardize``, per-gene z-scores with the fit's mean and standard deviation
+        (ddof=1, as the reference's task functions), computed for this block only."""
+        if not self.standardize:
+            rasterize(block, self.placement_obj_, self.genes_, out.dtype, layout, None, nt, out)
+            return
         n = max(self.n_cells_, 2)
         sd = np.sqrt(self.var_ * n / (n - 1))
         scale = np.where(sd > 0, sd, 1.0)
-        shape = image_shape(X.shape[0], self.rows, self.cols, layout)
-        if out is None:
-            out = np.empty(shape, dtype=self.dtype)
-        step = batch_size or 4096
-        for start in range(0, X.shape[0], step):
-            block = X[start : start + step]
-            dense = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
-            check_finite_chunk(dense, start)
-            z = np.zeros((dense.shape[0], self.n_genes_in_))
-            z[:, self.genes_] = (dense[:, self.genes_] - self.mean_) / scale
-            rasterize(z, self.placement_obj_, self.genes_, self.dtype, layout, None, nt,
-                      out[start : start + dense.shape[0]], bar)
-        return out
+        placed = block[:, self.genes_]
+        placed = placed.toarray() if hasattr(placed, "toarray") else np.asarray(placed)
+        z = (placed - self.mean_) / scale
+        rasterize(z, self.placement_obj_, np.arange(self.genes_.size), out.dtype, layout, None,
+                  nt, out)
 
     def write_zarr(self, path, X, obs_names=None, var_names=None,
-                   batch_size: int | None = None) -> str:
+                   batch_size: int | None = None, layer: str | None = None) -> str:
         """Rasterises every cell of X into a chunked, compressed zarr store at ``path``, batch
-        by batch, written atomically (see :mod:`genomap_fast.store`)."""
+        by batch, written atomically (see :mod:`genomap_fast.store`). X is any input
+        :meth:`fit` accepts; ``obs_names``/``var_names`` default to the AnnData's. A dask array
+        is written block by block by the dask workers (``to_zarr``)."""
         from .store import write_zarr
 
         self._check_fitted()
-        X = as_matrix(X)
-        if X.shape[1] != self.n_genes_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} genes but this Genomap was fitted on {self.n_genes_in_}")
-        return write_zarr(path, self, X, obs_names, var_names, batch_size)
+        src = self._check_input(X, layer)
+        obs_names = src.obs_names if obs_names is None else obs_names
+        if var_names is None:
+            var_names = src.var_names if src.var_names is not None else self.feature_names_in_
+        bar = self._bar(src.shape[0], "genomaps -> zarr")
+        try:
+            return write_zarr(path, self, src, obs_names, var_names, batch_size, bar)
+        finally:
+            if bar is not None:
+                bar.close()
 
     def fit_transform(self, X, y=None, **kwargs) -> np.ndarray:
         return self.fit(X).transform(X, **kwargs)

@@ -8,7 +8,8 @@ import scipy.sparse as sp
 
 from . import _core
 from ._blas import single_threaded_blas
-from ._validate import as_matrix, check_finite_chunk, default_threads
+from ._source import as_source
+from ._validate import default_threads
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 22  # float64 elements per dense chunk (32 MB)
 
@@ -18,34 +19,103 @@ def default_chunk_rows(n_genes: int) -> int:
 
 
 def iter_row_chunks(X, chunk_size: int | None = None, dtype=np.float64, columns=None):
-    """Yields (start, dense chunk) over row blocks of a dense or CSR matrix, optionally keeping
-    only ``columns`` (selected per chunk: the whole matrix is never copied)."""
-    n = X.shape[0]
-    width = X.shape[1] if columns is None else len(columns)
-    step = chunk_size or default_chunk_rows(width)
-    for start in range(0, n, step):
-        block = X[start : start + step]
-        if columns is not None:
-            block = block[:, columns]
+    """Yields (start, dense chunk) over row blocks of any input :func:`as_source` accepts,
+    optionally keeping only ``columns`` (selected per chunk: the whole matrix is never copied)."""
+    src = as_source(X)
+    width = src.shape[1] if columns is None else len(columns)
+    for start, block in src.blocks(chunk_size or default_chunk_rows(width), columns):
         block = block.toarray() if sp.issparse(block) else block
         yield start, np.ascontiguousarray(block, dtype=dtype)
 
 
+class PairwiseTree:
+    """Sums items with a fixed pairwise tree over their order, in O(log n) memory.
+
+    The tree is the one :func:`pairwise_reduce` builds level by level (neighbours paired, an odd
+    last item carried up), so a streaming pass and a distributed reduction over the same blocks
+    give bitwise the same result.
+    """
+
+    def __init__(self, merge):
+        self.merge = merge
+        self.stack = []  # (level, item), levels strictly decreasing
+
+    def add(self, item):
+        level = 0
+        while self.stack and self.stack[-1][0] == level:
+            item = self.merge(self.stack.pop()[1], item)
+            level += 1
+        self.stack.append((level, item))
+
+    def result(self):
+        if not self.stack:
+            raise ValueError("nothing to reduce")
+        item = self.stack.pop()[1]
+        while self.stack:
+            item = self.merge(self.stack.pop()[1], item)
+        return item
+
+
+def pairwise_reduce(items, merge):
+    """The same tree as :class:`PairwiseTree`, built level by level (items may be lazy)."""
+    items = list(items)
+    if not items:
+        raise ValueError("nothing to reduce")
+    while len(items) > 1:
+        paired = [merge(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+        items = paired + items[len(paired) * 2 :]
+    return items[0]
+
+
+def _merge_accumulators(a, b):
+    a.merge(b)
+    return a
+
+
+def block_accumulator(block, num_threads: int = 1):
+    """The correlation statistics of one row block (float ndarray or canonical CSR)."""
+    acc = _core.CorrelationAccumulator(block.shape[1])
+    if sp.issparse(block):
+        if block.shape[0]:
+            acc.add_csr(block.indptr, block.indices, block.data, num_threads)
+    else:
+        with single_threaded_blas():
+            acc.add_dense(np.ascontiguousarray(block, dtype=np.float64), num_threads)
+    return acc
+
+
+def _block_moments(block):
+    """(count, shift, sums, squares) of one block: dense blocks shifted by their first row,
+    sparse blocks unshifted (their zeros stay zeros)."""
+    if sp.issparse(block):
+        shift = np.zeros(block.shape[1])
+        sums = np.asarray(block.sum(axis=0), dtype=np.float64).ravel()
+        sq = np.asarray(block.multiply(block).sum(axis=0), dtype=np.float64).ravel()
+        return block.shape[0], shift, sums, sq
+    block = np.asarray(block, dtype=np.float64)
+    shift = block[0].copy()
+    c = block - shift
+    return block.shape[0], shift, c.sum(axis=0), np.einsum("ij,ij->j", c, c)
+
+
+def _merge_moments(a, b):
+    n, s, t, q = a
+    m, s2, t2, q2 = b
+    d = s2 - s  # re-express b around a's shift: x - s = (x - s2) + d
+    return n + m, s, t + t2 + m * d, q + q2 + 2 * d * t2 + m * d * d
+
+
 def gene_moments(X, chunk_size: int | None = None):
     """Per-gene mean and population variance (ddof=0), float64, in one streaming pass."""
-    shift = None
-    total = None
-    sq = None
-    for start, chunk in iter_row_chunks(X, chunk_size):
-        check_finite_chunk(chunk, start)
-        if shift is None:
-            shift = chunk[0].copy()
-            total = np.zeros(X.shape[1])
-            sq = np.zeros(X.shape[1])
-        c = chunk - shift
-        total += c.sum(axis=0)
-        sq += np.einsum("ij,ij->j", c, c)
-    n = X.shape[0]
+    src = as_source(X)
+    tree = PairwiseTree(_merge_moments)
+    for _, block in src.blocks(chunk_size or default_chunk_rows(src.shape[1])):
+        tree.add(_block_moments(block))
+    return moments_from(tree.result())
+
+
+def moments_from(partial):
+    n, shift, total, sq = partial
     m = total / n
     return shift + m, np.maximum(sq / n - m * m, 0.0)
 
@@ -68,15 +138,19 @@ class InteractionStats:
 
 
 def accumulate(X, chunk_size: int | None = None, num_threads: int | None = None, name="data",
-               columns=None):
-    """One pass over row chunks of X (dense or sparse); returns the C++ accumulator."""
+               columns=None, progress=None):
+    """One pass over row blocks of X (any input :func:`as_source` accepts); returns the C++
+    accumulator. Blocks of ``chunk_size`` rows are reduced with :class:`PairwiseTree`, so the
+    result depends on neither the thread count nor where the blocks were computed."""
     nt = default_threads(num_threads)
-    acc = _core.CorrelationAccumulator(X.shape[1] if columns is None else len(columns))
-    with single_threaded_blas():
-        for start, chunk in iter_row_chunks(X, chunk_size, columns=columns):
-            check_finite_chunk(chunk, start, name)
-            acc.add_dense(chunk, nt)
-    return acc
+    src = as_source(X, name=name)
+    width = src.shape[1] if columns is None else len(columns)
+    tree = PairwiseTree(_merge_accumulators)
+    for _, block in src.blocks(chunk_size or default_chunk_rows(width), columns):
+        tree.add(block_accumulator(block, nt))
+        if progress is not None:
+            progress.update(block.shape[0])
+    return tree.result()
 
 
 def interaction_matrix(X, chunk_size: int | None = None, num_threads: int | None = None,
@@ -85,17 +159,18 @@ def interaction_matrix(X, chunk_size: int | None = None, num_threads: int | None
 
     The same quantity as ``sklearn.metrics.pairwise_distances(X.T, metric="correlation")``
     (the reference's interaction matrix), computed from float64 sums and cross-products
-    accumulated over row chunks: memory is O(genes^2), sparse input is never densified whole.
+    accumulated over row chunks: memory is O(genes^2), sparse input is never densified, and
+    inputs on disk (backed AnnData, zarr) are read block by block.
 
     Zero-variance genes, whose correlation is undefined (NaN in the reference), are given
     correlation 0 with every other gene: distance 1 to all genes and 0 to themselves.
     ``columns`` restricts the result to those genes (in that order).
     """
-    X = as_matrix(X)
-    if X.shape[0] < 2:
-        raise ValueError(f"the interaction matrix needs at least 2 cells, got {X.shape[0]}")
+    src = as_source(X)
+    if src.shape[0] < 2:
+        raise ValueError(f"the interaction matrix needs at least 2 cells, got {src.shape[0]}")
     nt = default_threads(num_threads)
-    acc = accumulate(X, chunk_size, nt, columns=columns)
+    acc = accumulate(src, chunk_size, nt, columns=columns)
     return stats_from_accumulator(acc, nt)
 
 

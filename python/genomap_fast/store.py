@@ -32,14 +32,20 @@ def chunk_cells(rows: int, cols: int, target_bytes: int = 1 << 21) -> int:
 
 def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None,
                progress=None) -> str:
-    """Rasterises every cell of X (cells x genes, dense or CSR) with a fitted Genomap straight
-    into a new zarr store at ``path``, batch by batch (memory: one batch of images)."""
+    """Rasterises every cell of X (any input :func:`~genomap_fast._source.as_source` accepts)
+    with a fitted Genomap straight into a new zarr store at ``path``, block by block (memory:
+    one block of cells and its images). A dask array is rasterised and written by the dask
+    workers, one task per block."""
+    from ._source import as_source
+    from ._validate import default_threads
+
     zarr = _zarr()
+    src = as_source(X)
     path = os.fspath(path).rstrip("/")
-    n = X.shape[0]
+    n = src.shape[0]
     rows, cols = genomap.rows, genomap.cols
     chunk = chunk_cells(rows, cols)
-    step = batch_size or max(chunk, 4 * chunk)
+    step = batch_size or 8 * chunk
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
                        f".{os.path.basename(path)}.partial-{uuid.uuid4().hex[:8]}")
     try:
@@ -47,8 +53,6 @@ def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None
         g.attrs.update({"format": FORMAT, "complete": False, "rows": rows, "cols": cols,
                         "grid_metric": genomap.grid_metric, "objective": genomap.objective_,
                         "n_iter": genomap.n_iter_, "n_cells": int(n)})
-        images = g.create_array("images", shape=(n, 1, rows, cols),
-                                chunks=(min(chunk, max(n, 1)), 1, rows, cols), dtype="float32")
         g.create_array("placement", data=np.asarray(genomap.placement_, dtype=np.int64))
         for name, values, size in (("obs_names", obs_names, n),
                                    ("var_names", var_names, genomap.n_genes_in_)):
@@ -58,14 +62,24 @@ def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None
                 raise ValueError(f"{name} has {vals.shape[0]} entries, expected {size}")
             arr = g.create_array(name, shape=(size,), dtype=str)
             arr[:] = vals
-        out = np.empty((min(step, n), 1, rows, cols), dtype=np.float32)
-        for start in range(0, n, step):
-            block = X[start : start + step]
-            m = block.shape[0]
-            genomap.transform(block, layout="nchw", out=out[:m])
-            images[start : start + m] = out[:m]
+        chunks = (min(chunk, max(n, 1)), 1, rows, cols)
+        if src.is_dask:
+            from .distributed import write_images
+
+            write_images(genomap, src.data, g, "images", chunks)
             if progress is not None:
-                progress.update(m)
+                progress.update(n)
+        else:
+            images = g.create_array("images", shape=(n, 1, rows, cols), chunks=chunks,
+                                    dtype="float32")
+            nt = default_threads(genomap.num_threads)
+            out = np.empty((min(step, n), 1, rows, cols), dtype=np.float32)
+            for start, block in src.blocks(step):
+                m = block.shape[0]
+                genomap._images_into(block, out[:m], "nchw", nt)
+                images[start : start + m] = out[:m]
+                if progress is not None:
+                    progress.update(m)
         g.attrs["complete"] = True  # last: the store is whole from here on
         _replace_dir(tmp, path)
     except BaseException:

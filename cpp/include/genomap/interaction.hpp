@@ -14,6 +14,12 @@ class CorrelationAccumulator {
   explicit CorrelationAccumulator(int64_t n_genes);
   // Adds a dense row-major chunk (rows x n_genes) of float64 values.
   void add_dense(const double* chunk, int64_t rows, int num_threads);
+  // Adds a CSR chunk (rows x n_genes; column indices sorted within each row, no duplicates).
+  // Sparse chunks are accumulated unshifted (shift 0), in O(sum of nnz(row)^2), each output
+  // element summed in cell order by one thread: the result does not depend on num_threads.
+  template <class Idx, class Val>
+  void add_csr(const Idx* indptr, const Idx* indices, const Val* data, int64_t rows,
+               int num_threads);
   // Merges another accumulator (same gene count) into this one.
   void merge(const CorrelationAccumulator& other);
 

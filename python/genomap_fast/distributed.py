@@ -1,0 +1,111 @@
+"""Dask arrays in, dask arrays out: genomaps for atlases spread over many machines.
+
+- The interaction statistics are a dask reduction: one partial accumulator per row block of
+  ``chunk_size`` rows (the blocks the single-process pass uses), summed with the same fixed
+  pairwise tree (:func:`~genomap_fast.interaction.pairwise_reduce`), so any scheduler, worker
+  count or cluster gives bitwise the single-process result.
+- Rasterisation is ``map_blocks`` with the fitted Genomap passed once as a dask dependency.
+- ``Genomap.write_zarr`` of a dask array writes the image blocks from the workers (``to_zarr``);
+  on a multi-machine cluster the target path must be on storage every worker can reach.
+
+Used through :class:`genomap_fast.Genomap` (``fit``/``transform``/``write_zarr`` of a dask array);
+dask is imported only when a dask array is given.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._source import _clean_block
+from .interaction import (
+    _block_moments,
+    _merge_moments,
+    block_accumulator,
+    default_chunk_rows,
+    moments_from,
+    pairwise_reduce,
+    stats_from_accumulator,
+)
+from .raster import image_shape
+
+
+def _dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("dask arrays need dask: pip install 'dask[array]'") from err
+    return dask, da
+
+
+def _row_blocks(X, chunk_size, width):
+    """X rechunked to the single-process blocks: ``chunk_size`` rows, all genes; with the
+    delayed blocks and their first rows."""
+    step = chunk_size or default_chunk_rows(width)
+    Xb = X.rechunk({0: step, 1: -1})
+    starts = np.concatenate([[0], np.cumsum(Xb.chunks[0])[:-1]]).astype(int)
+    return Xb.to_delayed().ravel(), starts
+
+
+def _block_accumulator(raw, start, columns):
+    return block_accumulator(_clean_block(raw, int(start), "data", columns), 1)
+
+
+def _merged(a, b):
+    out = a.copy()  # tasks never mutate their inputs (a retried task must see the same data)
+    out.merge(b)
+    return out
+
+
+def _block_moments_task(raw, start):
+    return _block_moments(_clean_block(raw, int(start), "data"))
+
+
+def interaction_stats(X, chunk_size=None, num_threads=None, columns=None):
+    """:class:`~genomap_fast.interaction.InteractionStats` of a dask array (cells x genes)."""
+    dask, _ = _dask()
+    width = X.shape[1] if columns is None else len(columns)
+    blocks, starts = _row_blocks(X, chunk_size, width)
+    part = dask.delayed(_block_accumulator, pure=True)
+    parts = [part(b, s, columns) for b, s in zip(blocks, starts)]
+    acc = pairwise_reduce(parts, dask.delayed(_merged, pure=True)).compute()
+    return stats_from_accumulator(acc, num_threads)
+
+
+def gene_moments(X, chunk_size=None):
+    """Per-gene mean and population variance of a dask array (the single-process tree)."""
+    dask, _ = _dask()
+    blocks, starts = _row_blocks(X, chunk_size, X.shape[1])
+    part = dask.delayed(_block_moments_task, pure=True)
+    parts = [part(b, s) for b, s in zip(blocks, starts)]
+    return moments_from(pairwise_reduce(parts, dask.delayed(_merge_moments, pure=True)).compute())
+
+
+def _images_block(block, genomap, layout, block_info=None):
+    start = block_info[0]["array-location"][0][0] if block_info else 0
+    clean = _clean_block(block, int(start), "data")
+    out = np.empty(image_shape(clean.shape[0], genomap.rows, genomap.cols, layout),
+                   dtype=genomap.dtype)
+    genomap._images_into(clean, out, layout, 1)
+    return out
+
+
+def transform_blocks(genomap, X, layout="nchw", batch_size=None):
+    """Lazy dask array of genomaps, one image block per row block of X (of ``batch_size``
+    rows when given, else X's own row chunks)."""
+    dask, da = _dask()
+    Xb = X.rechunk({0: batch_size if batch_size else X.chunks[0], 1: -1})
+    tail = (((1,), (genomap.rows,), (genomap.cols,)) if layout == "nchw"
+            else ((genomap.rows,), (genomap.cols,), (1,)))
+    return Xb.map_blocks(_images_block, dask.delayed(genomap, pure=True), layout,
+                         dtype=genomap.dtype, chunks=(Xb.chunks[0], *tail), new_axis=[2, 3],
+                         meta=np.empty((0, 0, 0, 0), dtype=genomap.dtype))
+
+
+def write_images(genomap, X, group, component, chunks):
+    """Writes the float32 genomaps of X into a new array ``component`` of the zarr ``group``
+    from the workers; image blocks are whole multiples of the zarr chunks, so no two tasks
+    write the same chunk."""
+    _, da = _dask()
+    images = transform_blocks(genomap, X.rechunk({0: chunks[0] * 8}), "nchw")
+    target = group.create_array(component, shape=images.shape, chunks=chunks, dtype="float32")
+    da.to_zarr(images.astype(np.float32), target, compute=True)
