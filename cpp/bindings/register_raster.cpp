@@ -4,7 +4,7 @@
 namespace {
 
 template <class In, class Out>
-void dense_impl(py::array x_in, carray<int64_t> dest, double scale, py::array out_in, int nt) {
+int64_t dense_impl(py::array x_in, carray<int64_t> dest, double scale, py::array out_in, int nt) {
   auto x = x_in.cast<carray<In>>();
   auto out = py::cast<py::array_t<Out, py::array::c_style>>(out_in);
   const int64_t cells = x.shape(0), genes = x.shape(1);
@@ -12,11 +12,11 @@ void dense_impl(py::array x_in, carray<int64_t> dest, double scale, py::array ou
   const In* xp = x.data();
   Out* op = out.mutable_data();
   py::gil_scoped_release release;
-  genomap::rasterize_dense<In, Out>(xp, cells, genes, genes, dest.data(), scale, op, image, nt);
+  return genomap::rasterize_dense<In, Out>(xp, cells, genes, genes, dest.data(), scale, op, image, nt);
 }
 
 template <class In, class Idx, class Out>
-void csr_impl(py::array indptr_in, py::array indices_in, py::array data_in, carray<int64_t> dest,
+int64_t csr_impl(py::array indptr_in, py::array indices_in, py::array data_in, carray<int64_t> dest,
               double scale, py::array out_in, int nt) {
   auto indptr = indptr_in.cast<carray<Idx>>();
   auto indices = indices_in.cast<carray<Idx>>();
@@ -29,7 +29,7 @@ void csr_impl(py::array indptr_in, py::array indices_in, py::array data_in, carr
   const In* dp = data.data();
   Out* op = out.mutable_data();
   py::gil_scoped_release release;
-  genomap::rasterize_csr<In, Idx, Out>(ip, ix, dp, cells, dest.data(), scale, op, image, nt);
+  return genomap::rasterize_csr<In, Idx, Out>(ip, ix, dp, cells, dest.data(), scale, op, image, nt);
 }
 
 }  // namespace
@@ -47,13 +47,14 @@ void register_raster(py::module_& m) {
         const bool out32 = py::dtype::of<float>().equal(out.dtype());
         if (!out32 && !py::dtype::of<double>().equal(out.dtype()))
           throw std::invalid_argument("output must be float32 or float64");
-        if (in32 && out32) dense_impl<float, float>(x, dest, scale, out, num_threads);
-        else if (in32) dense_impl<float, double>(x, dest, scale, out, num_threads);
-        else if (out32) dense_impl<double, float>(x, dest, scale, out, num_threads);
-        else dense_impl<double, double>(x, dest, scale, out, num_threads);
+        if (in32 && out32) return dense_impl<float, float>(x, dest, scale, out, num_threads);
+        else if (in32) return dense_impl<float, double>(x, dest, scale, out, num_threads);
+        else if (out32) return dense_impl<double, float>(x, dest, scale, out, num_threads);
+        else return dense_impl<double, double>(x, dest, scale, out, num_threads);
       },
       py::arg("x"), py::arg("dest"), py::arg("scale"), py::arg("out"), py::arg("num_threads") = 1,
-      "out[c, dest[g]] = x[c, g] * scale for every placed gene; other pixels are zero.");
+      "out[c, dest[g]] = x[c, g] * scale for every placed gene; other pixels are zero. Returns the "
+      "first cell with a NaN/inf value, or -1.");
   m.def(
       "rasterize_csr",
       [](py::array indptr, py::array indices, py::array data, carray<int64_t> dest, double scale,
@@ -64,18 +65,19 @@ void register_raster(py::module_& m) {
         const bool out32 = py::dtype::of<float>().equal(out.dtype());
         const bool idx64 = py::dtype::of<int64_t>().equal(indices.dtype());
         if (idx64) {
-          if (in32 && out32) csr_impl<float, int64_t, float>(indptr, indices, data, dest, scale, out, num_threads);
-          else if (in32) csr_impl<float, int64_t, double>(indptr, indices, data, dest, scale, out, num_threads);
-          else if (out32) csr_impl<double, int64_t, float>(indptr, indices, data, dest, scale, out, num_threads);
-          else csr_impl<double, int64_t, double>(indptr, indices, data, dest, scale, out, num_threads);
+          if (in32 && out32) return csr_impl<float, int64_t, float>(indptr, indices, data, dest, scale, out, num_threads);
+          else if (in32) return csr_impl<float, int64_t, double>(indptr, indices, data, dest, scale, out, num_threads);
+          else if (out32) return csr_impl<double, int64_t, float>(indptr, indices, data, dest, scale, out, num_threads);
+          else return csr_impl<double, int64_t, double>(indptr, indices, data, dest, scale, out, num_threads);
         } else {
-          if (in32 && out32) csr_impl<float, int32_t, float>(indptr, indices, data, dest, scale, out, num_threads);
-          else if (in32) csr_impl<float, int32_t, double>(indptr, indices, data, dest, scale, out, num_threads);
-          else if (out32) csr_impl<double, int32_t, float>(indptr, indices, data, dest, scale, out, num_threads);
-          else csr_impl<double, int32_t, double>(indptr, indices, data, dest, scale, out, num_threads);
+          if (in32 && out32) return csr_impl<float, int32_t, float>(indptr, indices, data, dest, scale, out, num_threads);
+          else if (in32) return csr_impl<float, int32_t, double>(indptr, indices, data, dest, scale, out, num_threads);
+          else if (out32) return csr_impl<double, int32_t, float>(indptr, indices, data, dest, scale, out, num_threads);
+          else return csr_impl<double, int32_t, double>(indptr, indices, data, dest, scale, out, num_threads);
         }
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("dest"), py::arg("scale"),
       py::arg("out"), py::arg("num_threads") = 1,
-      "CSR rows rasterised without densifying: out[c, dest[j]] = data * scale.");
+      "CSR rows rasterised without densifying: out[c, dest[j]] = data * scale. Returns the first "
+      "cell with a NaN/inf value, or -1.");
 }

@@ -44,11 +44,11 @@ class RowSource:
     def is_dask(self) -> bool:
         return _is_dask(self.data)
 
-    def block(self, start: int, stop: int, columns=None):
+    def block(self, start: int, stop: int, columns=None, check: bool = True):
         raw = self.data[start:stop]
         if _is_dask(raw):
             raw = raw.compute()
-        return _clean_block(raw, start, self.name, columns)
+        return _clean_block(raw, start, self.name, columns, check)
 
     def take(self, rows: np.ndarray):
         """The given rows (sorted int array) as an in-memory float ndarray or CSR matrix."""
@@ -69,17 +69,18 @@ class RowSource:
             return sp.vstack(parts, format="csr")
         return np.concatenate(parts)
 
-    def blocks(self, step: int, columns=None):
-        """Yields (start, block) over consecutive row blocks of ``step`` rows."""
+    def blocks(self, step: int, columns=None, check: bool = True):
+        """Yields (start, block) over consecutive row blocks of ``step`` rows (``check=False``
+        leaves the NaN/inf check to the caller)."""
         for start in range(0, self.shape[0], step):
-            yield start, self.block(start, min(start + step, self.shape[0]), columns)
+            yield start, self.block(start, min(start + step, self.shape[0]), columns, check)
 
 
 def _is_dask(x) -> bool:
     return type(x).__module__.startswith("dask.") and hasattr(x, "compute")
 
 
-def _clean_block(raw, start: int, name: str, columns=None):
+def _clean_block(raw, start: int, name: str, columns=None, check: bool = True):
     """A float ndarray or canonical CSR block, NaN/inf reported with the block's row range."""
     if hasattr(raw, "to_memory"):  # anndata backed sparse slice
         raw = raw.to_memory()
@@ -93,9 +94,8 @@ def _clean_block(raw, start: int, name: str, columns=None):
             block = block.copy()
             block.sum_duplicates()
         block = sp.csr_matrix(block)
-        bad = ~np.isfinite(block.data)
-        if bad.any():
-            p = int(np.flatnonzero(bad)[0])
+        if check and not _all_finite(block.data):
+            p = int(np.flatnonzero(~np.isfinite(block.data))[0])
             row = int(np.searchsorted(block.indptr, p, side="right") - 1)
             gene = int(block.indices[p]) if columns is None else int(np.asarray(columns)[
                 block.indices[p]])
@@ -111,11 +111,16 @@ def _clean_block(raw, start: int, name: str, columns=None):
     if block.dtype.kind != "f" or block.dtype.itemsize not in (4, 8):
         block = block.astype(np.float64)
     block = np.ascontiguousarray(block)
-    if not np.isfinite(block).all():
+    if check and not _all_finite(block):
         r, c = np.argwhere(~np.isfinite(block))[0]
         gene = int(c) if columns is None else int(np.asarray(columns)[c])
         raise ValueError(_nan_message(name, start + int(r), gene, start, block.shape[0]))
     return block
+
+
+def _all_finite(a) -> bool:
+    # a sum is NaN/inf iff some value is (or, rarely, it overflowed): one read, no mask array
+    return bool(np.isfinite(np.sum(a))) or bool(np.isfinite(a).all())
 
 
 def _nan_message(name, cell, gene, start, rows):

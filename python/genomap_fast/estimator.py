@@ -13,7 +13,7 @@ from ._validate import (
     check_grid_shape,
     default_threads,
 )
-from ._source import as_source
+from ._source import _all_finite, _clean_block, as_source
 from .interaction import (
     accumulate,
     default_chunk_rows,
@@ -249,8 +249,8 @@ class Genomap:
         nt = default_threads(self.num_threads)
         bar = self._bar(src.shape[0], "genomaps")
         try:
-            for start, block in src.blocks(batch_size or self._batch_rows()):
-                self._images_into(block, out[start : start + block.shape[0]], layout, nt)
+            for start, block in src.blocks(batch_size or self._batch_rows(), check=False):
+                self._images_into(block, out[start : start + block.shape[0]], layout, nt, start)
                 if bar is not None:
                     bar.update(block.shape[0])
         finally:
@@ -269,12 +269,13 @@ class Genomap:
     def _batch_rows(self) -> int:
         return default_chunk_rows(max(self.n_genes_in_, self.n_pixels))
 
-    def _images_into(self, block, out, layout, nt):
-        """Rasterises one in-memory block (float ndarray or CSR, all input genes) into ``out``;
-        with ``standardize``, per-gene z-scores with the fit's mean and standard deviation
-        (ddof=1, as the reference's task functions), computed for this block only."""
+    def _images_into(self, block, out, layout, nt, start=0):
+        """Rasterises one in-memory block (float ndarray or CSR, all input genes; rows from
+        ``start``) into ``out``; with ``standardize``, per-gene z-scores with the fit's mean and
+        standard deviation (ddof=1, as the reference's task functions), for this block only."""
         if not self.standardize:
-            rasterize(block, self.placement_obj_, self.genes_, out.dtype, layout, None, nt, out)
+            rasterize(block, self.placement_obj_, self.genes_, out.dtype, layout, None, nt, out,
+                      row_offset=start)
             return
         n = max(self.n_cells_, 2)
         sd = np.sqrt(self.var_ * n / (n - 1))
@@ -282,6 +283,8 @@ class Genomap:
         placed = block[:, self.genes_]
         placed = placed.toarray() if hasattr(placed, "toarray") else np.asarray(placed)
         z = (placed - self.mean_) / scale
+        if not _all_finite(z):
+            _clean_block(block, start, "data")  # raises naming the input cell, gene and rows
         rasterize(z, self.placement_obj_, np.arange(self.genes_.size), out.dtype, layout, None,
                   nt, out)
 

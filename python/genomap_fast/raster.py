@@ -6,6 +6,7 @@ import scipy.sparse as sp
 
 from . import _core
 from ._blas import single_threaded_blas
+from ._source import _clean_block
 from ._validate import check_finite_chunk
 from .interaction import default_chunk_rows
 from .placement import Placement, image_offsets
@@ -31,12 +32,14 @@ def rasterize(
     num_threads: int = 1,
     out: np.ndarray | None = None,
     progress=None,
+    row_offset: int = 0,
 ) -> np.ndarray:
     """Images of the cells of X (dense float ndarray or CSR, cells x all genes).
 
     ``genes`` are the columns of X that were placed, in placement order. Values are
     ``X[:, g] * rows * cols / n_placed`` at each gene's pixel (the reference's ``T * rowNum *
-    colNum`` scaling), zero elsewhere.
+    colNum`` scaling), zero elsewhere. NaN/inf raise ValueError naming the cell (counted from
+    ``row_offset``), gene and block; the kernels check values as they read them.
     """
     rows, cols = placement.rows, placement.cols
     n_cells = X.shape[0]
@@ -57,11 +60,13 @@ def rasterize(
             block = X[start : start + step]
             target = flat[start : start + block.shape[0]]
             if sp.issparse(block):
-                _core.rasterize_csr(block.indptr, block.indices, block.data, dest, scale, target,
-                                    num_threads)
+                bad = _core.rasterize_csr(block.indptr, block.indices, block.data, dest, scale,
+                                          target, num_threads)
             else:
-                check_finite_chunk(block, start)
-                _core.rasterize_dense(np.ascontiguousarray(block), dest, scale, target, num_threads)
+                block = np.ascontiguousarray(block)
+                bad = _core.rasterize_dense(block, dest, scale, target, num_threads)
+            if bad >= 0:  # raises with the first bad value and the block's rows
+                _clean_block(block, row_offset + start, "data")
             if progress is not None:
                 progress.update(block.shape[0])
         return out
@@ -75,7 +80,7 @@ def rasterize(
     for start in range(0, n_cells, step):
         block = X[start : start + step][:, genes]
         if not sp.issparse(block):
-            check_finite_chunk(block, start)
+            check_finite_chunk(block, row_offset + start)
         with single_threaded_blas():  # thread-count-independent sums
             proj = np.asarray(block @ Tc)  # (cells, classes)
         img = proj[:, cls] * (inv_cap * rows * cols)
