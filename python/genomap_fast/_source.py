@@ -45,7 +45,10 @@ class RowSource:
         return _is_dask(self.data)
 
     def block(self, start: int, stop: int, columns=None, check: bool = True):
-        raw = self.data[start:stop]
+        if sp.issparse(self.data) and self.data.format == "csr":
+            raw = _csr_rows(self.data, start, stop)
+        else:
+            raw = self.data[start:stop]
         if _is_dask(raw):
             raw = raw.compute()
         return _clean_block(raw, start, self.name, columns, check)
@@ -74,6 +77,14 @@ class RowSource:
         leaves the NaN/inf check to the caller)."""
         for start in range(0, self.shape[0], step):
             yield start, self.block(start, min(start + step, self.shape[0]), columns, check)
+
+
+def _csr_rows(X, start, stop):
+    """Rows start:stop of an in-memory CSR matrix as views of its arrays (scipy's slicing
+    copies them)."""
+    lo, hi = int(X.indptr[start]), int(X.indptr[stop])
+    return sp.csr_matrix((X.data[lo:hi], X.indices[lo:hi], X.indptr[start : stop + 1] - lo),
+                         shape=(stop - start, X.shape[1]), copy=False)
 
 
 def _is_dask(x) -> bool:
