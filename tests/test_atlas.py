@@ -232,3 +232,20 @@ def test_bad_inputs(tmp_path, counts):
     with pytest.raises(TypeError, match="dtype"):
         gf.Genomap(8, 8).fit(zarr.create_array(str(tmp_path / "s.zarr"), shape=(4, 4),
                                                dtype=str))
+
+
+def test_cli_h5ad_to_zarr_streams_from_disk(tmp_path, counts):
+    X, _ = counts
+    _h5ad(tmp_path / "atlas.h5ad", X, sparse=True)
+    out = tmp_path / "atlas.zarr"
+    res = subprocess.run([sys.executable, "-m", "genomap_fast.cli", "construct",
+                          str(tmp_path / "atlas.h5ad"), "-o", str(out), "--rows", "8", "--cols",
+                          "8", "-q"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    g = gf.Genomap(8, 8).fit(sp.csr_matrix(X))
+    np.testing.assert_array_equal(open_images(out)[:], g.transform(X))
+    assert zarr.open_group(str(out), mode="r")["obs_names"][2] == "cell2"
+    from genomap_fast.io import read_table
+
+    table = read_table(tmp_path / "atlas.h5ad", backed=True)
+    assert not sp.issparse(table.X) and table.X.shape == X.shape  # still on disk

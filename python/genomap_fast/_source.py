@@ -171,7 +171,7 @@ def as_source(X, layer: str | None = None, name: str = "data") -> RowSource:
             data = X.X
         if data is None:
             raise ValueError("AnnData has no X; pass layer=")
-        obs, var = np.asarray(X.obs_names, dtype=str), np.asarray(X.var_names, dtype=str)
+        obs, var = X.obs_names, X.var_names  # pandas Index: converted block by block when written
         if getattr(X, "isbacked", False) and layer is None:
             return RowSource(data, name, obs, var, lazy=True)
         return RowSource(_in_memory(data, name), name, obs, var)

@@ -70,12 +70,13 @@ def _construct(args) -> int:
     from .io import read_table
 
     t0 = time.perf_counter()
-    table = read_table(args.input, layer=args.layer)
+    to_store = args.output.lower().rstrip("/").endswith(".zarr")
+    table = read_table(args.input, layer=args.layer, backed=to_store)  # a store: streamed
     gm = Genomap(args.rows, args.cols, grid_metric=args.metric, epsilon=args.epsilon,
                  select_genes=args.genes, num_threads=args.threads,
                  progress=not args.quiet, layout="nchw", dtype=np.float32)
     gm.fit(table.X)
-    if args.output.lower().rstrip("/").endswith(".zarr"):  # streamed: never all images at once
+    if to_store:  # streamed from disk to disk: never all cells or all images at once
         from tqdm.auto import tqdm
 
         from .store import write_zarr

@@ -21,10 +21,13 @@ def _names(prefix, n):
     return [f"{prefix}{i}" for i in range(n)]
 
 
-def read_table(path, layer: str | None = None) -> Table:
+def read_table(path, layer: str | None = None, backed: bool = False) -> Table:
     """Reads ``.h5ad`` (``layer`` or X), ``.csv``/``.tsv`` (cells x genes, with or without a
     header row and index column), a 10x directory (``matrix.mtx[.gz]`` + ``features.tsv`` or
     ``genes.tsv`` + ``barcodes.tsv``), ``.npy`` or ``.npz`` (scipy.sparse), or a ``.zarr`` array.
+
+    ``backed=True`` leaves ``.h5ad`` X and ``.zarr`` arrays on disk (read later in row blocks
+    by :class:`~genomap_fast.Genomap`); other formats are read into memory.
 
     Raises FileNotFoundError for a missing path and ValueError for an unreadable file.
     """
@@ -34,7 +37,7 @@ def read_table(path, layer: str | None = None) -> Table:
     lower = path.lower().rstrip("/")
     try:
         if lower.endswith(".h5ad"):
-            return _read_h5ad(path, layer)
+            return _read_h5ad(path, layer, backed)
         if layer is not None:
             raise ValueError("--layer only applies to .h5ad input")
         if os.path.isdir(path) and not lower.endswith(".zarr"):
@@ -50,7 +53,8 @@ def read_table(path, layer: str | None = None) -> Table:
         if lower.endswith(".zarr"):
             import zarr
 
-            X = np.asarray(zarr.open(path, mode="r")[...])
+            X = zarr.open_array(path, mode="r")
+            X = X if backed else np.asarray(X[...])
             return Table(X, _names("cell", X.shape[0]), _names("gene", X.shape[1]))
     except (FileNotFoundError, ValueError):
         raise
@@ -62,10 +66,10 @@ def read_table(path, layer: str | None = None) -> Table:
     )
 
 
-def _read_h5ad(path, layer):
+def _read_h5ad(path, layer, backed=False):
     import anndata
 
-    adata = anndata.read_h5ad(path)
+    adata = anndata.read_h5ad(path, backed="r" if backed else None)
     if layer is None:
         X = adata.X
     elif layer in adata.layers:

@@ -56,12 +56,13 @@ def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None
         g.create_array("placement", data=np.asarray(genomap.placement_, dtype=np.int64))
         for name, values, size in (("obs_names", obs_names, n),
                                    ("var_names", var_names, genomap.n_genes_in_)):
-            vals = np.asarray(values if values is not None else
-                              [f"{name[:3]}{i}" for i in range(size)], dtype=str)
-            if vals.shape != (size,):
-                raise ValueError(f"{name} has {vals.shape[0]} entries, expected {size}")
-            arr = g.create_array(name, shape=(size,), dtype=str)
-            arr[:] = vals
+            if values is not None and len(values) != size:
+                raise ValueError(f"{name} has {len(values)} entries, expected {size}")
+            arr = g.create_array(name, shape=(size,), dtype=str, chunks=(min(size, 1 << 16),))
+            for lo in range(0, size, 1 << 16):  # in blocks: an atlas has millions of names
+                hi = min(size, lo + (1 << 16))
+                arr[lo:hi] = (np.asarray(values[lo:hi], dtype=str) if values is not None else
+                              np.array([f"{name[:3]}{i}" for i in range(lo, hi)], dtype=str))
         chunks = (min(chunk, max(n, 1)), 1, rows, cols)
         if src.is_dask:
             from .distributed import write_images
