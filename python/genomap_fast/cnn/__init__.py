@@ -10,16 +10,16 @@ from .tasks import GenoNetClassifier, GenoNetRegressor, genoClassification, geno
 from .traj import class_discriminative_projection, cluster_distances, genoTraj
 
 
-def __getattr__(name):  # GenomapDataset needs torch at import: load it on first use
-    if name == "GenomapDataset":
-        from .data import GenomapDataset
+def __getattr__(name):  # the datasets need torch at import: load them on first use
+    if name in ("GenomapDataset", "GenomapStoreDataset", "ChunkShuffleSampler"):
+        from . import data
 
-        return GenomapDataset
+        return getattr(data, name)
     raise AttributeError(name)
 
 
 __all__ = [
-    "GenoDEC", "GenomapDataset", "GenoNetClassifier", "GenoNetRegressor",
+    "ChunkShuffleSampler", "GenoDEC", "GenomapDataset", "GenomapStoreDataset", "GenoNetClassifier", "GenoNetRegressor",
     "class_discriminative_projection", "cluster_distances", "estimate_n_clusters",
     "genoClassification", "genoDR", "genoMOItraj", "genoMOIvis", "genoRegression", "genoSig",
     "genoTraj", "genoVis", "integrated_gradients", "prealign",

@@ -47,3 +47,113 @@ class GenomapDataset(torch.utils.data.Dataset):
         idx = np.asarray(indices, dtype=np.int64)
         imgs = self._images(idx)
         return [(imgs[k], self._label(int(i))) for k, i in enumerate(idx)]
+
+
+class GenomapStoreDataset(torch.utils.data.Dataset):
+    """Yields ``(image, label)`` per cell from a genomap zarr store (see
+    :mod:`genomap_fast.store`): image (1, rows, cols) float32 tensor, label from ``labels`` (or
+    the cell index when None). Images are read on access, whole zarr chunks at a time, with an
+    LRU cache of ``cache_chunks`` decoded chunks, so a CNN can train on more images than fit in
+    memory. ``store`` is a path (incomplete stores are refused) or an opened zarr array
+    ``(cells, 1, rows, cols)``. Works with ``DataLoader(num_workers=...)``: each worker reopens
+    the store. Pair with :class:`ChunkShuffleSampler` to shuffle without a chunk read per item.
+    """
+
+    def __init__(self, store, labels=None, cache_chunks: int = 2):
+        from collections import OrderedDict
+
+        from ..store import open_images
+
+        self.path = None if hasattr(store, "shape") else store
+        self.images = open_images(store) if self.path is not None else store
+        if self.images.ndim != 4:
+            raise ValueError(f"expected images (cells, 1, rows, cols), got {self.images.shape}")
+        self.n = int(self.images.shape[0])
+        self.chunk_len = int(self.images.chunks[0])
+        if labels is not None and len(labels) != self.n:
+            raise ValueError(f"{self.n} cells in the store but {len(labels)} labels")
+        self.labels = None if labels is None else np.asarray(labels)
+        self.cache_chunks = int(cache_chunks)
+        self._cache = OrderedDict()
+        self.n_chunk_reads = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getstate__(self):  # workers reopen the store from its path
+        state = dict(self.__dict__)
+        if self.path is not None:
+            state["images"] = None
+        state["_cache"] = type(self._cache)()
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.images is None:
+            from ..store import open_images
+
+            self.images = open_images(self.path)
+
+    def _chunk(self, c: int) -> np.ndarray:
+        if c in self._cache:
+            self._cache.move_to_end(c)
+            return self._cache[c]
+        lo = c * self.chunk_len
+        data = np.asarray(self.images[lo : min(self.n, lo + self.chunk_len)], dtype=np.float32)
+        self.n_chunk_reads += 1
+        if self.cache_chunks > 0:
+            self._cache[c] = data
+            while len(self._cache) > self.cache_chunks:
+                self._cache.popitem(last=False)
+        return data
+
+    def _index(self, i) -> int:
+        i = int(i)
+        if not -self.n <= i < self.n:
+            raise IndexError(f"cell {i} out of range for {self.n} cells")
+        return i % self.n
+
+    def _label(self, i):
+        return i if self.labels is None else self.labels[i]
+
+    def __getitem__(self, i):
+        i = self._index(i)
+        img = self._chunk(i // self.chunk_len)[i % self.chunk_len]
+        return torch.from_numpy(img.copy()), self._label(i)
+
+    def __getitems__(self, indices):
+        idx = [self._index(i) for i in indices]
+        out = [None] * len(idx)
+        by_chunk: dict = {}
+        for k, i in enumerate(idx):
+            by_chunk.setdefault(i // self.chunk_len, []).append(k)
+        for c, ks in by_chunk.items():  # each needed chunk read once
+            data = self._chunk(c)
+            for k in ks:
+                i = idx[k]
+                out[k] = (torch.from_numpy(data[i % self.chunk_len].copy()), self._label(i))
+        return out
+
+
+class ChunkShuffleSampler(torch.utils.data.Sampler):
+    """A reproducible shuffle for :class:`GenomapStoreDataset`: random order of chunks, random
+    order of cells within each chunk. Random access into a compressed store decodes a whole
+    chunk per item; this order decodes each chunk once per epoch (with a 1-chunk cache).
+    ``set_epoch(e)`` gives each epoch its own permutation."""
+
+    def __init__(self, dataset, seed: int = 0):
+        self.n, self.chunk_len = len(dataset), dataset.chunk_len
+        self.seed, self.epoch = int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        rng = np.random.default_rng((self.seed, self.epoch))
+        n_chunks = -(-self.n // self.chunk_len)
+        for c in rng.permutation(n_chunks):
+            lo = int(c) * self.chunk_len
+            yield from (lo + rng.permutation(min(self.chunk_len, self.n - lo))).tolist()
