@@ -145,3 +145,32 @@ def test_dense_grid_cost_validation(small):
     bad = np.arange(400.0).reshape(20, 20)
     with pytest.raises(ValueError, match="symmetric"):
         gf.solve_placement(C1, 5, 5, metric=bad)
+
+
+@pytest.mark.parametrize("rows,cols,n", [(11, 12, 132), (11, 12, 120), (7, 20, 140), (1, 9, 9),
+                                         (16, 16, 256)])
+def test_fft_products_equal_blas_products(small, rows, cols, n):
+    """The euclidean GW linear term by 2-D FFT convolution == the dense BLAS product."""
+    rng = np.random.default_rng(n)
+    X, _ = small
+    C1 = gf.interaction_matrix(X[:, rng.permutation(150)[:n]] if n <= 150 else
+                               rng.normal(size=(50, n))).distance
+    blas = make_grid(rows, cols, n, "euclidean", fft=False)
+    fft = make_grid(rows, cols, n, "euclidean", fft=True)
+    assert fft.uses_fft and not blas.uses_fft
+    assign = rng.permutation(n)
+    A_blas = _core.linear_term_assignment(C1, blas, assign, 1)
+    A_fft = _core.linear_term_assignment(C1, fft, assign, 1)
+    np.testing.assert_allclose(A_fft, A_blas, rtol=0, atol=1e-12 * np.abs(A_blas).max())
+    assert np.array_equal(A_fft, _core.linear_term_assignment(C1, fft, assign, 3))  # threads
+    np.testing.assert_allclose(A_blas, (C1 @ np.eye(n)[assign]) @ blas.log_cost, rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_fft_and_blas_paths_give_the_same_placement(small):
+    C1 = _c1(small, 144)
+    res = [_core.solve_gw_exact(C1, make_grid(12, 12, 144, "euclidean", fft=f), 200, 2)
+           for f in (False, True)]
+    np.testing.assert_allclose(res[1]["objective"], res[0]["objective"], rtol=1e-6)
+    assert make_grid(16, 16, 256, "euclidean").uses_fft  # automatic from 256 pixels on
+    assert not make_grid(15, 15, 225, "euclidean").uses_fft

@@ -11,6 +11,7 @@ void register_grid(py::module_& m) {
       .def_readonly("n_used", &GridCost::n_used)
       .def_readonly("n_classes", &GridCost::n_classes)
       .def_readonly("mean_cost", &GridCost::mean_cost)
+      .def_property_readonly("uses_fft", [](const GridCost& g) { return g.convolution != nullptr; })
       .def_property_readonly("class_of_pixel", [](const GridCost& g) { return to_numpy(g.class_of_pixel); })
       .def_property_readonly("capacity", [](const GridCost& g) { return to_numpy(g.capacity); })
       .def_property_readonly("class_cost", [](const GridCost& g) {
@@ -21,7 +22,8 @@ void register_grid(py::module_& m) {
       });
   m.def("radial_grid", &genomap::radial_grid, py::arg("rows"), py::arg("cols"), py::arg("n_used"));
   m.def("euclidean_grid", &genomap::euclidean_grid, py::arg("rows"), py::arg("cols"),
-        py::arg("n_used"));
+        py::arg("n_used"), py::arg("fft") = false,
+        "fft: GW products by 2-D FFT convolution instead of BLAS matrix products.");
   m.def(
       "dense_grid",
       [](carray<double> cost, int64_t rows, int64_t cols) {

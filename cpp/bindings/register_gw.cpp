@@ -87,6 +87,22 @@ void register_gw(py::module_& m) {
       },
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("num_threads") = 1);
   m.def(
+      "linear_term_assignment",
+      [](carray<double> C1, const GridCost& grid, py::array assign_in, int num_threads) {
+        check_c1(C1, grid);
+        auto assign = check_assign(assign_in, C1.shape(0), grid.n_classes);
+        py::array_t<double> A({C1.shape(0), static_cast<py::ssize_t>(grid.n_classes)});
+        double* a = A.mutable_data();
+        {
+          py::gil_scoped_release release;
+          GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
+          linear_term_assignment(p, assign.data(), a, num_threads);
+        }
+        return A;
+      },
+      py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("num_threads") = 1,
+      "(C1 @ S_assign) @ log(C2): the GW linear term of an assignment (genes x classes).");
+  m.def(
       "objective_coupling",
       [](carray<double> C1, const GridCost& grid, carray<double> Tc, int num_threads) {
         check_c1(C1, grid);

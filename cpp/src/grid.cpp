@@ -68,7 +68,7 @@ GridCost radial_grid(int64_t rows, int64_t cols, int64_t n_used) {
   return g;
 }
 
-GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used) {
+GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used, bool fft) {
   check_shape(rows, cols, n_used);
   GridCost g;
   g.metric = "euclidean";
@@ -93,6 +93,11 @@ GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used) {
   // For permutations the diagonal never enters the objective (C1 has a zero diagonal); in the
   // linearisation, -34.5 on it pins every gene to its current pixel and the iteration cannot move.
   for (int64_t a = 0; a < n_used; ++a) g.log_cost[a * n_used + a] = 0.0;
+  if (fft)  // the same log-cost as a kernel of the displacement (unit spacing on both axes)
+    g.convolution = std::make_shared<GridConvolution>(rows, cols, [](int64_t dr, int64_t dc) {
+      if (dr == 0 && dc == 0) return 0.0;
+      return std::log(std::sqrt(static_cast<double>(dr * dr + dc * dc)) + kLogFloor);
+    });
   return g;
 }
 

@@ -45,6 +45,10 @@ void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A
     double* s = S.data() + i * D;
     for (int64_t k = 0; k < n; ++k) s[assign[k]] += c[k];
   }
+  if (p.grid->convolution) {  // translation-invariant cost: one 2-D convolution per gene
+    p.grid->convolution->apply(S.data(), n, D, A, nt);
+    return;
+  }
   gemm_rowmajor(false, false, n, D, D, 1.0, S.data(), D, p.grid->log_cost.data(), D, 0.0, A, D,
                 nt);
 }

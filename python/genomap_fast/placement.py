@@ -16,11 +16,16 @@ from ._validate import default_threads
 GRID_METRICS = ("radial", "euclidean")
 
 
-def make_grid(rows: int, cols: int, n_used: int, metric="radial"):
+FFT_MIN_PIXELS = 256  # from here on FFT convolution beats BLAS for the euclidean products
+
+
+def make_grid(rows: int, cols: int, n_used: int, metric="radial", fft: bool | None = None):
     """Grid cost over the first ``n_used`` pixels (the reference's flattened order).
 
     ``metric`` is "radial", "euclidean", or a user-supplied (n_used, n_used) pixel cost C2
     (symmetric, non-negative), solved by the dense path (one class per pixel, BLAS products).
+    ``fft`` (euclidean only): GW products by 2-D FFT convolution with the log-distance kernel
+    (O(n^2 log n) per step) instead of BLAS (O(n^3)); None picks FFT from 256 pixels on.
     """
     if isinstance(metric, np.ndarray):
         C2 = np.ascontiguousarray(metric, dtype=np.float64)
@@ -32,7 +37,8 @@ def make_grid(rows: int, cols: int, n_used: int, metric="radial"):
     if metric == "radial":
         return _core.radial_grid(rows, cols, n_used)
     if metric == "euclidean":
-        return _core.euclidean_grid(rows, cols, n_used)
+        return _core.euclidean_grid(rows, cols, n_used,
+                                    fft=n_used >= FFT_MIN_PIXELS if fft is None else bool(fft))
     raise ValueError(f"grid_metric must be one of {GRID_METRICS}, got {metric!r}")
 
 

@@ -11,8 +11,11 @@
 // metric is a new factory function here and nothing else.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "genomap/convolution.hpp"
 
 namespace genomap {
 
@@ -27,6 +30,9 @@ struct GridCost {
   std::vector<double> class_cost;       // (n_classes, n_classes) C2 between classes
   std::vector<double> log_cost;         // (n_classes, n_classes) log(C2 + 1e-15)
   double mean_cost = 0.0;               // <C2 q, q> for uniform q over the used pixels
+  // Set for translation-invariant costs (one class per pixel): products with log_cost are then
+  // taken by 2-D FFT convolution instead of a matrix product.
+  std::shared_ptr<const GridConvolution> convolution;
 };
 
 // Reference grid coordinates: x over rows, y over columns (linspace as in the reference).
@@ -35,7 +41,8 @@ double grid_coordinate(int64_t index, int64_t size);
 // C2[i, j] = |r_i - r_j|, r the distance of a pixel from the grid centre (reference parity).
 GridCost radial_grid(int64_t rows, int64_t cols, int64_t n_used);
 // C2[i, j] = true Euclidean distance between pixel centres; log-cost of a pixel to itself is 0.
-GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used);
+// fft: products by 2-D FFT convolution (O(n^2 log n) per GW step) instead of BLAS (O(n^3)).
+GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used, bool fft = false);
 // Any user-supplied symmetric pixel cost (n x n, row-major); one class per pixel.
 GridCost dense_grid(const double* cost, int64_t n, int64_t rows, int64_t cols);
 
