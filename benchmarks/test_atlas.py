@@ -138,7 +138,7 @@ def test_rasterisation_throughput(benchmark, record, quick, atlases):
     copy_s = best(lambda: np.copyto(dst, src))
     for name, data in (("CSR", counts), ("dense", X)):
         case = f"rasterise {n:,} cells ({name} float32 in memory) vs numpy.copyto"
-        seconds = best(lambda: gm.transform(data, out=out))
+        seconds = best(lambda data=data: gm.transform(data, out=out))
         np.testing.assert_array_equal(out, gm.transform(X))
         record(SUITE, case, "genomap_fast", seconds, copyto_s=round(copy_s, 4),
                throughput_vs_copyto=round(copy_s / seconds, 2),

@@ -29,10 +29,10 @@ _CHILD = textwrap.dedent("""
     import numpy as np
     import genomap_fast as gf
     from genomap_fast.datasets import synthetic_counts
-    side, cells = int(sys.argv[1]), int(sys.argv[2])
+    side, cells, metric = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     X, _ = synthetic_counts(cells, side * side, n_types=8, n_modules=60, seed=0)
     t0 = time.perf_counter()
-    gm = gf.Genomap(side, side).fit(X)
+    gm = gf.Genomap(side, side, grid_metric=metric).fit(X)
     seconds = time.perf_counter() - t0
     # VmHWM: this process's own peak (ru_maxrss keeps the parent's peak across fork + exec)
     peak = [int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0]
@@ -41,8 +41,8 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def _ours(side, cells):
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(side), str(cells)],
+def _ours(side, cells, metric="radial"):
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(side), str(cells), metric],
                          capture_output=True, text=True, check=True, timeout=1800)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -78,3 +78,51 @@ def test_large_placement(benchmark, record, quick, side):
         case = case + " [reference extrapolated]"
     record(SUITE, case, "genomap_fast", result["seconds"], **metrics)
     assert result["converged"] or result["n_iter"] == 1000
+
+
+EUCLIDEAN_SIDES = [33, 48, 64]
+
+
+@pytest.mark.parametrize("side", EUCLIDEAN_SIDES + QUICK_SIDES)
+def test_large_placement_euclidean(benchmark, record, quick, side):
+    """grid_metric="euclidean" (true pixel distances; no reference counterpart): products by
+    FFT convolution; each step's n x n assignment is what grows fastest."""
+    if side not in (QUICK_SIDES if quick else EUCLIDEAN_SIDES):
+        pytest.skip("not in this mode")
+    cells = 200 if quick else N_CELLS
+    case = f"euclidean {side}x{side} ({side * side} genes, {cells} cells)"
+    benchmark.group = case
+    result = {}
+    benchmark.pedantic(lambda: result.update(_ours(side, cells, "euclidean")), rounds=1,
+                       iterations=1)
+    record(SUITE, case, "genomap_fast", result["seconds"],
+           **{"GW iterations": float(result["n_iter"]),
+              "peak RSS GiB": result["peak_bytes"] / 2**30})
+
+
+@pytest.mark.parametrize("side", [64, 100] + QUICK_SIDES)
+def test_euclidean_products_fft_vs_blas(benchmark, record, quick, side):
+    """One GW linear term (C1 S) log(C2) on the euclidean grid: FFT convolution vs BLAS."""
+    from genomap_fast import _core
+    from genomap_fast.interaction import interaction_matrix
+    from genomap_fast.placement import make_grid
+
+    if side not in (QUICK_SIDES if quick else [64, 100]):
+        pytest.skip("not in this mode")
+    n = side * side
+    X, _ = synthetic_counts(200, n, n_types=8, n_modules=60, seed=0)
+    C1 = interaction_matrix(X).distance
+    assign = np.random.default_rng(0).permutation(n)
+    times, out = {}, {}
+    for fft in (False, True):
+        grid = make_grid(side, side, n, "euclidean", fft=fft)
+        t0 = time.perf_counter()
+        out[fft] = _core.linear_term_assignment(C1, grid, assign, 2)
+        times[fft] = time.perf_counter() - t0
+    rel = float(np.abs(out[True] - out[False]).max() / np.abs(out[False]).max())
+    assert rel < 1e-12
+    case = f"euclidean GW product {side}x{side}: FFT (ours) vs BLAS"
+    benchmark.group = case
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    record(SUITE, case, "genomap_fast", times[True], blas_s=round(times[False], 3),
+           fft_speedup=round(times[False] / times[True], 1), max_rel_difference=rel)

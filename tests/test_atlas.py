@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import genomap_fast as gf
 from genomap_fast import _core
 from genomap_fast.datasets import synthetic_counts
-from genomap_fast.interaction import PairwiseTree, accumulate, pairwise_reduce
+from genomap_fast.interaction import accumulate, block_accumulator, fold
 from genomap_fast.store import open_images
 
 zarr = pytest.importorskip("zarr")
@@ -37,12 +37,27 @@ def _h5ad(path, X, sparse):
     return adata
 
 
-@pytest.mark.parametrize("n", range(1, 41))
-def test_streaming_tree_is_the_level_by_level_tree(n):
-    tree = PairwiseTree(lambda a, b: f"({a}+{b})")
-    for i in range(n):
-        tree.add(str(i))
-    assert tree.result() == pairwise_reduce(map(str, range(n)), lambda a, b: f"({a}+{b})")
+@pytest.mark.parametrize("sparse", [False, True])
+def test_streaming_fold_equals_partials_merged_in_order(sparse):
+    """What a streaming pass does block by block (no second genes x genes matrix, slabs of
+    rows) is bit for bit what dask workers' per-block partials give when merged in order."""
+    rng = np.random.default_rng(0)
+    n_genes = 3000  # > one 2816-row slab: the slab loop runs twice
+    X = rng.poisson(0.3, size=(90, n_genes)).astype(np.float64)
+    X[:, 5] = 2.0  # a constant gene
+    Xin = sp.csr_matrix(X) if sparse else X
+    streamed = accumulate(Xin, chunk_size=25, num_threads=2)
+    blocks = [Xin[s : s + 25] for s in range(0, 90, 25)]
+    merged = fold([block_accumulator(b, 1) for b in blocks],
+                  lambda a, b: (a.merge(b), a)[1])
+    assert streamed.count == merged.count == 90
+    assert np.array_equal(streamed.moments(0)[1], merged.moments(0)[1])
+    d1, d2 = streamed.correlation_distance(1), merged.correlation_distance(1)
+    assert np.array_equal(d1, d2)
+    assert d1[5, 5] == 0 and np.all(np.delete(d1[5], 5) == 1.0)
+    ref = 1 - np.corrcoef(np.delete(X, 5, axis=1).T)
+    np.testing.assert_allclose(np.delete(np.delete(d1, 5, 0), 5, 1), np.clip(ref, 0, 2),
+                               atol=1e-12)
 
 
 def test_csr_accumulator_matches_sklearn_and_is_thread_independent(counts):

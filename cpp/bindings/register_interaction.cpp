@@ -7,7 +7,7 @@ namespace {
 
 template <class Idx, class Val>
 void add_csr_impl(CorrelationAccumulator& acc, py::array indptr_in, py::array indices_in,
-                  py::array data_in, int num_threads) {
+                  py::array data_in, int num_threads, bool as_block) {
   auto indptr = indptr_in.cast<carray<Idx>>();
   auto indices = indices_in.cast<carray<Idx>>();
   auto data = data_in.cast<carray<Val>>();
@@ -28,7 +28,20 @@ void add_csr_impl(CorrelationAccumulator& acc, py::array indptr_in, py::array in
   }
   const Val* dp = data.data();
   py::gil_scoped_release release;
-  acc.add_csr<Idx, Val>(ip, ix, dp, rows, num_threads);
+  if (as_block)
+    acc.add_csr_block<Idx, Val>(ip, ix, dp, rows, num_threads);
+  else
+    acc.add_csr<Idx, Val>(ip, ix, dp, rows, num_threads);
+}
+
+void add_csr_any(CorrelationAccumulator& acc, py::array indptr, py::array indices, py::array data,
+                 int num_threads, bool as_block) {
+  const bool idx64 = py::dtype::of<int64_t>().equal(indices.dtype());
+  const bool val32 = py::dtype::of<float>().equal(data.dtype());
+  if (idx64 && val32) add_csr_impl<int64_t, float>(acc, indptr, indices, data, num_threads, as_block);
+  else if (idx64) add_csr_impl<int64_t, double>(acc, indptr, indices, data, num_threads, as_block);
+  else if (val32) add_csr_impl<int32_t, float>(acc, indptr, indices, data, num_threads, as_block);
+  else add_csr_impl<int32_t, double>(acc, indptr, indices, data, num_threads, as_block);
 }
 
 }  // namespace
@@ -49,18 +62,29 @@ void register_interaction(py::module_& m) {
           },
           py::arg("chunk"), py::arg("num_threads") = 1)
       .def(
+          "add_dense_block",
+          [](CorrelationAccumulator& acc, carray<double> chunk, int num_threads) {
+            require_ndim(chunk, 2, "chunk");
+            if (chunk.shape(1) != acc.n_genes())
+              throw std::invalid_argument("chunk has " + std::to_string(chunk.shape(1)) +
+                                          " genes, expected " + std::to_string(acc.n_genes()));
+            py::gil_scoped_release release;
+            acc.add_dense_block(chunk.data(), chunk.shape(0), num_threads);
+          },
+          py::arg("chunk"), py::arg("num_threads") = 1,
+          "One step of the block fold: as merge(accumulator of this block alone).")
+      .def(
           "add_csr",
           [](CorrelationAccumulator& acc, py::array indptr, py::array indices, py::array data,
-             int num_threads) {
-            const bool idx64 = py::dtype::of<int64_t>().equal(indices.dtype());
-            const bool val32 = py::dtype::of<float>().equal(data.dtype());
-            if (idx64 && val32) add_csr_impl<int64_t, float>(acc, indptr, indices, data, num_threads);
-            else if (idx64) add_csr_impl<int64_t, double>(acc, indptr, indices, data, num_threads);
-            else if (val32) add_csr_impl<int32_t, float>(acc, indptr, indices, data, num_threads);
-            else add_csr_impl<int32_t, double>(acc, indptr, indices, data, num_threads);
-          },
+             int num_threads) { add_csr_any(acc, indptr, indices, data, num_threads, false); },
           py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("num_threads") = 1,
           "Adds a CSR chunk (sorted unique column indices per row) without densifying it.")
+      .def(
+          "add_csr_block",
+          [](CorrelationAccumulator& acc, py::array indptr, py::array indices, py::array data,
+             int num_threads) { add_csr_any(acc, indptr, indices, data, num_threads, true); },
+          py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("num_threads") = 1,
+          "add_dense_block for a CSR chunk (sorted unique column indices per row).")
       .def("merge", &CorrelationAccumulator::merge, py::arg("other"))
       .def("copy", [](const CorrelationAccumulator& a) { return CorrelationAccumulator(a); })
       .def_property_readonly("n_genes", &CorrelationAccumulator::n_genes)

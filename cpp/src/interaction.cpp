@@ -30,8 +30,100 @@ void CorrelationAccumulator::add_dense(const double* chunk, int64_t rows, int nu
     for (int64_t j = 0; j < n_; ++j) centred[r * n_ + j] = chunk[r * n_ + j] - shift_[j];
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < n_; ++j) sums_[j] += centred[r * n_ + j];
-  gemm_rowmajor(true, false, n_, n_, rows, 1.0, centred.data(), n_, centred.data(), n_, 1.0,
-                cross_.data(), n_, num_threads);
+  gemm_rowmajor(true, false, n_, n_, rows, 1.0, centred.data(), n_, centred.data(), n_,
+                count_ == 0 ? 0.0 : 1.0, cross_.data(), n_, num_threads);
+  count_ += rows;
+}
+
+int64_t CorrelationAccumulator::slab_rows() const {
+  // whole 256-row blocks (gemm_rowmajor's fixed blocks: a slab's rows are bitwise the rows of
+  // the full product), about 64 MB of slab
+  const int64_t rows = std::max<int64_t>(256, (int64_t{1} << 23) / std::max<int64_t>(n_, 1));
+  return rows / 256 * 256;
+}
+
+void CorrelationAccumulator::merge_slab(const double* slab, int64_t i0, int64_t i1,
+                                        const std::vector<double>& bs,
+                                        const std::vector<double>& delta, double m) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const double* o = slab + (i - i0) * n_;
+    double* c = cross_.data() + i * n_;
+    for (int64_t j = i; j < n_; ++j)
+      c[j] += o[j] + delta[i] * bs[j] + bs[i] * delta[j] + m * delta[i] * delta[j];
+  }
+}
+
+void CorrelationAccumulator::add_dense_block(const double* chunk, int64_t rows, int num_threads) {
+  if (rows <= 0) return;
+  if (count_ == 0) {  // the first block is its own statistics
+    add_dense(chunk, rows, num_threads);
+    return;
+  }
+  const int nt = num_threads > 0 ? num_threads : 1;
+  std::vector<double> centred(rows * n_), bs(n_, 0.0), delta(n_);
+  const double* shift = chunk;  // the block's own shift: its first row
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n_; ++j) centred[r * n_ + j] = chunk[r * n_ + j] - shift[j];
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n_; ++j) bs[j] += centred[r * n_ + j];
+  for (int64_t j = 0; j < n_; ++j) delta[j] = shift[j] - shift_[j];
+  const int64_t S = slab_rows();
+  std::vector<double> slab(std::min(S, n_) * n_);
+  for (int64_t i0 = 0; i0 < n_; i0 += S) {
+    const int64_t i1 = std::min(n_, i0 + S);
+    gemm_rowmajor(true, false, i1 - i0, n_, rows, 1.0, centred.data() + i0, n_, centred.data(),
+                  n_, 0.0, slab.data(), n_, nt);
+    merge_slab(slab.data(), i0, i1, bs, delta, static_cast<double>(rows));
+  }
+  for (int64_t j = 0; j < n_; ++j) sums_[j] += bs[j] + static_cast<double>(rows) * delta[j];
+  count_ += rows;
+}
+
+template <class Idx, class Val>
+void CorrelationAccumulator::add_csr_block(const Idx* indptr, const Idx* indices, const Val* data,
+                                           int64_t rows, int num_threads) {
+  if (rows <= 0) return;
+  if (count_ == 0) {
+    add_csr(indptr, indices, data, rows, num_threads);
+    return;
+  }
+  const int nt = num_threads > 0 ? num_threads : 1;
+  std::vector<double> bs(n_, 0.0), delta(n_);
+  for (int64_t r = 0; r < rows; ++r)  // each gene's sum in cell order, as add_csr
+    for (Idx p = indptr[r]; p < indptr[r + 1]; ++p)
+      bs[static_cast<int64_t>(indices[p])] += static_cast<double>(data[p]);
+  for (int64_t j = 0; j < n_; ++j) delta[j] = 0.0 - shift_[j];  // sparse blocks: shift 0
+  const int64_t S = slab_rows();
+  std::vector<double> slab(std::min(S, n_) * n_);
+  for (int64_t i0 = 0; i0 < n_; i0 += S) {
+    const int64_t i1 = std::min(n_, i0 + S);
+    std::fill(slab.begin(), slab.end(), 0.0);
+#pragma omp parallel num_threads(nt)
+    {
+      int t = 0, T = 1;
+#ifdef _OPENMP
+      t = omp_get_thread_num();
+      T = omp_get_num_threads();
+#endif
+      for (int64_t r = 0; r < rows; ++r) {
+        const Idx* lo = std::lower_bound(indices + indptr[r], indices + indptr[r + 1],
+                                         static_cast<Idx>(i0));
+        const int64_t hi = static_cast<int64_t>(indptr[r + 1]);
+        for (int64_t p = lo - indices; p < hi; ++p) {
+          const int64_t i = static_cast<int64_t>(indices[p]);
+          if (i >= i1) break;
+          if (i % T != t) continue;
+          const double vi = static_cast<double>(data[p]);
+          double* row = slab.data() + (i - i0) * n_;
+          for (int64_t q = p; q < hi; ++q)
+            row[static_cast<int64_t>(indices[q])] += vi * static_cast<double>(data[q]);
+        }
+      }
+    }
+    merge_slab(slab.data(), i0, i1, bs, delta, static_cast<double>(rows));
+  }
+  for (int64_t j = 0; j < n_; ++j) sums_[j] += bs[j] + static_cast<double>(rows) * delta[j];
   count_ += rows;
 }
 
@@ -72,16 +164,14 @@ void CorrelationAccumulator::add_csr(const Idx* indptr, const Idx* indices, cons
       }
     }
   }
-  // the loops filled the upper triangle (indices sorted); mirror it
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (int64_t i = 0; i < n_; ++i)
-    for (int64_t j = 0; j < i; ++j) cross_[i * n_ + j] = cross_[j * n_ + i];
-  count_ += rows;
+  count_ += rows;  // the loops filled the upper triangle (indices sorted), all that is kept
 }
 
-#define GENOMAP_ADD_CSR(Idx, Val)                                                        \
-  template void CorrelationAccumulator::add_csr<Idx, Val>(const Idx*, const Idx*, const Val*, \
-                                                          int64_t, int);
+#define GENOMAP_ADD_CSR(Idx, Val)                                                          \
+  template void CorrelationAccumulator::add_csr<Idx, Val>(const Idx*, const Idx*, const Val*,   \
+                                                          int64_t, int);                       \
+  template void CorrelationAccumulator::add_csr_block<Idx, Val>(const Idx*, const Idx*,         \
+                                                                const Val*, int64_t, int);
 GENOMAP_ADD_CSR(int32_t, float)
 GENOMAP_ADD_CSR(int32_t, double)
 GENOMAP_ADD_CSR(int64_t, float)
@@ -99,8 +189,8 @@ void CorrelationAccumulator::merge(const CorrelationAccumulator& o) {
   std::vector<double> delta(n_);
   for (int64_t j = 0; j < n_; ++j) delta[j] = o.shift_[j] - shift_[j];
   const double m = static_cast<double>(o.count_);
-  for (int64_t i = 0; i < n_; ++i)
-    for (int64_t j = 0; j < n_; ++j)
+  for (int64_t i = 0; i < n_; ++i)  // upper triangle: the same expression as merge_slab
+    for (int64_t j = i; j < n_; ++j)
       cross_[i * n_ + j] += o.cross_[i * n_ + j] + delta[i] * o.sums_[j] + o.sums_[i] * delta[j] +
                             m * delta[i] * delta[j];
   for (int64_t j = 0; j < n_; ++j) sums_[j] += o.sums_[j] + m * delta[j];

@@ -19,7 +19,8 @@ class RowSource:
 
     ``block(start, stop, columns=None)`` -> float ndarray (C order) or canonical CSR matrix of
     rows ``start:stop`` (optionally only ``columns``), checked for NaN/inf with its row range.
-    ``obs_names`` / ``var_names``: names when the input carries them (AnnData, DataFrame), else None.
+    ``obs_names`` / ``var_names``: names when the input carries them (AnnData, DataFrame), else
+    None.
     """
 
     def __init__(self, data, name="data", obs_names=None, var_names=None, lazy=False):

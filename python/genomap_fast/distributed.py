@@ -1,9 +1,9 @@
 """Dask arrays in, dask arrays out: genomaps for atlases spread over many machines.
 
 - The interaction statistics are a dask reduction: one partial accumulator per row block of
-  ``chunk_size`` rows (the blocks the single-process pass uses), summed with the same fixed
-  pairwise tree (:func:`~genomap_fast.interaction.pairwise_reduce`), so any scheduler, worker
-  count or cluster gives bitwise the single-process result.
+  ``chunk_size`` rows (the blocks the single-process pass uses), computed in parallel and
+  merged in block order (:func:`~genomap_fast.interaction.fold`, the order the streaming pass
+  uses), so any scheduler, worker count or cluster gives bitwise the single-process result.
 - Rasterisation is ``map_blocks`` with the fitted Genomap passed once as a dask dependency.
 - ``Genomap.write_zarr`` of a dask array writes the image blocks from the workers (``to_zarr``);
   on a multi-machine cluster the target path must be on storage every worker can reach.
@@ -19,10 +19,11 @@ from ._source import _clean_block
 from .interaction import (
     _block_moments,
     _merge_moments,
+    _merged_accumulators,
     block_accumulator,
     default_chunk_rows,
+    fold,
     moments_from,
-    pairwise_reduce,
     stats_from_accumulator,
 )
 from .raster import image_shape
@@ -50,12 +51,6 @@ def _block_accumulator(raw, start, columns):
     return block_accumulator(_clean_block(raw, int(start), "data", columns), 1)
 
 
-def _merged(a, b):
-    out = a.copy()  # tasks never mutate their inputs (a retried task must see the same data)
-    out.merge(b)
-    return out
-
-
 def _block_moments_task(raw, start):
     return _block_moments(_clean_block(raw, int(start), "data"))
 
@@ -67,7 +62,7 @@ def interaction_stats(X, chunk_size=None, num_threads=None, columns=None):
     blocks, starts = _row_blocks(X, chunk_size, width)
     part = dask.delayed(_block_accumulator, pure=True)
     parts = [part(b, s, columns) for b, s in zip(blocks, starts)]
-    acc = pairwise_reduce(parts, dask.delayed(_merged, pure=True)).compute()
+    acc = fold(parts, dask.delayed(_merged_accumulators, pure=True)).compute()
     return stats_from_accumulator(acc, num_threads)
 
 
@@ -77,7 +72,7 @@ def gene_moments(X, chunk_size=None):
     blocks, starts = _row_blocks(X, chunk_size, X.shape[1])
     part = dask.delayed(_block_moments_task, pure=True)
     parts = [part(b, s) for b, s in zip(blocks, starts)]
-    return moments_from(pairwise_reduce(parts, dask.delayed(_merge_moments, pure=True)).compute())
+    return moments_from(fold(parts, dask.delayed(_merge_moments, pure=True)).compute())
 
 
 def _images_block(block, genomap, layout, block_info=None):

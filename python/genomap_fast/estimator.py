@@ -8,12 +8,12 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._memory import check_fit_memory
+from ._source import _all_finite, _clean_block, as_source
 from ._validate import (
     NotFittedError,
     check_grid_shape,
     default_threads,
 )
-from ._source import _all_finite, _clean_block, as_source
 from .interaction import (
     accumulate,
     default_chunk_rows,

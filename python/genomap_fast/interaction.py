@@ -28,59 +28,41 @@ def iter_row_chunks(X, chunk_size: int | None = None, dtype=np.float64, columns=
         yield start, np.ascontiguousarray(block, dtype=dtype)
 
 
-class PairwiseTree:
-    """Sums items with a fixed pairwise tree over their order, in O(log n) memory.
-
-    The tree is the one :func:`pairwise_reduce` builds level by level (neighbours paired, an odd
-    last item carried up), so a streaming pass and a distributed reduction over the same blocks
-    give bitwise the same result.
-    """
-
-    def __init__(self, merge):
-        self.merge = merge
-        self.stack = []  # (level, item), levels strictly decreasing
-
-    def add(self, item):
-        level = 0
-        while self.stack and self.stack[-1][0] == level:
-            item = self.merge(self.stack.pop()[1], item)
-            level += 1
-        self.stack.append((level, item))
-
-    def result(self):
-        if not self.stack:
-            raise ValueError("nothing to reduce")
-        item = self.stack.pop()[1]
-        while self.stack:
-            item = self.merge(self.stack.pop()[1], item)
-        return item
+def fold(items, merge):
+    """Left fold ``merge(...merge(merge(items[0], items[1]), items[2])...)``: the one order in
+    which per-block statistics are combined, here, in a streaming pass and on dask workers."""
+    items = iter(items)
+    try:
+        acc = next(items)
+    except StopIteration:
+        raise ValueError("nothing to reduce") from None
+    for item in items:
+        acc = merge(acc, item)
+    return acc
 
 
-def pairwise_reduce(items, merge):
-    """The same tree as :class:`PairwiseTree`, built level by level (items may be lazy)."""
-    items = list(items)
-    if not items:
-        raise ValueError("nothing to reduce")
-    while len(items) > 1:
-        paired = [merge(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
-        items = paired + items[len(paired) * 2 :]
-    return items[0]
+def _merged_accumulators(a, b):
+    out = a.copy()  # never mutate an input (a dask task may be retried)
+    out.merge(b)
+    return out
 
 
-def _merge_accumulators(a, b):
-    a.merge(b)
-    return a
+def add_block(acc, block, num_threads: int = 1) -> None:
+    """One fold step: merges the statistics of a row block (float ndarray or canonical CSR)
+    into ``acc`` as ``acc.merge(block_accumulator(block))`` would, bit for bit, without a second
+    genes x genes matrix."""
+    if sp.issparse(block):
+        if block.shape[0]:
+            acc.add_csr_block(block.indptr, block.indices, block.data, num_threads)
+    else:
+        with single_threaded_blas():
+            acc.add_dense_block(np.ascontiguousarray(block, dtype=np.float64), num_threads)
 
 
 def block_accumulator(block, num_threads: int = 1):
     """The correlation statistics of one row block (float ndarray or canonical CSR)."""
     acc = _core.CorrelationAccumulator(block.shape[1])
-    if sp.issparse(block):
-        if block.shape[0]:
-            acc.add_csr(block.indptr, block.indices, block.data, num_threads)
-    else:
-        with single_threaded_blas():
-            acc.add_dense(np.ascontiguousarray(block, dtype=np.float64), num_threads)
+    add_block(acc, block, num_threads)
     return acc
 
 
@@ -108,10 +90,8 @@ def _merge_moments(a, b):
 def gene_moments(X, chunk_size: int | None = None):
     """Per-gene mean and population variance (ddof=0), float64, in one streaming pass."""
     src = as_source(X)
-    tree = PairwiseTree(_merge_moments)
-    for _, block in src.blocks(chunk_size or default_chunk_rows(src.shape[1])):
-        tree.add(_block_moments(block))
-    return moments_from(tree.result())
+    step = chunk_size or default_chunk_rows(src.shape[1])
+    return moments_from(fold((_block_moments(b) for _, b in src.blocks(step)), _merge_moments))
 
 
 def moments_from(partial):
@@ -140,17 +120,18 @@ class InteractionStats:
 def accumulate(X, chunk_size: int | None = None, num_threads: int | None = None, name="data",
                columns=None, progress=None):
     """One pass over row blocks of X (any input :func:`as_source` accepts); returns the C++
-    accumulator. Blocks of ``chunk_size`` rows are reduced with :class:`PairwiseTree`, so the
-    result depends on neither the thread count nor where the blocks were computed."""
+    accumulator. Blocks of ``chunk_size`` rows are folded in order (:func:`fold`), so the
+    result depends on neither the thread count nor where the blocks were computed; memory is
+    one genes x genes matrix."""
     nt = default_threads(num_threads)
     src = as_source(X, name=name)
     width = src.shape[1] if columns is None else len(columns)
-    tree = PairwiseTree(_merge_accumulators)
+    acc = _core.CorrelationAccumulator(width)
     for _, block in src.blocks(chunk_size or default_chunk_rows(width), columns):
-        tree.add(block_accumulator(block, nt))
+        add_block(acc, block, nt)
         if progress is not None:
             progress.update(block.shape[0])
-    return tree.result()
+    return acc
 
 
 def interaction_matrix(X, chunk_size: int | None = None, num_threads: int | None = None,

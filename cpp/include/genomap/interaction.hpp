@@ -2,7 +2,14 @@
 //
 // Accumulators are float64 sums and cross-products of values shifted by the first row seen
 // (a stable shift: a constant gene gives exactly zero variance). Memory is O(genes^2), never
-// O(cells). Partial accumulators can be merged, so chunks may be processed anywhere.
+// O(cells). Partial accumulators can be merged, so chunks may be processed anywhere. Only the
+// upper triangle (and diagonal) of the cross-products is kept up to date.
+//
+// The canonical reduction over row blocks is a left fold: the first block's statistics, then
+// merge(statistics of block b) for b = 1, 2, ... . add_*_block perform one such step without
+// forming the block's n x n partial (its cross-products are made and merged in slabs of rows),
+// so a streaming pass holds one n x n matrix and equals, bit for bit, partials computed
+// elsewhere (dask workers) and merged in block order.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -20,6 +27,11 @@ class CorrelationAccumulator {
   template <class Idx, class Val>
   void add_csr(const Idx* indptr, const Idx* indices, const Val* data, int64_t rows,
                int num_threads);
+  // One step of the block fold (see above): as merge(accumulator of this block alone).
+  void add_dense_block(const double* chunk, int64_t rows, int num_threads);
+  template <class Idx, class Val>
+  void add_csr_block(const Idx* indptr, const Idx* indices, const Val* data, int64_t rows,
+                     int num_threads);
   // Merges another accumulator (same gene count) into this one.
   void merge(const CorrelationAccumulator& other);
 
@@ -47,7 +59,12 @@ class CorrelationAccumulator {
   int64_t n_;
   int64_t count_ = 0;
   bool has_shift_ = false;
-  std::vector<double> shift_, sums_, cross_;  // cross_ is n x n, full
+  std::vector<double> shift_, sums_, cross_;  // cross_ is n x n, upper triangle valid
+  int64_t slab_rows() const;
+  // cross_[i][j] (j >= i, i in [i0, i1)) += slab terms of a block with `m` rows, sums `bs`,
+  // shift difference `delta`: the merge formula, term for term.
+  void merge_slab(const double* slab, int64_t i0, int64_t i1, const std::vector<double>& bs,
+                  const std::vector<double>& delta, double m);
 };
 
 }  // namespace genomap

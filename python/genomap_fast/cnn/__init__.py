@@ -19,7 +19,8 @@ def __getattr__(name):  # the datasets need torch at import: load them on first 
 
 
 __all__ = [
-    "ChunkShuffleSampler", "GenoDEC", "GenomapDataset", "GenomapStoreDataset", "GenoNetClassifier", "GenoNetRegressor",
+    "ChunkShuffleSampler", "GenoDEC", "GenomapDataset", "GenomapStoreDataset",
+    "GenoNetClassifier", "GenoNetRegressor",
     "class_discriminative_projection", "cluster_distances", "estimate_n_clusters",
     "genoClassification", "genoDR", "genoMOItraj", "genoMOIvis", "genoRegression", "genoSig",
     "genoTraj", "genoVis", "integrated_gradients", "prealign",
