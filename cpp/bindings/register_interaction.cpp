@@ -34,6 +34,13 @@ void add_csr_impl(CorrelationAccumulator& acc, py::array indptr_in, py::array in
     acc.add_csr<Idx, Val>(ip, ix, dp, rows, num_threads);
 }
 
+void check_chunk(const CorrelationAccumulator& acc, const carray<double>& chunk) {
+  require_ndim(chunk, 2, "chunk");
+  if (chunk.shape(1) != acc.n_genes())
+    throw std::invalid_argument("chunk has " + std::to_string(chunk.shape(1)) +
+                                " genes, expected " + std::to_string(acc.n_genes()));
+}
+
 void add_csr_any(CorrelationAccumulator& acc, py::array indptr, py::array indices, py::array data,
                  int num_threads, bool as_block) {
   const bool idx64 = py::dtype::of<int64_t>().equal(indices.dtype());
@@ -53,10 +60,7 @@ void register_interaction(py::module_& m) {
       .def(
           "add_dense",
           [](CorrelationAccumulator& acc, carray<double> chunk, int num_threads) {
-            require_ndim(chunk, 2, "chunk");
-            if (chunk.shape(1) != acc.n_genes())
-              throw std::invalid_argument("chunk has " + std::to_string(chunk.shape(1)) +
-                                          " genes, expected " + std::to_string(acc.n_genes()));
+            check_chunk(acc, chunk);
             py::gil_scoped_release release;
             acc.add_dense(chunk.data(), chunk.shape(0), num_threads);
           },
@@ -64,10 +68,7 @@ void register_interaction(py::module_& m) {
       .def(
           "add_dense_block",
           [](CorrelationAccumulator& acc, carray<double> chunk, int num_threads) {
-            require_ndim(chunk, 2, "chunk");
-            if (chunk.shape(1) != acc.n_genes())
-              throw std::invalid_argument("chunk has " + std::to_string(chunk.shape(1)) +
-                                          " genes, expected " + std::to_string(acc.n_genes()));
+            check_chunk(acc, chunk);
             py::gil_scoped_release release;
             acc.add_dense_block(chunk.data(), chunk.shape(0), num_threads);
           },

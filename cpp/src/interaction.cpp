@@ -12,6 +12,48 @@
 
 namespace genomap {
 
+namespace {
+
+// Rows [i0, i1) of the upper-triangle cross-products of a CSR chunk (sorted unique indices per
+// row), added into out (row i at out + (i - i0) * n). Thread t owns rows i with i % T == t and
+// walks every cell in order, so each element's sum has the same order whatever the thread count.
+template <class Idx, class Val>
+void csr_cross_rows(const Idx* indptr, const Idx* indices, const Val* data, int64_t rows,
+                    int64_t n, int64_t i0, int64_t i1, double* out, int num_threads) {
+#pragma omp parallel num_threads(num_threads > 0 ? num_threads : 1)
+  {
+    int t = 0, T = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    T = omp_get_num_threads();
+#endif
+    for (int64_t r = 0; r < rows; ++r) {
+      const Idx* lo = std::lower_bound(indices + indptr[r], indices + indptr[r + 1],
+                                       static_cast<Idx>(i0));
+      const int64_t hi = static_cast<int64_t>(indptr[r + 1]);
+      for (int64_t p = lo - indices; p < hi; ++p) {
+        const int64_t i = static_cast<int64_t>(indices[p]);
+        if (i >= i1) break;
+        if (i % T != t) continue;
+        const double vi = static_cast<double>(data[p]);
+        double* row = out + (i - i0) * n;
+        for (int64_t q = p; q < hi; ++q)
+          row[static_cast<int64_t>(indices[q])] += vi * static_cast<double>(data[q]);
+      }
+    }
+  }
+}
+
+// Each gene's sum over a CSR chunk, in cell order.
+template <class Idx, class Val>
+void csr_sums(const Idx* indptr, const Idx* indices, const Val* data, int64_t rows, double* sums) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (Idx p = indptr[r]; p < indptr[r + 1]; ++p)
+      sums[static_cast<int64_t>(indices[p])] += static_cast<double>(data[p]);
+}
+
+}  // namespace
+
 CorrelationAccumulator::CorrelationAccumulator(int64_t n_genes)
     : n_(n_genes), shift_(n_genes, 0.0), sums_(n_genes, 0.0), cross_(n_genes * n_genes, 0.0) {
   if (n_genes < 1) throw std::invalid_argument("need at least one gene");
@@ -88,39 +130,15 @@ void CorrelationAccumulator::add_csr_block(const Idx* indptr, const Idx* indices
     add_csr(indptr, indices, data, rows, num_threads);
     return;
   }
-  const int nt = num_threads > 0 ? num_threads : 1;
   std::vector<double> bs(n_, 0.0), delta(n_);
-  for (int64_t r = 0; r < rows; ++r)  // each gene's sum in cell order, as add_csr
-    for (Idx p = indptr[r]; p < indptr[r + 1]; ++p)
-      bs[static_cast<int64_t>(indices[p])] += static_cast<double>(data[p]);
+  csr_sums(indptr, indices, data, rows, bs.data());
   for (int64_t j = 0; j < n_; ++j) delta[j] = 0.0 - shift_[j];  // sparse blocks: shift 0
   const int64_t S = slab_rows();
   std::vector<double> slab(std::min(S, n_) * n_);
   for (int64_t i0 = 0; i0 < n_; i0 += S) {
     const int64_t i1 = std::min(n_, i0 + S);
     std::fill(slab.begin(), slab.end(), 0.0);
-#pragma omp parallel num_threads(nt)
-    {
-      int t = 0, T = 1;
-#ifdef _OPENMP
-      t = omp_get_thread_num();
-      T = omp_get_num_threads();
-#endif
-      for (int64_t r = 0; r < rows; ++r) {
-        const Idx* lo = std::lower_bound(indices + indptr[r], indices + indptr[r + 1],
-                                         static_cast<Idx>(i0));
-        const int64_t hi = static_cast<int64_t>(indptr[r + 1]);
-        for (int64_t p = lo - indices; p < hi; ++p) {
-          const int64_t i = static_cast<int64_t>(indices[p]);
-          if (i >= i1) break;
-          if (i % T != t) continue;
-          const double vi = static_cast<double>(data[p]);
-          double* row = slab.data() + (i - i0) * n_;
-          for (int64_t q = p; q < hi; ++q)
-            row[static_cast<int64_t>(indices[q])] += vi * static_cast<double>(data[q]);
-        }
-      }
-    }
+    csr_cross_rows(indptr, indices, data, rows, n_, i0, i1, slab.data(), num_threads);
     merge_slab(slab.data(), i0, i1, bs, delta, static_cast<double>(rows));
   }
   for (int64_t j = 0; j < n_; ++j) sums_[j] += bs[j] + static_cast<double>(rows) * delta[j];
@@ -141,29 +159,8 @@ void CorrelationAccumulator::add_csr(const Idx* indptr, const Idx* indices, cons
   }
   if (cross_.empty()) cross_.assign(n_ * n_, 0.0);
   has_shift_ = true;  // shift 0
-  const int nt = num_threads > 0 ? num_threads : 1;
-  // Thread t owns output rows i with i % nt == t and walks every cell in order, so each
-  // element's sum has the same order whatever the thread count.
-#pragma omp parallel num_threads(nt)
-  {
-    int t = 0, T = 1;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-    T = omp_get_num_threads();
-#endif
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t lo = static_cast<int64_t>(indptr[r]), hi = static_cast<int64_t>(indptr[r + 1]);
-      for (int64_t p = lo; p < hi; ++p) {
-        const int64_t i = static_cast<int64_t>(indices[p]);
-        if (i % T != t) continue;
-        const double vi = static_cast<double>(data[p]);
-        sums_[i] += vi;
-        double* row = cross_.data() + i * n_;
-        for (int64_t q = p; q < hi; ++q)
-          row[static_cast<int64_t>(indices[q])] += vi * static_cast<double>(data[q]);
-      }
-    }
-  }
+  csr_sums(indptr, indices, data, rows, sums_.data());
+  csr_cross_rows(indptr, indices, data, rows, n_, 0, n_, cross_.data(), num_threads);
   count_ += rows;  // the loops filled the upper triangle (indices sorted), all that is kept
 }
 

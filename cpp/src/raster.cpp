@@ -11,24 +11,24 @@ namespace {
 
 // True when any value is NaN/inf: all exponent bits set. An integer OR-reduction, which the
 // compiler vectorises (a floating-point sum would need -ffast-math to be reordered).
-inline bool any_nonfinite(const float* x, int64_t n) {
-  uint32_t flag = 0;
+template <class F, class U>
+inline bool any_nonfinite_bits(const F* x, int64_t n, U exponent) {
+  static_assert(sizeof(F) == sizeof(U), "bit pattern and value must have the same size");
+  U flag = 0;
   for (int64_t i = 0; i < n; ++i) {
-    uint32_t u;
+    U u;
     std::memcpy(&u, x + i, sizeof u);
-    flag |= static_cast<uint32_t>((u & 0x7f800000u) == 0x7f800000u);
+    flag |= static_cast<U>((u & exponent) == exponent);
   }
   return flag != 0;
 }
 
+inline bool any_nonfinite(const float* x, int64_t n) {
+  return any_nonfinite_bits<float, uint32_t>(x, n, 0x7f800000u);
+}
+
 inline bool any_nonfinite(const double* x, int64_t n) {
-  uint64_t flag = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t u;
-    std::memcpy(&u, x + i, sizeof u);
-    flag |= static_cast<uint64_t>((u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull);
-  }
-  return flag != 0;
+  return any_nonfinite_bits<double, uint64_t>(x, n, 0x7ff0000000000000ull);
 }
 
 }  // namespace
