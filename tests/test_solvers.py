@@ -174,3 +174,27 @@ def test_fft_and_blas_paths_give_the_same_placement(small):
     np.testing.assert_allclose(res[1]["objective"], res[0]["objective"], rtol=1e-6)
     assert make_grid(16, 16, 256, "euclidean").uses_fft  # automatic from 256 pixels on
     assert not make_grid(15, 15, 225, "euclidean").uses_fft
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_linear_assignment_is_optimal(seed):
+    """One pixel per class (the euclidean metric's steps), cold and warm-started from a
+    previous assignment with its potentials, against scipy's linear_sum_assignment."""
+    rng = np.random.default_rng(300 + seed)
+    n = int(rng.integers(1, 80))
+    cost = rng.normal(size=(n, 4)) @ rng.normal(size=(4, n)) + 0.2 * rng.normal(size=(n, n))
+    if seed % 3 == 0:
+        cost = np.round(cost, 1)  # many ties
+    cap = np.ones(n, dtype=np.int64)
+    r, c = linear_sum_assignment(cost)
+    best = cost[r, c].sum()
+    assign, total, info = _core.solve_transport(cost, cap)
+    assert np.array_equal(np.sort(assign), np.arange(n))
+    np.testing.assert_allclose(total, best, rtol=1e-12, atol=1e-12)
+    # a perturbed cost, warm-started from the last assignment (as consecutive GW steps are)
+    cost2 = cost + 0.3 * rng.normal(size=(n, n))
+    r, c = linear_sum_assignment(cost2)
+    assign2, total2, _ = _core.solve_transport(cost2, cap, potentials=info["potentials"],
+                                               previous=assign)
+    assert np.array_equal(np.sort(assign2), np.arange(n))
+    np.testing.assert_allclose(total2, cost2[r, c].sum(), rtol=1e-12, atol=1e-12)

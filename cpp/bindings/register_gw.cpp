@@ -173,7 +173,8 @@ void register_gw(py::module_& m) {
       "log-stabilised; returns (class coupling, iterations, marginal error).");
   m.def(
       "solve_transport",
-      [](carray<double> cost, carray<int64_t> capacity, py::object potentials) {
+      [](carray<double> cost, carray<int64_t> capacity, py::object potentials,
+         py::object previous_in) {
         require_ndim(cost, 2, "cost");
         if (capacity.ndim() != 1 || capacity.shape(0) != cost.shape(1))
           throw std::invalid_argument("need one capacity per class (column)");
@@ -187,11 +188,18 @@ void register_gw(py::module_& m) {
             throw std::invalid_argument("need one potential per class (column)");
           v.assign(pv.data(), pv.data() + pv.shape(0));
         }
+        std::vector<int64_t> previous;
+        if (!previous_in.is_none()) {
+          auto pr = previous_in.cast<carray<int64_t>>();
+          if (pr.ndim() != 1 || pr.shape(0) != cost.shape(0))
+            throw std::invalid_argument("need one previous class per row");
+          previous.assign(pr.data(), pr.data() + pr.shape(0));
+        }
         TransportStats st;
         {
           py::gil_scoped_release release;
           st = solve_class_transport(cost.data(), cost.shape(0), cost.shape(1), capacity.data(), a,
-                                     v, warm);
+                                     v, warm, previous.empty() ? nullptr : previous.data());
         }
         py::dict info;
         info["potentials"] = to_numpy(v);
@@ -200,6 +208,7 @@ void register_gw(py::module_& m) {
         return py::make_tuple(assign, st.cost, info);
       },
       py::arg("cost"), py::arg("capacity"), py::arg("potentials") = py::none(),
+      py::arg("previous") = py::none(),
       "Exact transport of unit rows to capacitated columns; returns (column per row, cost, "
       "info with the dual potentials and work counters).");
 }
