@@ -264,3 +264,13 @@ def test_cli_h5ad_to_zarr_streams_from_disk(tmp_path, counts):
 
     table = read_table(tmp_path / "atlas.h5ad", backed=True)
     assert not sp.issparse(table.X) and table.X.shape == X.shape  # still on disk
+
+
+def test_tl_genomap_on_backed_anndata(tmp_path, counts):
+    X, _ = counts
+    adata = _h5ad(tmp_path / "atlas.h5ad", X, sparse=True)
+    backed = anndata.read_h5ad(tmp_path / "atlas.h5ad", backed="r")
+    gf.tl.genomap(backed, 8, 8)
+    gf.tl.genomap(adata, 8, 8)
+    assert np.array_equal(backed.var["genomap_pixel"], adata.var["genomap_pixel"])
+    assert backed.uns["genomap"]["objective"] == adata.uns["genomap"]["objective"]

@@ -50,11 +50,12 @@ def genomap(adata, rows: int, cols: int, grid_metric: str = "radial", key_added:
     """Fits a genomap placement on ``adata`` (cells x genes) and stores it (see :func:`store`).
 
     ``kwargs`` go to :class:`Genomap` (epsilon, select_genes, num_threads, ...). Images are
-    stored only with ``store_images=True`` (they are big). Returns the AnnData if ``copy``.
+    stored only with ``store_images=True`` (they are big). A backed AnnData's X is read from
+    disk block by block. Returns the AnnData if ``copy``.
     """
     adata = adata.copy() if copy else adata
-    X, _ = _matrix(adata, layer, use_raw)
-    gm = Genomap(rows, cols, grid_metric=grid_metric, **kwargs).fit(X)
+    X, names = _matrix(adata, layer, use_raw)
+    gm = Genomap(rows, cols, grid_metric=grid_metric, **kwargs).fit(X, gene_names=names)
     store(adata, gm, gm.transform(X) if store_images else None, key_added)
     return adata if copy else None
 
