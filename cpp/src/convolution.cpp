@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "genomap/simd.hpp"
+
 namespace genomap {
 
 namespace {
@@ -34,6 +36,19 @@ void twiddles(int64_t n, std::vector<double>& re, std::vector<double>& im) {
   for (int64_t k = 0; k < n / 2; ++k) {
     re[k] = std::cos(2.0 * pi * static_cast<double>(k) / static_cast<double>(n));
     im[k] = -std::sin(2.0 * pi * static_cast<double>(k) / static_cast<double>(n));
+  }
+}
+
+// b <- a - w b, a <- a + w b over `count` contiguous entries (split complex).
+GENOMAP_CLONES void butterflies(double* __restrict ar, double* __restrict ai, double* __restrict br,
+                                double* __restrict bi, int64_t count, double wr, double wi) {
+  for (int64_t x = 0; x < count; ++x) {
+    const double tr = wr * br[x] - wi * bi[x];
+    const double ti = wr * bi[x] + wi * br[x];
+    br[x] = ar[x] - tr;
+    bi[x] = ai[x] - ti;
+    ar[x] += tr;
+    ai[x] += ti;
   }
 }
 
@@ -70,14 +85,7 @@ void fft_outer(double* re, double* im, int64_t N, int64_t width, int64_t active,
           }
           continue;
         }
-        for (int64_t x = 0; x < active; ++x) {
-          const double tr = wr * br[x] - wi * bi[x];
-          const double ti = wr * bi[x] + wi * br[x];
-          br[x] = ar[x] - tr;
-          bi[x] = ai[x] - ti;
-          ar[x] += tr;
-          ai[x] += ti;
-        }
+        butterflies(ar, ai, br, bi, active, wr, wi);
       }
     }
   }

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "genomap/simd.hpp"
+
 namespace genomap {
 
 namespace {
@@ -28,14 +30,6 @@ struct Members {
     pos[r] = -1;
   }
 };
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-// Runtime dispatch: an AVX2 clone where the CPU has it, the baseline otherwise (never a
-// -march=native build).
-#define GENOMAP_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define GENOMAP_CLONES
-#endif
 
 // One Dijkstra relaxation from class b (branch-free, vectorisable). key[e] is the tentative
 // distance of an unscanned class and -inf for a scanned one (never updated). Returns the
