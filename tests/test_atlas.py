@@ -274,3 +274,19 @@ def test_tl_genomap_on_backed_anndata(tmp_path, counts):
     gf.tl.genomap(adata, 8, 8)
     assert np.array_equal(backed.var["genomap_pixel"], adata.var["genomap_pixel"])
     assert backed.uns["genomap"]["objective"] == adata.uns["genomap"]["objective"]
+
+
+def test_dask_sample_layout_and_bad_input(counts):
+    da = pytest.importorskip("dask.array")
+    X, _ = counts
+    D = da.from_array(X.astype(np.int32), chunks=(200, 64))  # integer counts are accepted
+    a = gf.Genomap(8, 8).fit(D, sample=500, random_state=1)
+    b = gf.Genomap(8, 8).fit(X.astype(np.int32), sample=500, random_state=1)
+    assert np.array_equal(a.placement_, b.placement_)
+    nhwc = a.transform(D, layout="nhwc")
+    assert nhwc.shape == (1200, 8, 8, 1) and nhwc.dtype == np.float32
+    np.testing.assert_array_equal(nhwc.compute(), b.transform(X, layout="nhwc"))
+    with pytest.raises(ValueError, match="at least 2 cells"):
+        gf.Genomap(8, 8).fit(D[:1])
+    with pytest.raises(ValueError, match="X has 30 genes but this Genomap was fitted on 64"):
+        a.transform(D[:, :30])
