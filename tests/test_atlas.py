@@ -290,3 +290,24 @@ def test_dask_sample_layout_and_bad_input(counts):
         gf.Genomap(8, 8).fit(D[:1])
     with pytest.raises(ValueError, match="X has 30 genes but this Genomap was fitted on 64"):
         a.transform(D[:, :30])
+
+
+def test_accumulator_reuse_and_plain_add_csr(counts):
+    X, _ = counts
+    X64 = X.astype(np.float64)
+    Xs = sp.csr_matrix(X64)
+    fresh = _core.CorrelationAccumulator(X.shape[1])
+    fresh.add_csr(Xs.indptr, Xs.indices, Xs.data, 1)
+    reused = _core.CorrelationAccumulator(X.shape[1])
+    reused.add_dense(X64[:50] + 5.0, 1)
+    reused.take_correlation_distance(1)  # empties it; its old shift must not leak
+    reused.add_csr(Xs.indptr, Xs.indices, Xs.data, 1)
+    assert np.array_equal(reused.moments(0)[0], fresh.moments(0)[0])
+    # add_csr into statistics around a non-zero shift merges the chunk as a block
+    a, b = _core.CorrelationAccumulator(X.shape[1]), _core.CorrelationAccumulator(X.shape[1])
+    for acc in (a, b):
+        acc.add_dense(X64[:300], 1)
+    a.add_csr(Xs[300:].indptr, Xs[300:].indices, Xs[300:].data, 2)
+    b.add_csr_block(Xs[300:].indptr, Xs[300:].indices, Xs[300:].data, 1)
+    assert np.array_equal(a.correlation_distance(1), b.correlation_distance(1))
+    np.testing.assert_allclose(a.moments(0)[0], X64.mean(axis=0), rtol=1e-12)

@@ -91,7 +91,7 @@ void fft_outer(double* re, double* im, int64_t N, int64_t width, int64_t active,
   }
 }
 
-// (A, B) row-major -> (B, A): out[b * A + a] = in[a * B + b], first `ra` rows and `cb` columns.
+// (A, B) row-major -> (B, A): out[b * A + a] = in[a * B + b], in cache-sized tiles.
 void transpose(const double* in, double* out, int64_t A, int64_t B) {
   constexpr int64_t T = 32;
   for (int64_t a0 = 0; a0 < A; a0 += T)
@@ -131,7 +131,7 @@ void GridConvolution::apply(const double* S, int64_t n, int64_t n_used, double* 
                             int num_threads) const {
   if (n_used < 1 || n_used > rows_ * cols_)
     throw std::invalid_argument("number of used pixels must be in [1, rows*cols]");
-  const int64_t P = P_, Q = Q_, rows = rows_, cols = cols_;
+  const int64_t P = P_, Q = Q_, rows = rows_;
   const int64_t used_cols = (n_used + rows - 1) / rows;  // columns holding used pixels
   const double scale = 1.0 / static_cast<double>(P * Q);
   const int64_t pairs = (n + 1) / 2;
@@ -174,7 +174,6 @@ void GridConvolution::apply(const double* S, int64_t n, int64_t n_used, double* 
         A[a * n_used + k] = yr[at] * scale;
         if (b < n) A[b * n_used + k] = yi[at] * scale;
       }
-      (void)cols;
     }
   }
 }

@@ -151,12 +151,11 @@ void CorrelationAccumulator::add_csr(const Idx* indptr, const Idx* indices, cons
   if (rows <= 0) return;
   bool zero_shift = true;
   for (int64_t j = 0; j < n_ && zero_shift; ++j) zero_shift = shift_[j] == 0.0;
-  if (has_shift_ && !zero_shift) {  // accumulate around 0 separately, then re-express
-    CorrelationAccumulator part(n_);
-    part.add_csr(indptr, indices, data, rows, num_threads);
-    merge(part);
+  if (count_ > 0 && !zero_shift) {  // statistics around another shift: merge as a block
+    add_csr_block(indptr, indices, data, rows, num_threads);
     return;
   }
+  if (count_ == 0) std::fill(shift_.begin(), shift_.end(), 0.0);  // sparse: shift 0
   if (cross_.empty()) cross_.assign(n_ * n_, 0.0);
   has_shift_ = true;  // shift 0
   csr_sums(indptr, indices, data, rows, sums_.data());

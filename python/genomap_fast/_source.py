@@ -175,7 +175,8 @@ def as_source(X, layer: str | None = None, name: str = "data") -> RowSource:
         obs, var = X.obs_names, X.var_names  # pandas Index: converted block by block when written
         if getattr(X, "isbacked", False) and layer is None:
             return RowSource(data, name, obs, var, lazy=True)
-        return RowSource(_in_memory(data, name), name, obs, var)
+        # in memory: blocks are checked (with their row range) as they are read
+        return RowSource(as_matrix(data, name, check_finite=False), name, obs, var)
     if layer is not None:
         raise ValueError("layer= is only meaningful for AnnData input")
     if _is_dask(X) or _is_lazy_array(X):
@@ -184,12 +185,8 @@ def as_source(X, layer: str | None = None, name: str = "data") -> RowSource:
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # DataFrame
         var = np.asarray(list(map(str, X.columns)))
         obs = np.asarray(list(map(str, X.index)))
-        return RowSource(_in_memory(X, name), name, obs, var)
-    return RowSource(_in_memory(X, name), name)
-
-
-def _in_memory(X, name):
-    return as_matrix(X, name, check_finite=False)  # blocks are checked with their row range
+        return RowSource(as_matrix(X, name, check_finite=False), name, obs, var)
+    return RowSource(as_matrix(X, name, check_finite=False), name)
 
 
 def _is_lazy_array(X) -> bool:

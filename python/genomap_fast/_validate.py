@@ -71,13 +71,3 @@ def _check_size(shape, name):
         raise ValueError(f"{name} has no cells (shape {shape})")
     if shape[1] == 0:
         raise ValueError(f"{name} has no genes (shape {shape})")
-
-
-def check_finite_chunk(chunk: np.ndarray, start: int, name: str = "data") -> None:
-    """Raises ValueError naming the first NaN/inf of a dense chunk that starts at row ``start``."""
-    if not np.isfinite(chunk).all():
-        r, c = np.argwhere(~np.isfinite(chunk))[0]
-        raise ValueError(
-            f"{name} contains NaN or inf (first at cell {start + int(r)}, gene {int(c)}; "
-            f"in rows {start}-{start + chunk.shape[0] - 1})"
-        )

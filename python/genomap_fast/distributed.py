@@ -55,14 +55,17 @@ def _block_moments_task(raw, start):
     return _block_moments(_clean_block(raw, int(start), "data"))
 
 
-def interaction_stats(X, chunk_size=None, num_threads=None, columns=None):
-    """:class:`~genomap_fast.interaction.InteractionStats` of a dask array (cells x genes)."""
+def interaction_stats(X, chunk_size=None, num_threads=None, columns=None, progress=None):
+    """:class:`~genomap_fast.interaction.InteractionStats` of a dask array (cells x genes);
+    ``progress`` (a tqdm bar) is advanced once the reduction is done."""
     dask, _ = _dask()
     width = X.shape[1] if columns is None else len(columns)
     blocks, starts = _row_blocks(X, chunk_size, width)
     part = dask.delayed(_block_accumulator, pure=True)
     parts = [part(b, s, columns) for b, s in zip(blocks, starts)]
     acc = fold(parts, dask.delayed(_merged_accumulators, pure=True)).compute()
+    if progress is not None:
+        progress.update(X.shape[0])
     return stats_from_accumulator(acc, num_threads)
 
 

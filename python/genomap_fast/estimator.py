@@ -14,12 +14,7 @@ from ._validate import (
     check_grid_shape,
     default_threads,
 )
-from .interaction import (
-    accumulate,
-    default_chunk_rows,
-    gene_moments,
-    stats_from_accumulator,
-)
+from .interaction import default_chunk_rows, gene_moments, interaction_matrix
 from .placement import GRID_METRICS, Placement, make_grid, solve_placement
 from .raster import LAYOUTS, image_shape, rasterize
 
@@ -130,12 +125,13 @@ class Genomap:
         if n_cells < 2:
             raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
         nt = default_threads(self.num_threads)
+        data = src.data if src.is_dask else src
         if src.is_dask:
             from . import distributed
 
-            reduce_moments, reduce_stats = distributed.gene_moments, distributed.interaction_stats
+            moments_of, stats_of = distributed.gene_moments, distributed.interaction_stats
         else:
-            reduce_moments, reduce_stats = gene_moments, self._stream_stats
+            moments_of, stats_of = gene_moments, interaction_matrix
         genes = None
         if n_genes > self.n_pixels:
             if self.select_genes != "variance":
@@ -145,7 +141,7 @@ class Genomap:
                     f"{self.n_pixels} most variable genes, or use a larger grid"
                 )
             # a cheap first pass picks the genes; only they are correlated in the second
-            _, var_all = reduce_moments(src.data if src.is_dask else src, self.chunk_size)
+            _, var_all = moments_of(data, self.chunk_size)
             genes = np.sort(np.argsort(-var_all, kind="stable")[: self.n_pixels])
         n_placed = n_genes if genes is None else genes.size
         n_classes = (make_grid(self.rows, self.cols, n_placed, "radial").n_classes
@@ -153,7 +149,12 @@ class Genomap:
         check_fit_memory(n_genes, n_placed, n_classes,
                          self.chunk_size or default_chunk_rows(n_placed),
                          f"fitting a {self.rows}x{self.cols} genomap of {n_placed} genes")
-        stats = reduce_stats(src.data if src.is_dask else src, self.chunk_size, nt, genes)
+        bar = self._bar(n_cells, "statistics")
+        try:
+            stats = stats_of(data, self.chunk_size, nt, genes, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
         placement = solve_placement(
             stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
             refine_rounds=self.refine_rounds, num_threads=nt,
@@ -162,17 +163,6 @@ class Genomap:
         self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
                          stats.n_cells, gene_names)
         return self
-
-    def _stream_stats(self, src, chunk_size, nt, genes):
-        bar = self._bar(src.shape[0], "statistics") if src.lazy or src.shape[0] > 100_000 else None
-        try:
-            if src.shape[0] < 2:
-                raise ValueError("the interaction matrix needs at least 2 cells")
-            acc = accumulate(src, chunk_size, nt, columns=genes, progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        return stats_from_accumulator(acc, nt)
 
     def _bar(self, total, desc):
         if not self.progress or total <= 0:

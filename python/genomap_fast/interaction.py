@@ -18,16 +18,6 @@ def default_chunk_rows(n_genes: int) -> int:
     return max(1, DEFAULT_CHUNK_ELEMENTS // max(1, n_genes))
 
 
-def iter_row_chunks(X, chunk_size: int | None = None, dtype=np.float64, columns=None):
-    """Yields (start, dense chunk) over row blocks of any input :func:`as_source` accepts,
-    optionally keeping only ``columns`` (selected per chunk: the whole matrix is never copied)."""
-    src = as_source(X)
-    width = src.shape[1] if columns is None else len(columns)
-    for start, block in src.blocks(chunk_size or default_chunk_rows(width), columns):
-        block = block.toarray() if sp.issparse(block) else block
-        yield start, np.ascontiguousarray(block, dtype=dtype)
-
-
 def fold(items, merge):
     """Left fold ``merge(...merge(merge(items[0], items[1]), items[2])...)``: the one order in
     which per-block statistics are combined, here, in a streaming pass and on dask workers."""
@@ -135,7 +125,7 @@ def accumulate(X, chunk_size: int | None = None, num_threads: int | None = None,
 
 
 def interaction_matrix(X, chunk_size: int | None = None, num_threads: int | None = None,
-                       columns=None):
+                       columns=None, progress=None):
     """Correlation distance between gene columns of X (cells x genes).
 
     The same quantity as ``sklearn.metrics.pairwise_distances(X.T, metric="correlation")``
@@ -145,13 +135,14 @@ def interaction_matrix(X, chunk_size: int | None = None, num_threads: int | None
 
     Zero-variance genes, whose correlation is undefined (NaN in the reference), are given
     correlation 0 with every other gene: distance 1 to all genes and 0 to themselves.
-    ``columns`` restricts the result to those genes (in that order).
+    ``columns`` restricts the result to those genes (in that order); ``progress`` (a tqdm bar)
+    is advanced by the cells of each block.
     """
     src = as_source(X)
     if src.shape[0] < 2:
         raise ValueError(f"the interaction matrix needs at least 2 cells, got {src.shape[0]}")
     nt = default_threads(num_threads)
-    acc = accumulate(src, chunk_size, nt, columns=columns)
+    acc = accumulate(src, chunk_size, nt, columns=columns, progress=progress)
     return stats_from_accumulator(acc, nt)
 
 

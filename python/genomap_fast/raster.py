@@ -6,8 +6,7 @@ import scipy.sparse as sp
 
 from . import _core
 from ._blas import single_threaded_blas
-from ._source import _clean_block
-from ._validate import check_finite_chunk
+from ._source import _all_finite, _clean_block
 from .interaction import default_chunk_rows
 from .placement import Placement, image_offsets
 
@@ -79,8 +78,8 @@ def rasterize(
     Tc = placement.class_coupling
     for start in range(0, n_cells, step):
         block = X[start : start + step][:, genes]
-        if not sp.issparse(block):
-            check_finite_chunk(block, row_offset + start)
+        if not sp.issparse(block) and not _all_finite(block):  # raises, naming cell and gene
+            _clean_block(X[start : start + step], row_offset + start, "data", genes)
         with single_threaded_blas():  # thread-count-independent sums
             proj = np.asarray(block @ Tc)  # (cells, classes)
         img = proj[:, cls] * (inv_cap * rows * cols)
