@@ -10,86 +10,140 @@ namespace genomap {
 
 namespace {
 
-int64_t next_pow2(int64_t x) {
-  int64_t p = 1;
-  while (p < x) p <<= 1;
-  return p;
-}
-
-std::vector<int64_t> bit_reversal(int64_t n) {
-  std::vector<int64_t> rev(n, 0);
-  int64_t bits = 0;
-  while ((int64_t{1} << bits) < n) ++bits;
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t r = 0;
-    for (int64_t b = 0; b < bits; ++b)
-      if (i & (int64_t{1} << b)) r |= int64_t{1} << (bits - 1 - b);
-    rev[i] = r;
-  }
-  return rev;
-}
-
-void twiddles(int64_t n, std::vector<double>& re, std::vector<double>& im) {
-  re.resize(std::max<int64_t>(n / 2, 1));
-  im.resize(re.size());
-  const double pi = std::acos(-1.0);
-  for (int64_t k = 0; k < n / 2; ++k) {
-    re[k] = std::cos(2.0 * pi * static_cast<double>(k) / static_cast<double>(n));
-    im[k] = -std::sin(2.0 * pi * static_cast<double>(k) / static_cast<double>(n));
+// Smallest N >= x whose prime factors are 2, 3 and 5 (the radices below): 199 -> 200 instead
+// of 256, 281 -> 288 instead of 512.
+int64_t smooth_size(int64_t x) {
+  for (int64_t n = std::max<int64_t>(x, 1);; ++n) {
+    int64_t m = n;
+    for (int64_t f : {2, 3, 5})
+      while (m % f == 0) m /= f;
+    if (m == 1) return n;
   }
 }
 
-// b <- a - w b, a <- a + w b over `count` contiguous entries (split complex).
-GENOMAP_CLONES void butterflies(double* __restrict ar, double* __restrict ai, double* __restrict br,
-                                double* __restrict bi, int64_t count, double wr, double wi) {
-  for (int64_t x = 0; x < count; ++x) {
-    const double tr = wr * br[x] - wi * bi[x];
-    const double ti = wr * bi[x] + wi * br[x];
-    br[x] = ar[x] - tr;
-    bi[x] = ai[x] - ti;
-    ar[x] += tr;
-    ai[x] += ti;
-  }
-}
-
-// In-place radix-2 FFT along the outer axis of an (N, width) split-complex array: row j is
-// re[j * width ...]; only the first `active` entries of each row are transformed (the rest are
-// zero and stay zero). The inner loop runs over contiguous entries, so it vectorises.
-void fft_outer(double* re, double* im, int64_t N, int64_t width, int64_t active,
-               const std::vector<double>& twr, const std::vector<double>& twi,
-               const std::vector<int64_t>& rev, bool inverse) {
-  for (int64_t j = 0; j < N; ++j) {
-    const int64_t r = rev[j];
-    if (r > j) {
-      std::swap_ranges(re + j * width, re + j * width + active, re + r * width);
-      std::swap_ranges(im + j * width, im + j * width + active, im + r * width);
+// Radix-R DFT butterfly of one Stockham stage over `active` contiguous entries:
+// y_k = (sum_j x_j w_R^(jk)) * t_k, x_j = in + j * in_stride, y_k = out + k * out_stride.
+// Radices 2 and 4 need no multiplications inside the DFT; 3 and 5 use the table c/s.
+template <int R>
+GENOMAP_CLONES void butterfly(const double* __restrict xr, const double* __restrict xi,
+                              int64_t in_stride, double* __restrict yr, double* __restrict yi,
+                              int64_t out_stride, int64_t active, const double* tr,
+                              const double* ti, const double* cr, const double* ci, double sign) {
+  for (int64_t x = 0; x < active; ++x) {
+    double ar[R], ai[R], br[R], bi[R];
+    for (int j = 0; j < R; ++j) {
+      ar[j] = xr[j * in_stride + x];
+      ai[j] = xi[j * in_stride + x];
     }
-  }
-  const double sign = inverse ? -1.0 : 1.0;
-  for (int64_t len = 2; len <= N; len <<= 1) {
-    const int64_t half = len / 2, step = N / len;
-    for (int64_t start = 0; start < N; start += len) {
-      for (int64_t k = 0; k < half; ++k) {
-        const double wr = twr[k * step], wi = sign * twi[k * step];
-        double* __restrict ar = re + (start + k) * width;
-        double* __restrict ai = im + (start + k) * width;
-        double* __restrict br = re + (start + k + half) * width;
-        double* __restrict bi = im + (start + k + half) * width;
-        if (k == 0) {
-          for (int64_t x = 0; x < active; ++x) {
-            const double tr = br[x], ti = bi[x];
-            br[x] = ar[x] - tr;
-            bi[x] = ai[x] - ti;
-            ar[x] += tr;
-            ai[x] += ti;
-          }
-          continue;
+    if constexpr (R == 2) {
+      br[0] = ar[0] + ar[1];
+      bi[0] = ai[0] + ai[1];
+      br[1] = ar[0] - ar[1];
+      bi[1] = ai[0] - ai[1];
+    } else if constexpr (R == 4) {
+      // forward w_4 = -i (sign = 1); inverse w_4 = +i
+      const double t0r = ar[0] + ar[2], t0i = ai[0] + ai[2];
+      const double t1r = ar[0] - ar[2], t1i = ai[0] - ai[2];
+      const double t2r = ar[1] + ar[3], t2i = ai[1] + ai[3];
+      const double t3r = sign * (ar[1] - ar[3]), t3i = sign * (ai[1] - ai[3]);
+      br[0] = t0r + t2r;
+      bi[0] = t0i + t2i;
+      br[2] = t0r - t2r;
+      bi[2] = t0i - t2i;
+      br[1] = t1r + t3i;  // t1 - i t3
+      bi[1] = t1i - t3r;
+      br[3] = t1r - t3i;  // t1 + i t3
+      bi[3] = t1i + t3r;
+    } else {
+      for (int k = 0; k < R; ++k) {
+        double sr = ar[0], si = ai[0];
+        for (int j = 1; j < R; ++j) {
+          sr += ar[j] * cr[j * R + k] - ai[j] * ci[j * R + k];
+          si += ar[j] * ci[j * R + k] + ai[j] * cr[j * R + k];
         }
-        butterflies(ar, ai, br, bi, active, wr, wi);
+        br[k] = sr;
+        bi[k] = si;
       }
     }
+    yr[x] = br[0];
+    yi[x] = bi[0];
+    for (int k = 1; k < R; ++k) {
+      yr[k * out_stride + x] = br[k] * tr[k] - bi[k] * ti[k];
+      yi[k * out_stride + x] = br[k] * ti[k] + bi[k] * tr[k];
+    }
   }
 }
+
+}  // namespace
+
+FFTPlan::FFTPlan(int64_t n) : n(n) {
+  int64_t m = n;
+  while (m % 4 == 0) {
+    radices.push_back(4);
+    m /= 4;
+  }
+  for (int64_t f : {2, 3, 5})
+    while (m % f == 0) {
+      radices.push_back(static_cast<int>(f));
+      m /= f;
+    }
+  if (m != 1) throw std::invalid_argument("FFT length must have no prime factors above 5");
+  tw_re.resize(n);
+  tw_im.resize(n);
+  const double pi = std::acos(-1.0);
+  for (int64_t k = 0; k < n; ++k) {
+    tw_re[k] = std::cos(2.0 * pi * static_cast<double>(k) / static_cast<double>(n));
+    tw_im[k] = -std::sin(2.0 * pi * static_cast<double>(k) / static_cast<double>(n));
+  }
+}
+
+// Self-sorting (Stockham) mixed-radix FFT along the outer axis of an (n, width) split-complex
+// array: element j is re[j * width ...]; only the first `active` entries of each element are
+// transformed. Out of place between (re, im) and the work arrays; the result ends in (re, im).
+static void fft_outer(double* re, double* im, double* work_re, double* work_im, int64_t width,
+               int64_t active, const FFTPlan& plan, bool inverse) {
+  const int64_t n = plan.n;
+  const double sign = inverse ? -1.0 : 1.0;
+  double *xr = re, *xi = im, *yr = work_re, *yi = work_im;
+  int64_t s = 1, m = n;
+  double tr[5], ti[5], cr[25], ci[25];
+  const double pi = std::acos(-1.0);
+  for (int R : plan.radices) {
+    for (int j = 0; j < R; ++j)  // the radix-R DFT matrix w_R^(jk)
+      for (int k = 0; k < R; ++k) {
+        const double angle = 2.0 * pi * static_cast<double>(j * k % R) / R;
+        cr[j * R + k] = std::cos(angle);
+        ci[j * R + k] = -sign * std::sin(angle);
+      }
+    m /= R;  // n == R * m * s: sub-transforms of length R * m, s of them interleaved
+    for (int64_t p = 0; p < m; ++p) {
+      for (int k = 0; k < R; ++k) {
+        tr[k] = plan.tw_re[p * k * s];
+        ti[k] = sign * plan.tw_im[p * k * s];
+      }
+      for (int64_t q = 0; q < s; ++q) {
+        const int64_t in = (q + s * p) * width, out = (q + s * R * p) * width;
+        const int64_t is = s * m * width, os = s * width;
+        switch (R) {
+          case 2: butterfly<2>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, cr, ci, sign); break;
+          case 3: butterfly<3>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, cr, ci, sign); break;
+          case 4: butterfly<4>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, cr, ci, sign); break;
+          default: butterfly<5>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, cr, ci, sign);
+        }
+      }
+    }
+    std::swap(xr, yr);
+    std::swap(xi, yi);
+    s *= R;
+  }
+  if (xr != re)
+    for (int64_t j = 0; j < n; ++j) {
+      std::copy(xr + j * width, xr + j * width + active, re + j * width);
+      std::copy(xi + j * width, xi + j * width + active, im + j * width);
+    }
+}
+
+namespace {
 
 // (A, B) row-major -> (B, A): out[b * A + a] = in[a * B + b], in cache-sized tiles.
 void transpose(const double* in, double* out, int64_t A, int64_t B) {
@@ -104,42 +158,42 @@ void transpose(const double* in, double* out, int64_t A, int64_t B) {
 
 GridConvolution::GridConvolution(int64_t rows, int64_t cols,
                                  const std::function<double(int64_t, int64_t)>& kernel)
-    : rows_(rows), cols_(cols), P_(next_pow2(2 * rows - 1)), Q_(next_pow2(2 * cols - 1)) {
+    : rows_(rows),
+      cols_(cols),
+      plan_P_(smooth_size(2 * rows - 1)),
+      plan_Q_(smooth_size(2 * cols - 1)) {
   if (rows < 1 || cols < 1) throw std::invalid_argument("grid rows and cols must be >= 1");
-  twiddles(P_, tw_re_P_, tw_im_P_);
-  twiddles(Q_, tw_re_Q_, tw_im_Q_);
-  rev_P_ = bit_reversal(P_);
-  rev_Q_ = bit_reversal(Q_);
+  const int64_t P = plan_P_.n, Q = plan_Q_.n;
   // Kernel padded circularly, layout [c][r] (Q, P); its 2-D FFT: along c (outer), then along
   // r (outer after a transpose).
-  std::vector<double> kr(Q_ * P_, 0.0), ki(Q_ * P_, 0.0);
+  std::vector<double> kr(Q * P, 0.0), ki(Q * P, 0.0), wr(Q * P), wi(Q * P);
   for (int64_t dc = -(cols - 1); dc < cols; ++dc)
     for (int64_t dr = -(rows - 1); dr < rows; ++dr)
-      kr[((dc + Q_) % Q_) * P_ + (dr + P_) % P_] = kernel(dr, dc);
-  fft_outer(kr.data(), ki.data(), Q_, P_, P_, tw_re_Q_, tw_im_Q_, rev_Q_, false);
-  std::vector<double> tr(Q_ * P_), ti(Q_ * P_);
-  transpose(kr.data(), tr.data(), Q_, P_);
-  transpose(ki.data(), ti.data(), Q_, P_);
-  fft_outer(tr.data(), ti.data(), P_, Q_, Q_, tw_re_P_, tw_im_P_, rev_P_, false);
-  khat_re_.resize(Q_ * P_);
-  khat_im_.resize(Q_ * P_);
-  transpose(tr.data(), khat_re_.data(), P_, Q_);  // back to [c][r]
-  transpose(ti.data(), khat_im_.data(), P_, Q_);
+      kr[((dc + Q) % Q) * P + (dr + P) % P] = kernel(dr, dc);
+  fft_outer(kr.data(), ki.data(), wr.data(), wi.data(), P, P, plan_Q_, false);
+  std::vector<double> tr(Q * P), ti(Q * P);
+  transpose(kr.data(), tr.data(), Q, P);
+  transpose(ki.data(), ti.data(), Q, P);
+  fft_outer(tr.data(), ti.data(), wr.data(), wi.data(), Q, Q, plan_P_, false);
+  khat_re_.resize(Q * P);
+  khat_im_.resize(Q * P);
+  transpose(tr.data(), khat_re_.data(), P, Q);  // back to [c][r]
+  transpose(ti.data(), khat_im_.data(), P, Q);
 }
 
 void GridConvolution::apply(const double* S, int64_t n, int64_t n_used, double* A,
                             int num_threads) const {
   if (n_used < 1 || n_used > rows_ * cols_)
     throw std::invalid_argument("number of used pixels must be in [1, rows*cols]");
-  const int64_t P = P_, Q = Q_, rows = rows_;
+  const int64_t P = plan_P_.n, Q = plan_Q_.n, rows = rows_;
   const int64_t used_cols = (n_used + rows - 1) / rows;  // columns holding used pixels
   const double scale = 1.0 / static_cast<double>(P * Q);
   const int64_t pairs = (n + 1) / 2;
   const int nt = num_threads > 0 ? num_threads : 1;
 #pragma omp parallel num_threads(nt)
   {
-    // [c][r] layout (Q, P) and its transpose [r][c] (P, Q)
-    std::vector<double> xr(Q * P), xi(Q * P), yr(P * Q), yi(P * Q);
+    // [c][r] layout (Q, P), its transpose [r][c] (P, Q), and the FFT's work arrays
+    std::vector<double> xr(Q * P), xi(Q * P), yr(P * Q), yi(P * Q), wr(P * Q), wi(P * Q);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t pair = 0; pair < pairs; ++pair) {
       const int64_t a = 2 * pair, b = a + 1;
@@ -151,11 +205,11 @@ void GridConvolution::apply(const double* S, int64_t n, int64_t n_used, double* 
         if (b < n) xi[at] = S[b * n_used + k];
       }
       // along c (outer, Q), inner r: the first `rows` entries are non-zero
-      fft_outer(xr.data(), xi.data(), Q, P, rows, tw_re_Q_, tw_im_Q_, rev_Q_, false);
+      fft_outer(xr.data(), xi.data(), wr.data(), wi.data(), P, rows, plan_Q_, false);
       transpose(xr.data(), yr.data(), Q, P);
       transpose(xi.data(), yi.data(), Q, P);
       // along r (outer, P), inner c: all Q
-      fft_outer(yr.data(), yi.data(), P, Q, Q, tw_re_P_, tw_im_P_, rev_P_, false);
+      fft_outer(yr.data(), yi.data(), wr.data(), wi.data(), Q, Q, plan_P_, false);
       transpose(yr.data(), xr.data(), P, Q);
       transpose(yi.data(), xi.data(), P, Q);
       for (int64_t t = 0; t < Q * P; ++t) {
@@ -165,10 +219,10 @@ void GridConvolution::apply(const double* S, int64_t n, int64_t n_used, double* 
         xi[t] = im;
       }
       // inverse: along c (outer), all inner r; then along r with only the used columns
-      fft_outer(xr.data(), xi.data(), Q, P, P, tw_re_Q_, tw_im_Q_, rev_Q_, true);
+      fft_outer(xr.data(), xi.data(), wr.data(), wi.data(), P, P, plan_Q_, true);
       transpose(xr.data(), yr.data(), Q, P);
       transpose(xi.data(), yi.data(), Q, P);
-      fft_outer(yr.data(), yi.data(), P, Q, used_cols, tw_re_P_, tw_im_P_, rev_P_, true);
+      fft_outer(yr.data(), yi.data(), wr.data(), wi.data(), Q, used_cols, plan_P_, true);
       for (int64_t k = 0; k < n_used; ++k) {
         const int64_t at = (k % rows) * Q + k / rows;  // [r][c]
         A[a * n_used + k] = yr[at] * scale;

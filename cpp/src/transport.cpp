@@ -78,7 +78,10 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
   std::vector<int64_t> load(D, 0);
   Members members(n, D);
   std::vector<int64_t> unassigned;
-  bool use_previous = previous != nullptr;
+  // With one pixel per class (D == n) the fit below costs n^2 per round and almost never
+  // converges, because most genes move between GW steps: it only cost time (48x48 euclidean:
+  // 42.9 s against 26.3 s without it, the same placement). Classes of many pixels keep it.
+  bool use_previous = previous != nullptr && D < n;
   if (use_previous) {
     std::vector<int64_t> count(D, 0);
     for (int64_t i = 0; i < n; ++i) {

@@ -22,7 +22,8 @@ struct TransportStats {
 
 // cost: (n, D) row-major. capacity: (D,), sum == n. assign: (n,) output class per row.
 // v: (D,) class potentials, read when warm is true, always written.
-// previous: optional feasible assignment (e.g. the last GW step's) to start from: potentials
+// previous: optional feasible assignment (e.g. the last GW step's) to start from (used when
+// D < n; with one row per class it is ignored, see the source): potentials
 // are fitted to it by a few Bellman-Ford rounds, rows it already places optimally keep their
 // class, and only the others are re-routed by augmenting paths.
 TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
