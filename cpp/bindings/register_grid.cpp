@@ -24,6 +24,9 @@ void register_grid(py::module_& m) {
   m.def("euclidean_grid", &genomap::euclidean_grid, py::arg("rows"), py::arg("cols"),
         py::arg("n_used"), py::arg("fft") = false,
         "fft: GW products by 2-D FFT convolution instead of BLAS matrix products.");
+  m.def("euclidean_tiles", &genomap::euclidean_tiles, py::arg("rows"), py::arg("cols"),
+        py::arg("n_used"), py::arg("tile"), py::arg("fft") = false,
+        "The euclidean grid in tile x tile pixel tiles (a coarse level of the multilevel solver).");
   m.def(
       "dense_grid",
       [](carray<double> cost, int64_t rows, int64_t cols) {

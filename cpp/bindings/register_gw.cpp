@@ -1,5 +1,6 @@
 #include "common.hpp"
 #include "genomap/gw.hpp"
+#include "genomap/multilevel.hpp"
 #include "genomap/refine.hpp"
 #include "genomap/sinkhorn.hpp"
 #include "genomap/transport.hpp"
@@ -27,9 +28,54 @@ carray<int64_t> check_assign(py::array assign_in, int64_t n, int64_t D) {
   return assign;
 }
 
+py::dict exact_dict(const ExactResult& r) {
+  py::dict d;
+  d["assign"] = to_numpy(r.assign);
+  d["objective"] = r.objective;
+  d["n_iter"] = r.n_iter;
+  d["converged"] = r.converged;
+  d["trace"] = to_numpy(r.trace);
+  d["n_augment"] = r.n_augment;
+  d["moved"] = to_numpy(r.moved);
+  d["scans"] = to_numpy(r.scans);
+  d["seconds"] = to_numpy(r.seconds);
+  return d;
+}
+
 }  // namespace
 
 void register_gw(py::module_& m) {
+  m.def(
+      "solve_gw_multilevel",
+      [](carray<double> C1, const GridCost& grid, int64_t max_iter, int num_threads,
+         int64_t min_tiles, int64_t max_levels) {
+        check_c1(C1, grid);
+        MultilevelResult r;
+        {
+          py::gil_scoped_release release;
+          r = solve_gw_multilevel(C1.data(), C1.shape(0), grid, max_iter, num_threads, min_tiles,
+                                  max_levels);
+        }
+        py::dict d = exact_dict(r.finest);
+        int64_t total = 0;
+        for (int64_t it : r.level_iter) total += it;
+        d["n_iter"] = total;  // transport problems solved over all levels
+        d["finest_iter"] = r.finest.n_iter;
+        d["tiles"] = to_numpy(r.tiles);
+        d["level_iter"] = to_numpy(r.level_iter);
+        d["level_seconds"] = to_numpy(r.level_seconds);
+        return d;
+      },
+      py::arg("C1"), py::arg("grid"), py::arg("max_iter"), py::arg("num_threads") = 1,
+      py::arg("min_tiles") = 256, py::arg("max_levels") = 4,
+      "Exact GW placement on a euclidean grid, coarse to fine: tiles of 2^L .. 1 pixels.");
+  m.def(
+      "multilevel_tiles",
+      [](int64_t rows, int64_t cols, int64_t n_used, int64_t min_tiles, int64_t max_levels) {
+        return to_numpy(multilevel_tiles(rows, cols, n_used, min_tiles, max_levels));
+      },
+      py::arg("rows"), py::arg("cols"),
+        py::arg("n_used"), py::arg("min_tiles") = 256, py::arg("max_levels") = 4);
   m.def(
       "solve_gw_exact",
       [](carray<double> C1, const GridCost& grid, int64_t max_iter, int num_threads) {
@@ -40,17 +86,7 @@ void register_gw(py::module_& m) {
           GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
           r = solve_gw_exact(p, max_iter, num_threads);
         }
-        py::dict d;
-        d["assign"] = to_numpy(r.assign);
-        d["objective"] = r.objective;
-        d["n_iter"] = r.n_iter;
-        d["converged"] = r.converged;
-        d["trace"] = to_numpy(r.trace);
-        d["n_augment"] = r.n_augment;
-        d["moved"] = to_numpy(r.moved);
-        d["scans"] = to_numpy(r.scans);
-        d["seconds"] = to_numpy(r.seconds);
-        return d;
+        return exact_dict(r);
       },
       py::arg("C1"), py::arg("grid"), py::arg("max_iter"), py::arg("num_threads") = 1,
       "Exact GW placement (epsilon = 0): class of each gene, objective, iterations.");

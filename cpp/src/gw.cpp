@@ -35,22 +35,32 @@ GWProblem make_problem(const double* C1, int64_t n, const GridCost& grid, int nu
   return p;
 }
 
-void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A, int num_threads) {
-  const int64_t n = p.n, D = p.grid->n_classes;
+void class_sums(const GWProblem& p, const int64_t* assign, int64_t D, double* CS, int num_threads) {
+  const int64_t n = p.n;
   const int nt = num_threads > 0 ? num_threads : 1;
-  std::vector<double> S(n * D, 0.0);  // C1 @ S_assign: sums of C1 columns per class
 #pragma omp parallel for schedule(static) num_threads(nt) if (n * n > 100000)
   for (int64_t i = 0; i < n; ++i) {
     const double* c = p.C1 + i * n;
-    double* s = S.data() + i * D;
+    double* s = CS + i * D;
+    std::fill(s, s + D, 0.0);
     for (int64_t k = 0; k < n; ++k) s[assign[k]] += c[k];
   }
+}
+
+void apply_log_cost(const GWProblem& p, const double* CS, double* A, int num_threads) {
+  const int64_t n = p.n, D = p.grid->n_classes;
+  const int nt = num_threads > 0 ? num_threads : 1;
   if (p.grid->convolution) {  // translation-invariant cost: one 2-D convolution per gene
-    p.grid->convolution->apply(S.data(), n, D, A, nt);
+    p.grid->convolution->apply(CS, n, D, A, nt);
     return;
   }
-  gemm_rowmajor(false, false, n, D, D, 1.0, S.data(), D, p.grid->log_cost.data(), D, 0.0, A, D,
-                nt);
+  gemm_rowmajor(false, false, n, D, D, 1.0, CS, D, p.grid->log_cost.data(), D, 0.0, A, D, nt);
+}
+
+void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A, int num_threads) {
+  std::vector<double> S(p.n * p.grid->n_classes);
+  class_sums(p, assign, p.grid->n_classes, S.data(), num_threads);
+  apply_log_cost(p, S.data(), A, num_threads);
 }
 
 void linear_term_coupling(const GWProblem& p, const double* Tc, double* B, int num_threads) {
@@ -118,6 +128,47 @@ static std::vector<double> first_step(const GWProblem& p, int64_t* assign) {
   return v;
 }
 
+// Brings A = C1 S_g L (n, D) up to date for the assignment g. `had` is the assignment A was
+// last computed for (empty: none). When few genes changed class, A += C1[:, M] (L[g(M), :] -
+// L[had(M), :]) over the moved genes M costs 2 n |M| D flops; a full product costs a 2-D FFT
+// convolution per gene (counted at 25 flops per point and log2 point: FFT flops are slower than
+// GEMM flops) or an n x D x D GEMM. The choice depends only on |M|, so results do not depend on
+// timing or threads; a full product every 20 updates bounds the rounding drift.
+static void update_linear_term(const GWProblem& p, const std::vector<int64_t>& g,
+                               std::vector<int64_t>& had, int& updates, double* A, int nt) {
+  const int64_t n = p.n, D = p.grid->n_classes;
+  std::vector<int64_t> moved;
+  if (!had.empty())
+    for (int64_t j = 0; j < n; ++j)
+      if (g[j] != had[j]) moved.push_back(j);
+  const double nd = static_cast<double>(n), dd = static_cast<double>(D);
+  double full = 2.0 * nd * dd * dd;
+  if (p.grid->convolution) {
+    const double pq = static_cast<double>(p.grid->convolution->padded_rows() *
+                                          p.grid->convolution->padded_cols());
+    full = 25.0 * nd * pq * std::log2(pq);
+  }
+  const int64_t m = static_cast<int64_t>(moved.size());
+  const bool incremental = !had.empty() && updates < 20 && 2.0 * nd * m * dd < full;
+  if (!incremental) {
+    linear_term_assignment(p, g.data(), A, nt);
+    updates = 0;
+  } else if (m > 0) {
+    const double* L = p.grid->log_cost.data();
+    std::vector<double> cols(n * m), delta(m * D);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t t = 0; t < m; ++t) cols[i * m + t] = p.C1[i * n + moved[t]];
+    for (int64_t t = 0; t < m; ++t) {
+      const double* to = L + g[moved[t]] * D;
+      const double* from = L + had[moved[t]] * D;
+      for (int64_t e = 0; e < D; ++e) delta[t * D + e] = to[e] - from[e];
+    }
+    gemm_rowmajor(false, false, n, D, m, 1.0, cols.data(), m, delta.data(), D, 1.0, A, D, nt);
+    ++updates;
+  }
+  had = g;
+}
+
 static uint64_t hash_assign(const std::vector<int64_t>& x) {
   uint64_t h = 1469598103934665603ULL;
   for (int64_t v : x) {
@@ -127,24 +178,37 @@ static uint64_t hash_assign(const std::vector<int64_t>& x) {
   return h;
 }
 
-ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads) {
+ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads,
+                           const ExactStart* start) {
   if (max_iter < 1) throw std::invalid_argument("max_iter must be >= 1");
   const int64_t n = p.n, D = p.grid->n_classes;
   ExactResult r;
   std::vector<int64_t> g(n);
-  std::vector<double> v = first_step(p, g.data());
+  std::vector<double> A(n * D);
+  std::vector<double> v;
+  if (start && start->linear_term) {
+    for (int64_t i = 0; i < n * D; ++i) A[i] = -start->linear_term[i];
+    v = start->potentials;
+    const TransportStats ts = solve_class_transport(A.data(), n, D, p.grid->capacity.data(),
+                                                    g.data(), v, v.size() == size_t(D));
+    r.n_augment += ts.n_augment;
+  } else {
+    v = first_step(p, g.data());
+  }
   r.n_iter = 1;
   std::unordered_multimap<uint64_t, size_t> seen;
   std::vector<std::vector<int64_t>> history;
   seen.emplace(hash_assign(g), 0);
   history.push_back(g);
 
-  std::vector<double> A(n * D), cost(n * D);
+  std::vector<double> cost(n * D);
+  std::vector<int64_t> had;  // the assignment A holds the linear term of
+  int updates = 0;
   double best = std::numeric_limits<double>::infinity();
   bool warm = true;
   while (true) {
     const auto t0 = std::chrono::steady_clock::now();
-    linear_term_assignment(p, g.data(), A.data(), num_threads);
+    update_linear_term(p, g, had, updates, A.data(), num_threads);
     const double obj = objective_from_A(p, A.data(), g.data());
     r.trace.push_back(obj);
     if (obj < best) {
@@ -179,6 +243,7 @@ ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads
     g.swap(next);
   }
   r.objective = best;
+  r.potentials = v;
   return r;
 }
 

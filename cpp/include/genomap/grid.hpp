@@ -43,6 +43,14 @@ GridCost radial_grid(int64_t rows, int64_t cols, int64_t n_used);
 // C2[i, j] = true Euclidean distance between pixel centres; log-cost of a pixel to itself is 0.
 // fft: products by 2-D FFT convolution (O(n^2 log n) per GW step) instead of BLAS (O(n^3)).
 GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used, bool fft = false);
+// The euclidean grid seen in tiles of tile x tile pixels (a coarse level of the multilevel
+// solver): one class per tile holding used pixels, numbered like pixels (tile row fastest), its
+// capacity the used pixels in it. The log-cost between two tiles is the mean log-distance over
+// their pixel pairs (distinct pixels within one tile), taken as if every tile were full, so it
+// is translation-invariant and products go by FFT on the tile grid (fft) or BLAS.
+GridCost euclidean_tiles(int64_t rows, int64_t cols, int64_t n_used, int64_t tile, bool fft);
+// The tile (of euclidean_tiles(rows, cols, n_used, tile)) holding each used pixel: (n_used,)
+std::vector<int64_t> tile_of_pixel(int64_t rows, int64_t cols, int64_t n_used, int64_t tile);
 // Any user-supplied symmetric pixel cost (n x n, row-major); one class per pixel.
 GridCost dense_grid(const double* cost, int64_t n, int64_t rows, int64_t cols);
 

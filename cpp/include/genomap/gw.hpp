@@ -24,6 +24,10 @@ GWProblem make_problem(const double* C1, int64_t n, const GridCost& grid, int nu
 
 // A = (C1 @ S_assign) @ L : (n, D) where S_assign is the gene -> class indicator.
 void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A, int num_threads);
+// The two halves: CS = C1 @ S_assign (n, D), sums of C1 columns per class; A = CS @ L (n, D),
+// by FFT convolution when the grid has one, else BLAS.
+void class_sums(const GWProblem& p, const int64_t* assign, int64_t D, double* CS, int num_threads);
+void apply_log_cost(const GWProblem& p, const double* CS, double* A, int num_threads);
 // B = C1 @ (Tc @ L) : (n, D) for a class coupling Tc (n, D).
 void linear_term_coupling(const GWProblem& p, const double* Tc, double* B, int num_threads);
 
@@ -41,12 +45,22 @@ struct ExactResult {
   std::vector<int64_t> moved;   // genes that changed class at each step
   std::vector<int64_t> scans;   // Dijkstra steps of each step's transport solve
   std::vector<double> seconds;  // wall time of each step
+  std::vector<double> potentials;  // (D,) class potentials of the last transport solve
+};
+
+// Where the iteration starts: by default the reference's first step from T = p q^T (rank-one
+// cost, solved by sorting). Otherwise the first step's linear term is given (n, D), e.g. from a
+// coarser level's coupling, with optional warm potentials for its transport.
+struct ExactStart {
+  const double* linear_term = nullptr;
+  std::vector<double> potentials;
 };
 
 // Stopping rule: the iteration map is deterministic in the class assignment, so once an
 // assignment repeats, the sequence is periodic and nothing new can be found; stop there (or at
 // max_iter) and return the assignment with the lowest objective seen.
-ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads);
+ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads,
+                           const ExactStart* start = nullptr);
 
 struct EntropicResult {
   std::vector<double> coupling;  // (n, D) class coupling
