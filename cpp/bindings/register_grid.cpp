@@ -15,10 +15,13 @@ void register_grid(py::module_& m) {
       .def_property_readonly("class_of_pixel", [](const GridCost& g) { return to_numpy(g.class_of_pixel); })
       .def_property_readonly("capacity", [](const GridCost& g) { return to_numpy(g.capacity); })
       .def_property_readonly("class_cost", [](const GridCost& g) {
-        return to_numpy(g.class_cost, g.n_classes, g.n_classes);
+        return to_numpy(g.dense_cost(), g.n_classes, g.n_classes);
       })
       .def_property_readonly("log_cost", [](const GridCost& g) {
-        return to_numpy(g.log_cost, g.n_classes, g.n_classes);
+        return to_numpy(g.dense_log_cost(), g.n_classes, g.n_classes);
+      })
+      .def_property_readonly("stores_dense_cost", [](const GridCost& g) {
+        return !g.log_cost.empty();
       });
   m.def("radial_grid", &genomap::radial_grid, py::arg("rows"), py::arg("cols"), py::arg("n_used"));
   m.def("euclidean_grid", &genomap::euclidean_grid, py::arg("rows"), py::arg("cols"),

@@ -139,6 +139,29 @@ void register_gw(py::module_& m) {
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("num_threads") = 1,
       "(C1 @ S_assign) @ log(C2): the GW linear term of an assignment (genes x classes).");
   m.def(
+      "update_linear_term",
+      [](carray<double> C1, const GridCost& grid, py::array had_in, py::array assign_in,
+         carray<double> A_in, int num_threads) {
+        check_c1(C1, grid);
+        const int64_t n = C1.shape(0), D = grid.n_classes;
+        auto had = check_assign(had_in, n, D);
+        auto assign = check_assign(assign_in, n, D);
+        if (A_in.ndim() != 2 || A_in.shape(0) != n || A_in.shape(1) != D)
+          throw std::invalid_argument("linear term must be (genes, classes)");
+        py::array_t<double> A({n, D});
+        std::copy(A_in.data(), A_in.data() + n * D, A.mutable_data());
+        double* a = A.mutable_data();
+        {
+          py::gil_scoped_release release;
+          GWProblem p = make_problem(C1.data(), n, grid, num_threads);
+          update_linear_term(p, had.data(), assign.data(), a, num_threads);
+        }
+        return A;
+      },
+      py::arg("C1"), py::arg("grid"), py::arg("had"), py::arg("assign"), py::arg("A"),
+      py::arg("num_threads") = 1,
+      "The linear term of `assign` from A, the linear term of `had`, by the moved genes only.");
+  m.def(
       "objective_coupling",
       [](carray<double> C1, const GridCost& grid, carray<double> Tc, int num_threads) {
         check_c1(C1, grid);

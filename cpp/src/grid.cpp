@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -79,27 +80,83 @@ GridCost euclidean_grid(int64_t rows, int64_t cols, int64_t n_used, bool fft) {
   g.n_classes = n_used;
   g.capacity.assign(n_used, 1);
   g.class_of_pixel.resize(n_used);
-  g.class_cost.resize(n_used * n_used);
-  for (int64_t a = 0; a < n_used; ++a) {
-    g.class_of_pixel[a] = a;
-    const double xa = grid_coordinate(a % rows, rows), ya = grid_coordinate(a / rows, cols);
-    for (int64_t b = 0; b < n_used; ++b) {
-      const double dx = xa - grid_coordinate(b % rows, rows);
-      const double dy = ya - grid_coordinate(b / rows, cols);
-      g.class_cost[a * n_used + b] = std::sqrt(dx * dx + dy * dy);
-    }
-  }
-  finish(g);
+  for (int64_t a = 0; a < n_used; ++a) g.class_of_pixel[a] = a;
+  // Unit spacing on both axes (grid_coordinate), so costs depend on the displacement only.
   // A pixel's log-distance to itself is taken as log(1) (one grid step), not log(1e-15).
   // For permutations the diagonal never enters the objective (C1 has a zero diagonal); in the
   // linearisation, -34.5 on it pins every gene to its current pixel and the iteration cannot move.
-  for (int64_t a = 0; a < n_used; ++a) g.log_cost[a * n_used + a] = 0.0;
-  if (fft)  // the same log-cost as a kernel of the displacement (unit spacing on both axes)
-    g.convolution = std::make_shared<GridConvolution>(rows, cols, [](int64_t dr, int64_t dc) {
-      if (dr == 0 && dc == 0) return 0.0;
-      return std::log(std::sqrt(static_cast<double>(dr * dr + dc * dc)) + kLogFloor);
-    });
+  const int64_t r2 = 2 * rows - 1;
+  g.offset_cost.resize(r2 * (2 * cols - 1));
+  g.offset_log_cost.resize(g.offset_cost.size());
+  for (int64_t dc = -(cols - 1); dc < cols; ++dc)
+    for (int64_t dr = -(rows - 1); dr < rows; ++dr) {
+      const int64_t at = (dc + cols - 1) * r2 + dr + rows - 1;
+      const double d = std::sqrt(static_cast<double>(dr * dr + dc * dc));
+      g.offset_cost[at] = d;
+      g.offset_log_cost[at] = (dr == 0 && dc == 0) ? 0.0 : std::log(d + kLogFloor);
+    }
+  // <C2 q, q>: pairs of used pixels, summed per column pair (a column holds up to `rows`).
+  double s = 0.0;
+  for (int64_t a = 0; a < n_used; ++a) {
+    const int64_t ra = a % rows, ca = a / rows;
+    for (int64_t cb = 0; cb * rows < n_used; ++cb) {
+      const double* col = g.offset_cost.data() + (cb - ca + cols - 1) * r2 + rows - 1 - ra;
+      for (int64_t rb = 0; rb < std::min(rows, n_used - cb * rows); ++rb) s += col[rb];
+    }
+  }
+  g.mean_cost = s / (static_cast<double>(n_used) * static_cast<double>(n_used));
+  if (fft) {
+    auto table = std::make_shared<std::vector<double>>(g.offset_log_cost);
+    g.convolution = std::make_shared<GridConvolution>(
+        rows, cols, [table, rows, cols, r2](int64_t dr, int64_t dc) {
+          return (*table)[(dc + cols - 1) * r2 + dr + rows - 1];
+        });
+  } else {  // BLAS products read the dense matrices
+    g.class_cost = g.dense_cost();
+    g.log_cost = g.dense_log_cost();
+    g.offset_cost.clear();
+    g.offset_log_cost.clear();
+  }
   return g;
+}
+
+namespace {
+void offset_row(const GridCost& g, const std::vector<double>& table, int64_t d, double* out) {
+  const int64_t rows = g.rows, r2 = 2 * rows - 1;
+  const int64_t rd = d % rows, cd = d / rows;
+  for (int64_t e = 0; e < g.n_classes; ++e)
+    out[e] = table[(e / rows - cd + g.cols - 1) * r2 + e % rows - rd + rows - 1];
+}
+}  // namespace
+
+void GridCost::log_cost_row(int64_t d, double* out) const {
+  if (!log_cost.empty()) {
+    std::copy(log_cost.begin() + d * n_classes, log_cost.begin() + (d + 1) * n_classes, out);
+    return;
+  }
+  offset_row(*this, offset_log_cost, d, out);
+}
+
+void GridCost::cost_row(int64_t d, double* out) const {
+  if (!class_cost.empty()) {
+    std::copy(class_cost.begin() + d * n_classes, class_cost.begin() + (d + 1) * n_classes, out);
+    return;
+  }
+  offset_row(*this, offset_cost, d, out);
+}
+
+std::vector<double> GridCost::dense_log_cost() const {
+  if (!log_cost.empty()) return log_cost;
+  std::vector<double> out(n_classes * n_classes);
+  for (int64_t d = 0; d < n_classes; ++d) log_cost_row(d, out.data() + d * n_classes);
+  return out;
+}
+
+std::vector<double> GridCost::dense_cost() const {
+  if (!class_cost.empty()) return class_cost;
+  std::vector<double> out(n_classes * n_classes);
+  for (int64_t d = 0; d < n_classes; ++d) cost_row(d, out.data() + d * n_classes);
+  return out;
 }
 
 std::vector<int64_t> tile_of_pixel(int64_t rows, int64_t cols, int64_t n_used, int64_t tile) {
@@ -119,8 +176,8 @@ GridCost euclidean_tiles(int64_t rows, int64_t cols, int64_t n_used, int64_t til
   g.rows = (rows + tile - 1) / tile;  // the tile grid
   g.cols = (cols + tile - 1) / tile;
   g.class_of_pixel = tile_of_pixel(rows, cols, n_used, tile);
-  g.n_classes = g.class_of_pixel.back() + 1;
-  g.n_used = g.n_classes;  // the GW problem sees tiles; capacities carry the pixels
+  g.n_classes = *std::max_element(g.class_of_pixel.begin(), g.class_of_pixel.end()) + 1;
+  g.n_used = n_used;  // pixels, as for every class grid (rows and cols: the tile grid)
   g.capacity.assign(g.n_classes, 0);
   for (int64_t t : g.class_of_pixel) g.capacity[t]++;
   // Mean over pixel pairs of two full tiles dr, dc tiles apart: pixel offsets within the tiles

@@ -66,8 +66,11 @@ void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A
 void linear_term_coupling(const GWProblem& p, const double* Tc, double* B, int num_threads) {
   const int64_t n = p.n, D = p.grid->n_classes;
   std::vector<double> TL(n * D);
-  gemm_rowmajor(false, false, n, D, D, 1.0, Tc, D, p.grid->log_cost.data(), D, 0.0, TL.data(), D,
-                num_threads);
+  if (p.grid->convolution)
+    p.grid->convolution->apply(Tc, n, D, TL.data(), num_threads);
+  else
+    gemm_rowmajor(false, false, n, D, D, 1.0, Tc, D, p.grid->log_cost.data(), D, 0.0, TL.data(),
+                  D, num_threads);
   gemm_rowmajor(false, false, n, D, n, 1.0, p.C1, n, TL.data(), D, 0.0, B, D, num_threads);
 }
 
@@ -101,13 +104,14 @@ double objective_coupling(const GWProblem& p, const double* Tc, int num_threads)
 // classes' demand far better than a cold start (5x fewer path searches at 64x64).
 static std::vector<double> first_step(const GWProblem& p, int64_t* assign) {
   const int64_t n = p.n, D = p.grid->n_classes;
-  const auto& L = p.grid->log_cost;
   const auto& cap = p.grid->capacity;
-  std::vector<double> a(n, 0.0), b(D, 0.0);
+  std::vector<double> a(n, 0.0), b(D, 0.0), L(D);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < n; ++k) a[i] += p.C1[i * n + k];
-  for (int64_t e = 0; e < D; ++e)
-    for (int64_t d = 0; d < D; ++d) b[d] += static_cast<double>(cap[e]) * L[e * D + d];
+  for (int64_t e = 0; e < D; ++e) {
+    p.grid->log_cost_row(e, L.data());
+    for (int64_t d = 0; d < D; ++d) b[d] += static_cast<double>(cap[e]) * L[d];
+  }
   std::vector<int64_t> genes(n), classes(D);
   std::iota(genes.begin(), genes.end(), 0);
   std::iota(classes.begin(), classes.end(), 0);
@@ -128,19 +132,38 @@ static std::vector<double> first_step(const GWProblem& p, int64_t* assign) {
   return v;
 }
 
-// Brings A = C1 S_g L (n, D) up to date for the assignment g. `had` is the assignment A was
-// last computed for (empty: none). When few genes changed class, A += C1[:, M] (L[g(M), :] -
-// L[had(M), :]) over the moved genes M costs 2 n |M| D flops; a full product costs a 2-D FFT
-// convolution per gene (counted at 25 flops per point and log2 point: FFT flops are slower than
-// GEMM flops) or an n x D x D GEMM. The choice depends only on |M|, so results do not depend on
-// timing or threads; a full product every 20 updates bounds the rounding drift.
-static void update_linear_term(const GWProblem& p, const std::vector<int64_t>& g,
-                               std::vector<int64_t>& had, int& updates, double* A, int nt) {
+void update_linear_term(const GWProblem& p, const int64_t* had, const int64_t* g, double* A,
+                        int num_threads) {
   const int64_t n = p.n, D = p.grid->n_classes;
   std::vector<int64_t> moved;
+  for (int64_t j = 0; j < n; ++j)
+    if (g[j] != had[j]) moved.push_back(j);
+  const int64_t m = static_cast<int64_t>(moved.size());
+  if (m == 0) return;
+  std::vector<double> cols(n * m), delta(m * D), from(D);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t t = 0; t < m; ++t) cols[i * m + t] = p.C1[i * n + moved[t]];
+  for (int64_t t = 0; t < m; ++t) {
+    double* row = delta.data() + t * D;
+    p.grid->log_cost_row(g[moved[t]], row);
+    p.grid->log_cost_row(had[moved[t]], from.data());
+    for (int64_t e = 0; e < D; ++e) row[e] -= from[e];
+  }
+  gemm_rowmajor(false, false, n, D, m, 1.0, cols.data(), m, delta.data(), D, 1.0, A, D,
+                num_threads);
+}
+
+// Brings A = C1 S_g L (n, D) up to date for the assignment g. `had` is the assignment A was
+// last computed for (empty: none). The update above costs 2 n |M| D flops; a full product costs
+// a 2-D FFT convolution per gene (counted at 25 flops per point and log2 point: FFT flops are
+// slower than GEMM flops) or an n x D x D GEMM. The choice depends only on |M|, so results do
+// not depend on timing or threads; a full product every 20 updates bounds the rounding drift.
+static void refresh_linear_term(const GWProblem& p, const std::vector<int64_t>& g,
+                                std::vector<int64_t>& had, int& updates, double* A, int nt) {
+  const int64_t n = p.n, D = p.grid->n_classes;
+  int64_t m = 0;
   if (!had.empty())
-    for (int64_t j = 0; j < n; ++j)
-      if (g[j] != had[j]) moved.push_back(j);
+    for (int64_t j = 0; j < n; ++j) m += g[j] != had[j];
   const double nd = static_cast<double>(n), dd = static_cast<double>(D);
   double full = 2.0 * nd * dd * dd;
   if (p.grid->convolution) {
@@ -148,23 +171,12 @@ static void update_linear_term(const GWProblem& p, const std::vector<int64_t>& g
                                           p.grid->convolution->padded_cols());
     full = 25.0 * nd * pq * std::log2(pq);
   }
-  const int64_t m = static_cast<int64_t>(moved.size());
-  const bool incremental = !had.empty() && updates < 20 && 2.0 * nd * m * dd < full;
-  if (!incremental) {
+  if (!had.empty() && updates < 20 && 2.0 * nd * static_cast<double>(m) * dd < full) {
+    update_linear_term(p, had.data(), g.data(), A, nt);
+    ++updates;
+  } else {
     linear_term_assignment(p, g.data(), A, nt);
     updates = 0;
-  } else if (m > 0) {
-    const double* L = p.grid->log_cost.data();
-    std::vector<double> cols(n * m), delta(m * D);
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t t = 0; t < m; ++t) cols[i * m + t] = p.C1[i * n + moved[t]];
-    for (int64_t t = 0; t < m; ++t) {
-      const double* to = L + g[moved[t]] * D;
-      const double* from = L + had[moved[t]] * D;
-      for (int64_t e = 0; e < D; ++e) delta[t * D + e] = to[e] - from[e];
-    }
-    gemm_rowmajor(false, false, n, D, m, 1.0, cols.data(), m, delta.data(), D, 1.0, A, D, nt);
-    ++updates;
   }
   had = g;
 }
@@ -208,7 +220,7 @@ ExactResult solve_gw_exact(const GWProblem& p, int64_t max_iter, int num_threads
   bool warm = true;
   while (true) {
     const auto t0 = std::chrono::steady_clock::now();
-    update_linear_term(p, g, had, updates, A.data(), num_threads);
+    refresh_linear_term(p, g, had, updates, A.data(), num_threads);
     const double obj = objective_from_A(p, A.data(), g.data());
     r.trace.push_back(obj);
     if (obj < best) {

@@ -1,5 +1,6 @@
 #include "genomap/multilevel.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <vector>
@@ -11,7 +12,8 @@ std::vector<int64_t> multilevel_tiles(int64_t rows, int64_t cols, int64_t n_used
   std::vector<int64_t> tiles{1};
   for (int64_t t = 2; static_cast<int64_t>(tiles.size()) < max_levels; t *= 2) {
     if (t > rows && t > cols) break;
-    if (tile_of_pixel(rows, cols, n_used, t).back() + 1 < min_tiles) break;
+    const auto tiles_of = tile_of_pixel(rows, cols, n_used, t);
+    if (*std::max_element(tiles_of.begin(), tiles_of.end()) + 1 < min_tiles) break;
     tiles.insert(tiles.begin(), t);
   }
   return tiles;

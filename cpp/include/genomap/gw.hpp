@@ -28,6 +28,10 @@ void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A
 // by FFT convolution when the grid has one, else BLAS.
 void class_sums(const GWProblem& p, const int64_t* assign, int64_t D, double* CS, int num_threads);
 void apply_log_cost(const GWProblem& p, const double* CS, double* A, int num_threads);
+// A += C1[:, M] (L[g(M), :] - L[had(M), :]) over the genes M whose class differs between `had`
+// and `g`: turns the linear term of `had` into that of `g` in 2 n |M| D flops.
+void update_linear_term(const GWProblem& p, const int64_t* had, const int64_t* g, double* A,
+                        int num_threads);
 // B = C1 @ (Tc @ L) : (n, D) for a class coupling Tc (n, D).
 void linear_term_coupling(const GWProblem& p, const double* Tc, double* B, int num_threads);
 
