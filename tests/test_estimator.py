@@ -230,6 +230,8 @@ def test_memory_estimate_warns_before_a_run_that_would_not_fit(data, monkeypatch
         gf.Genomap(10, 10).fit(X)
     need = _memory.fit_bytes(20000, 19881, 2000, 1000)
     assert need > 8 * 19881**2  # at least the interaction matrix
+    # an FFT grid keeps no classes x classes matrices
+    assert _memory.fit_bytes(20000, 19881, 2000, 1000, dense_grid=False) == need - 16 * 2000**2
 
 
 def test_selection_correlates_only_selected_genes(data):

@@ -20,19 +20,22 @@ def available_bytes() -> int | None:
     return None
 
 
-def fit_bytes(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows: int) -> int:
+def fit_bytes(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows: int,
+              dense_grid: bool = True) -> int:
     """Peak bytes of a fit: the n x n interaction matrix (accumulated and converted in place),
-    a float64 chunk and its centred copy, and the solver's genes x classes buffers."""
+    a float64 chunk and its centred copy, the solver's genes x classes buffers, and the grid's
+    classes x classes cost matrices unless the grid keeps a displacement table (FFT grids)."""
     interaction = 8 * n_placed * n_placed
     chunk = 2 * 8 * chunk_rows * n_genes_in
-    solver = 8 * (4 * n_placed * n_classes + 2 * n_classes * n_classes + 8 * n_placed)
+    grid = 2 * n_classes * n_classes if dense_grid else 0
+    solver = 8 * (4 * n_placed * n_classes + grid + 8 * n_placed)
     return interaction + chunk + solver
 
 
 def check_fit_memory(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows: int,
-                     what: str) -> int:
+                     what: str, dense_grid: bool = True) -> int:
     """Warns (MemoryEstimateWarning) when the estimate exceeds available memory; returns it."""
-    need = fit_bytes(n_genes_in, n_placed, n_classes, chunk_rows)
+    need = fit_bytes(n_genes_in, n_placed, n_classes, chunk_rows, dense_grid)
     have = available_bytes()
     if have is not None and need > have:
         warnings.warn(

@@ -15,7 +15,7 @@ from ._validate import (
     default_threads,
 )
 from .interaction import default_chunk_rows, gene_moments, interaction_matrix
-from .placement import GRID_METRICS, Placement, make_grid, solve_placement
+from .placement import FFT_MIN_PIXELS, GRID_METRICS, Placement, make_grid, solve_placement
 from .raster import LAYOUTS, image_shape, rasterize
 
 _FORMAT = "genomap_fast.Genomap/1"
@@ -36,6 +36,9 @@ class Genomap:
     select_genes : None (more genes than pixels is an error) or "variance" (keep the
         ``rows * cols`` genes of highest variance, as the reference's task functions do).
     refine_rounds : rounds of the within-ring tie-breaking (radial metric), 0 to disable.
+    multilevel : euclidean metric only: solve on 2x2-pixel tiles first, then on pixels (much
+        faster on large grids; a different fixed point of the same iteration). None: from 2,048
+        pixels on. See :func:`genomap_fast.solve_placement`.
     num_threads : threads for the C++ kernels and BLAS (default: all available cores).
     chunk_size : cells per chunk when streaming the interaction statistics.
     progress : show a progress bar during transform of many cells.
@@ -69,6 +72,7 @@ class Genomap:
         chunk_size: int | None = None,
         progress: bool = False,
         standardize: bool = False,
+        multilevel: bool | None = None,
     ):
         self.rows, self.cols = check_grid_shape(rows, cols)
         if grid_metric not in GRID_METRICS:
@@ -92,6 +96,9 @@ class Genomap:
         self.chunk_size = chunk_size
         self.progress = progress
         self.standardize = bool(standardize)
+        if multilevel and grid_metric != "euclidean":
+            raise ValueError("multilevel placement needs grid_metric='euclidean'")
+        self.multilevel = None if multilevel is None else bool(multilevel)
 
     @property
     def n_pixels(self) -> int:
@@ -148,7 +155,9 @@ class Genomap:
                      if self.grid_metric == "radial" else n_placed)
         check_fit_memory(n_genes, n_placed, n_classes,
                          self.chunk_size or default_chunk_rows(n_placed),
-                         f"fitting a {self.rows}x{self.cols} genomap of {n_placed} genes")
+                         f"fitting a {self.rows}x{self.cols} genomap of {n_placed} genes",
+                         dense_grid=not (self.grid_metric == "euclidean"
+                                         and n_placed >= FFT_MIN_PIXELS))
         bar = self._bar(n_cells, "statistics")
         try:
             stats = stats_of(data, self.chunk_size, nt, genes, progress=bar)
@@ -157,7 +166,7 @@ class Genomap:
                 bar.close()
         placement = solve_placement(
             stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
-            refine_rounds=self.refine_rounds, num_threads=nt,
+            refine_rounds=self.refine_rounds, num_threads=nt, multilevel=self.multilevel,
         )
         genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
         self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
@@ -309,7 +318,7 @@ class Genomap:
             "layout": self.layout, "select_genes": self.select_genes,
             "refine_rounds": self.refine_rounds, "num_threads": self.num_threads,
             "chunk_size": self.chunk_size, "progress": self.progress,
-            "standardize": self.standardize,
+            "standardize": self.standardize, "multilevel": self.multilevel,
         }
 
     def to_state(self) -> tuple[dict, dict]:
