@@ -154,8 +154,8 @@ def test_solve_placement_multilevel_option(small, objective):
     rows, cols = 10, 15
     ml = gf.solve_placement(C1, rows, cols, "euclidean", multilevel=True)
     plain = gf.solve_placement(C1, rows, cols, "euclidean", multilevel=False)
-    auto = gf.solve_placement(C1, rows, cols, "euclidean")  # below MULTILEVEL_MIN_PIXELS
-    assert np.array_equal(auto.pixel, plain.pixel)
+    default = gf.solve_placement(C1, rows, cols, "euclidean")  # multilevel is opt-in
+    assert np.array_equal(default.pixel, plain.pixel)
     assert ml.converged and np.array_equal(np.sort(ml.pixel), np.arange(150))
     C2 = gf.pixel_distance_matrix(rows, cols, 150, "euclidean")
     np.testing.assert_allclose(ml.objective, objective(C1, C2, ml.coupling()), rtol=1e-10)

@@ -36,9 +36,9 @@ class Genomap:
     select_genes : None (more genes than pixels is an error) or "variance" (keep the
         ``rows * cols`` genes of highest variance, as the reference's task functions do).
     refine_rounds : rounds of the within-ring tie-breaking (radial metric), 0 to disable.
-    multilevel : euclidean metric only: solve on 2x2-pixel tiles first, then on pixels (much
-        faster on large grids; a different fixed point of the same iteration). None: from 2,048
-        pixels on. See :func:`genomap_fast.solve_placement`.
+    multilevel : euclidean metric only: solve on 2x2-pixel tiles first, then on pixels (another
+        fixed point of the same iteration, sooner on mid-size grids); see
+        :func:`genomap_fast.solve_placement`.
     num_threads : threads for the C++ kernels and BLAS (default: all available cores).
     chunk_size : cells per chunk when streaming the interaction statistics.
     progress : show a progress bar during transform of many cells.
@@ -72,7 +72,7 @@ class Genomap:
         chunk_size: int | None = None,
         progress: bool = False,
         standardize: bool = False,
-        multilevel: bool | None = None,
+        multilevel: bool = False,
     ):
         self.rows, self.cols = check_grid_shape(rows, cols)
         if grid_metric not in GRID_METRICS:
@@ -98,7 +98,7 @@ class Genomap:
         self.standardize = bool(standardize)
         if multilevel and grid_metric != "euclidean":
             raise ValueError("multilevel placement needs grid_metric='euclidean'")
-        self.multilevel = None if multilevel is None else bool(multilevel)
+        self.multilevel = bool(multilevel)
 
     @property
     def n_pixels(self) -> int:
