@@ -21,14 +21,24 @@ int64_t smooth_size(int64_t x) {
   }
 }
 
+// sin 60, cos/sin 72 and 144 degrees: the radix-3 and radix-5 DFT constants
+constexpr double kSin60 = 0.86602540378443864676;
+constexpr double kCos72 = 0.30901699437494742410, kSin72 = 0.95105651629515357212;
+constexpr double kCos144 = -0.80901699437494742410, kSin144 = 0.58778525229247312917;
+
 // Radix-R DFT butterfly of one Stockham stage over `active` contiguous entries:
-// y_k = (sum_j x_j w_R^(jk)) * t_k, x_j = in + j * in_stride, y_k = out + k * out_stride.
-// Radices 2 and 4 need no multiplications inside the DFT; 3 and 5 use the table c/s.
+// y_k = (sum_j x_j w_R^(jk)) * t_k, x_j = in + j * in_stride, y_k = out + k * out_stride,
+// w_R = exp(-sign 2 pi i / R).
 template <int R>
 GENOMAP_CLONES void butterfly(const double* __restrict xr, const double* __restrict xi,
                               int64_t in_stride, double* __restrict yr, double* __restrict yi,
-                              int64_t out_stride, int64_t active, const double* tr,
-                              const double* ti, const double* cr, const double* ci, double sign) {
+                              int64_t out_stride, int64_t active, const double* tr_in,
+                              const double* ti_in, double sign) {
+  double tr[R], ti[R];  // local copies: they cannot alias the outputs
+  for (int k = 0; k < R; ++k) {
+    tr[k] = tr_in[k];
+    ti[k] = ti_in[k];
+  }
   for (int64_t x = 0; x < active; ++x) {
     double ar[R], ai[R], br[R], bi[R];
     for (int j = 0; j < R; ++j) {
@@ -54,16 +64,34 @@ GENOMAP_CLONES void butterfly(const double* __restrict xr, const double* __restr
       bi[1] = t1i - t3r;
       br[3] = t1r - t3i;  // t1 + i t3
       bi[3] = t1i + t3r;
-    } else {
-      for (int k = 0; k < R; ++k) {
-        double sr = ar[0], si = ai[0];
-        for (int j = 1; j < R; ++j) {
-          sr += ar[j] * cr[j * R + k] - ai[j] * ci[j * R + k];
-          si += ar[j] * ci[j * R + k] + ai[j] * cr[j * R + k];
-        }
-        br[k] = sr;
-        bi[k] = si;
-      }
+    } else if constexpr (R == 3) {
+      // w_3 = -1/2 -+ i sqrt(3)/2: b1 = m - i n, b2 = m + i n
+      const double tr3 = ar[1] + ar[2], ti3 = ai[1] + ai[2];
+      const double mr = ar[0] - 0.5 * tr3, mi = ai[0] - 0.5 * ti3;
+      const double nr = sign * kSin60 * (ar[1] - ar[2]), ni = sign * kSin60 * (ai[1] - ai[2]);
+      br[0] = ar[0] + tr3;
+      bi[0] = ai[0] + ti3;
+      br[1] = mr + ni;
+      bi[1] = mi - nr;
+      br[2] = mr - ni;
+      bi[2] = mi + nr;
+    } else {  // R == 5, by the symmetric pairs (a1, a4) and (a2, a3)
+      const double t1r = ar[1] + ar[4], t1i = ai[1] + ai[4], t3r = ar[1] - ar[4], t3i = ai[1] - ai[4];
+      const double t2r = ar[2] + ar[3], t2i = ai[2] + ai[3], t4r = ar[2] - ar[3], t4i = ai[2] - ai[3];
+      const double m1r = ar[0] + kCos72 * t1r + kCos144 * t2r, m1i = ai[0] + kCos72 * t1i + kCos144 * t2i;
+      const double m2r = ar[0] + kCos144 * t1r + kCos72 * t2r, m2i = ai[0] + kCos144 * t1i + kCos72 * t2i;
+      const double n1r = sign * (kSin72 * t3r + kSin144 * t4r), n1i = sign * (kSin72 * t3i + kSin144 * t4i);
+      const double n2r = sign * (kSin144 * t3r - kSin72 * t4r), n2i = sign * (kSin144 * t3i - kSin72 * t4i);
+      br[0] = ar[0] + t1r + t2r;
+      bi[0] = ai[0] + t1i + t2i;
+      br[1] = m1r + n1i;  // m1 - i n1
+      bi[1] = m1i - n1r;
+      br[4] = m1r - n1i;  // m1 + i n1
+      bi[4] = m1i + n1r;
+      br[2] = m2r + n2i;  // m2 - i n2
+      bi[2] = m2i - n2r;
+      br[3] = m2r - n2i;  // m2 + i n2
+      bi[3] = m2i + n2r;
     }
     yr[x] = br[0];
     yi[x] = bi[0];
@@ -106,15 +134,8 @@ static void fft_outer(double* re, double* im, double* work_re, double* work_im, 
   const double sign = inverse ? -1.0 : 1.0;
   double *xr = re, *xi = im, *yr = work_re, *yi = work_im;
   int64_t s = 1, m = n;
-  double tr[5], ti[5], cr[25], ci[25];
-  const double pi = std::acos(-1.0);
+  double tr[5], ti[5];
   for (int R : plan.radices) {
-    for (int j = 0; j < R; ++j)  // the radix-R DFT matrix w_R^(jk)
-      for (int k = 0; k < R; ++k) {
-        const double angle = 2.0 * pi * static_cast<double>(j * k % R) / R;
-        cr[j * R + k] = std::cos(angle);
-        ci[j * R + k] = -sign * std::sin(angle);
-      }
     m /= R;  // n == R * m * s: sub-transforms of length R * m, s of them interleaved
     for (int64_t p = 0; p < m; ++p) {
       for (int k = 0; k < R; ++k) {
@@ -125,10 +146,10 @@ static void fft_outer(double* re, double* im, double* work_re, double* work_im, 
         const int64_t in = (q + s * p) * width, out = (q + s * R * p) * width;
         const int64_t is = s * m * width, os = s * width;
         switch (R) {
-          case 2: butterfly<2>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, cr, ci, sign); break;
-          case 3: butterfly<3>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, cr, ci, sign); break;
-          case 4: butterfly<4>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, cr, ci, sign); break;
-          default: butterfly<5>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, cr, ci, sign);
+          case 2: butterfly<2>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, sign); break;
+          case 3: butterfly<3>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, sign); break;
+          case 4: butterfly<4>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, sign); break;
+          default: butterfly<5>(xr + in, xi + in, is, yr + out, yi + out, os, active, tr, ti, sign);
         }
       }
     }
@@ -145,14 +166,22 @@ static void fft_outer(double* re, double* im, double* work_re, double* work_im, 
 
 namespace {
 
-// (A, B) row-major -> (B, A): out[b * A + a] = in[a * B + b], in cache-sized tiles.
-void transpose(const double* in, double* out, int64_t A, int64_t B) {
+// (A, B) row-major with row stride lda -> (B, A) with row stride ldb, in cache-sized tiles.
+void transpose(const double* in, double* out, int64_t A, int64_t B, int64_t lda, int64_t ldb) {
   constexpr int64_t T = 32;
   for (int64_t a0 = 0; a0 < A; a0 += T)
     for (int64_t b0 = 0; b0 < B; b0 += T)
       for (int64_t a = a0; a < std::min(A, a0 + T); ++a)
-        for (int64_t b = b0; b < std::min(B, b0 + T); ++b) out[b * A + a] = in[a * B + b];
+        for (int64_t b = b0; b < std::min(B, b0 + T); ++b) out[b * ldb + a] = in[a * lda + b];
 }
+
+void transpose(const double* in, double* out, int64_t A, int64_t B) {
+  transpose(in, out, A, B, B, A);
+}
+
+// Row stride for an FFT buffer of `width` columns: off powers of two, since the FFT reads and
+// writes several rows a power-of-two distance apart, which would map to the same cache sets.
+int64_t padded_stride(int64_t width) { return width + 8; }
 
 }  // namespace
 
@@ -192,39 +221,44 @@ void GridConvolution::apply(const double* S, int64_t n, int64_t n_used, double* 
   const int nt = num_threads > 0 ? num_threads : 1;
 #pragma omp parallel num_threads(nt)
   {
-    // [c][r] layout (Q, P), its transpose [r][c] (P, Q), and the FFT's work arrays
-    std::vector<double> xr(Q * P), xi(Q * P), yr(P * Q), yi(P * Q), wr(P * Q), wi(P * Q);
+    // [c][r] layout (Q rows of P, stride lx) and its transpose [r][c] (P rows of Q, stride ly);
+    // each FFT uses the other pair as its work arrays (overwritten by the next transpose anyway)
+    const int64_t lx = padded_stride(P), ly = padded_stride(Q);
+    const size_t size = static_cast<size_t>(std::max(Q * lx, P * ly));
+    std::vector<double> xr(size), xi(size), yr(size), yi(size);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t pair = 0; pair < pairs; ++pair) {
       const int64_t a = 2 * pair, b = a + 1;
       std::fill(xr.begin(), xr.end(), 0.0);
       std::fill(xi.begin(), xi.end(), 0.0);
       for (int64_t k = 0; k < n_used; ++k) {  // pixel k: row k % rows, column k / rows
-        const int64_t at = (k / rows) * P + k % rows;
+        const int64_t at = (k / rows) * lx + k % rows;
         xr[at] = S[a * n_used + k];
         if (b < n) xi[at] = S[b * n_used + k];
       }
       // along c (outer, Q), inner r: the first `rows` entries are non-zero
-      fft_outer(xr.data(), xi.data(), wr.data(), wi.data(), P, rows, plan_Q_, false);
-      transpose(xr.data(), yr.data(), Q, P);
-      transpose(xi.data(), yi.data(), Q, P);
+      fft_outer(xr.data(), xi.data(), yr.data(), yi.data(), lx, rows, plan_Q_, false);
+      transpose(xr.data(), yr.data(), Q, P, lx, ly);
+      transpose(xi.data(), yi.data(), Q, P, lx, ly);
       // along r (outer, P), inner c: all Q
-      fft_outer(yr.data(), yi.data(), wr.data(), wi.data(), Q, Q, plan_P_, false);
-      transpose(yr.data(), xr.data(), P, Q);
-      transpose(yi.data(), xi.data(), P, Q);
-      for (int64_t t = 0; t < Q * P; ++t) {
-        const double re = xr[t] * khat_re_[t] - xi[t] * khat_im_[t];
-        const double im = xr[t] * khat_im_[t] + xi[t] * khat_re_[t];
-        xr[t] = re;
-        xi[t] = im;
-      }
+      fft_outer(yr.data(), yi.data(), xr.data(), xi.data(), ly, Q, plan_P_, false);
+      transpose(yr.data(), xr.data(), P, Q, ly, lx);
+      transpose(yi.data(), xi.data(), P, Q, ly, lx);
+      for (int64_t c = 0; c < Q; ++c)
+        for (int64_t r = 0; r < P; ++r) {
+          const int64_t t = c * lx + r, u = c * P + r;
+          const double re = xr[t] * khat_re_[u] - xi[t] * khat_im_[u];
+          const double im = xr[t] * khat_im_[u] + xi[t] * khat_re_[u];
+          xr[t] = re;
+          xi[t] = im;
+        }
       // inverse: along c (outer), all inner r; then along r with only the used columns
-      fft_outer(xr.data(), xi.data(), wr.data(), wi.data(), P, P, plan_Q_, true);
-      transpose(xr.data(), yr.data(), Q, P);
-      transpose(xi.data(), yi.data(), Q, P);
-      fft_outer(yr.data(), yi.data(), wr.data(), wi.data(), Q, used_cols, plan_P_, true);
+      fft_outer(xr.data(), xi.data(), yr.data(), yi.data(), lx, P, plan_Q_, true);
+      transpose(xr.data(), yr.data(), Q, P, lx, ly);
+      transpose(xi.data(), yi.data(), Q, P, lx, ly);
+      fft_outer(yr.data(), yi.data(), xr.data(), xi.data(), ly, used_cols, plan_P_, true);
       for (int64_t k = 0; k < n_used; ++k) {
-        const int64_t at = (k % rows) * Q + k / rows;  // [r][c]
+        const int64_t at = (k % rows) * ly + k / rows;  // [r][c]
         A[a * n_used + k] = yr[at] * scale;
         if (b < n) A[b * n_used + k] = yi[at] * scale;
       }

@@ -208,7 +208,7 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
   if (cached && !unassigned.empty())
     for (int64_t d = 0; d < D; ++d) rebuild(d);
 
-  std::vector<double> dist(D), key(D), wrow(D);
+  std::vector<double> dist(D), key(D);
   std::vector<int64_t> pred(D);  // class the shortest path enters from (-1: the source row)
   std::vector<uint8_t> is_free(D);
   std::vector<int64_t> scanned_list, path;
@@ -242,15 +242,12 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
       key[b] = -inf;
       scanned_list.push_back(b);
       stats.n_scans++;
-      const double* w;
       if (cached) {
-        w = W.data() + b * D;
-      } else {  // one row in the class: its cost row minus its current cost
+        mn = relax_classes(D, db + v[b], W.data() + b * D, v.data(), key.data(), pred.data(), b);
+      } else {  // one row in the class: its cost row, less its current cost in the base
         const double* ck = cost + members.rows[b][0] * D;
-        for (int64_t e = 0; e < D; ++e) wrow[e] = ck[e] - ck[b];
-        w = wrow.data();
+        mn = relax_classes(D, db + v[b] - ck[b], ck, v.data(), key.data(), pred.data(), b);
       }
-      mn = relax_classes(D, db + v[b], w, v.data(), key.data(), pred.data(), b);
     }
     const int64_t target = best;
     const double dt = mn;
