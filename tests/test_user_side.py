@@ -94,6 +94,12 @@ def test_construct_h5ad_layer_and_outputs(tmp_path, table):
     assert _run(["construct", str(paths["npy"]), "-o", str(npy), "--rows", "7", "--cols",
                  "7", "-q"]).returncode == 0
     assert np.load(npy).shape == (80, 1, 7, 7)
+    ml = tmp_path / "ml.npz"
+    assert _run(["construct", str(paths["npy"]), "-o", str(ml), "--rows", "7", "--cols", "7",
+                 "--metric", "euclidean", "--multilevel", "-q"]).returncode == 0
+    with np.load(ml) as z:
+        want = gf.Genomap(7, 7, grid_metric="euclidean", multilevel=True).fit(X)
+        np.testing.assert_array_equal(z["placement"], want.placement_)
 
 
 @pytest.mark.parametrize(
@@ -106,6 +112,8 @@ def test_construct_h5ad_layer_and_outputs(tmp_path, table):
         ("nan.npy", ["--rows", "7", "--cols", "7"], 1, "NaN or inf (first at cell 3, gene 4"),
         ("x.unknown", ["--rows", "7", "--cols", "7"], 1, "unknown input format"),
         ("x.npy", ["--rows", "seven", "--cols", "7"], 2, "invalid int value"),
+        ("x.npy", ["--rows", "7", "--cols", "7", "--multilevel"], 1,
+         "multilevel placement needs grid_metric='euclidean'"),
     ],
 )
 def test_construct_bad_input_one_line_error(tmp_path, table, setup, args, code, message):

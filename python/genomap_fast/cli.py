@@ -74,7 +74,8 @@ def _construct(args) -> int:
     table = read_table(args.input, layer=args.layer, backed=to_store)  # a store: streamed
     gm = Genomap(args.rows, args.cols, grid_metric=args.metric, epsilon=args.epsilon,
                  select_genes=args.genes, num_threads=args.threads,
-                 progress=not args.quiet, layout="nchw", dtype=np.float32)
+                 progress=not args.quiet, layout="nchw", dtype=np.float32,
+                 multilevel=args.multilevel)
     gm.fit(table.X)
     if to_store:  # streamed from disk to disk: never all cells or all images at once
         from tqdm.auto import tqdm
@@ -256,6 +257,8 @@ def main(argv=None) -> int:
     con.add_argument("--cols", type=int, required=True)
     con.add_argument("--metric", default="radial", choices=["radial", "euclidean"])
     con.add_argument("--epsilon", type=float, default=0.0, help="0: exact GW steps (default)")
+    con.add_argument("--multilevel", action="store_true",
+                     help="euclidean only: solve on 2x2-pixel tiles first (faster mid-size grids)")
     con.add_argument("--genes", choices=["variance"], default=None,
                      help="with more genes than pixels, keep the most variable ones")
     con.add_argument("--layer", default=None, help="h5ad layer to use instead of X")
