@@ -7,7 +7,9 @@
 // classes with many pixels each: cheap class transports), and each finer level starts from the
 // coarser level's coupling, spread evenly over the pixels of its tiles: the first step's linear
 // term is C1 T_spread L at the finer level, and the transport is warm-started from the coarser
-// level's potentials. The finest level runs the usual exact iteration to its fixed point.
+// level's potentials. The finest level runs the usual exact iteration to its fixed point
+// (another fixed point than the single-level iteration's: benchmarks/test_large.py measures
+// both). max_iter caps each level.
 #pragma once
 #include <cstdint>
 
