@@ -40,6 +40,32 @@ def test_class_transport_is_optimal_larger(seed):
     np.testing.assert_allclose(total, expanded[r, c].sum(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("D,unit,ties", [(150, True, False), (150, True, True),
+                                          (131, False, False), (67, False, True)])
+def test_class_transport_is_optimal_many_classes(D, unit, ties):
+    # More classes than one block of Dijkstra keys (64) with a ragged tail, so the blocked
+    # minimum search and the four-lane relaxation are both exercised; unit capacities are the
+    # euclidean grid's linear assignment.
+    rng = np.random.default_rng(D)
+    cap = np.ones(D, dtype=np.int64) if unit else rng.integers(1, 4, size=D)
+    n = int(cap.sum())
+    cost = rng.normal(size=(n, 2)) @ rng.normal(size=(2, D)) + 0.05 * rng.normal(size=(n, D))
+    if ties:
+        cost = np.round(cost, 1)
+    assign, total, info = _core.solve_transport(cost, cap)
+    assert np.array_equal(np.bincount(assign, minlength=D), cap)
+    expanded = np.repeat(cost, cap, axis=1)
+    r, c = linear_sum_assignment(expanded)
+    np.testing.assert_allclose(total, expanded[r, c].sum(), rtol=1e-12, atol=1e-12)
+    # warm start from these potentials on a perturbed cost: still optimal
+    cost2 = cost + 0.01 * rng.normal(size=cost.shape)
+    assign2, total2, _ = _core.solve_transport(cost2, cap, potentials=info["potentials"])
+    assert np.array_equal(np.bincount(assign2, minlength=D), cap)
+    r, c = linear_sum_assignment(np.repeat(cost2, cap, axis=1))
+    np.testing.assert_allclose(total2, np.repeat(cost2, cap, axis=1)[r, c].sum(), rtol=1e-12,
+                               atol=1e-12)
+
+
 def test_transport_rejects_bad_capacities():
     with pytest.raises(ValueError, match="capacities"):
         _core.solve_transport(np.zeros((3, 2)), np.array([1, 1]))

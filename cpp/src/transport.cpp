@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -31,24 +32,71 @@ struct Members {
   }
 };
 
-// One Dijkstra relaxation from class b (branch-free, vectorisable). key[e] is the tentative
-// distance of an unscanned class and -inf for a scanned one (never updated). Returns the
-// smallest key among unscanned classes.
+// Dijkstra keys are kept with the minimum of each block of kBlock classes, so finding the
+// closest class reads D / kBlock block minima and one block instead of all D keys.
+constexpr int64_t kBlock = 64;
+
+// One Dijkstra relaxation from a scanned class: key[e] = min(key[e], base + w[e] - v[e])
+// (branch-free, vectorisable). key[e] is the tentative distance of an unscanned class and -inf
+// for a scanned one (never updated). Writes each block's smallest unscanned key to bmin and
+// returns the smallest overall. Predecessors are not tracked here (see the path search).
 GENOMAP_CLONES double relax_classes(int64_t D, double base, const double* w, const double* v,
-                                    double* key, int64_t* pred, int64_t b) {
+                                    double* key, double* bmin) {
   const double inf = std::numeric_limits<double>::infinity();
   double mn = inf;
-  for (int64_t e = 0; e < D; ++e) {
-    const double alt = base + w[e] - v[e];
-    const double k = key[e];
-    const bool better = alt < k;
-    const double nk = better ? alt : k;
-    key[e] = nk;
-    pred[e] = better ? b : pred[e];
-    const double cand = nk == -inf ? inf : nk;
-    mn = cand < mn ? cand : mn;
+  for (int64_t s = 0, blk = 0; s < D; s += kBlock, ++blk) {
+    const int64_t t = std::min(D, s + kBlock);
+    double m = inf;
+    int64_t e = s;
+#if defined(__GNUC__) && !defined(__clang__)
+    // Four lanes by GCC vector extensions: compilers do not vectorise a floating-point min
+    // reduction on their own without -ffast-math. Lane arithmetic is the scalar arithmetic.
+    typedef double v4d __attribute__((vector_size(32)));
+    const v4d vbase = {base, base, base, base}, vinf = {inf, inf, inf, inf};
+    const v4d vninf = -vinf;
+    v4d m4 = vinf;
+    for (; e + 4 <= t; e += 4) {
+      v4d we, ve, ke;
+      std::memcpy(&we, w + e, sizeof we);
+      std::memcpy(&ve, v + e, sizeof ve);
+      std::memcpy(&ke, key + e, sizeof ke);
+      const v4d alt = vbase + we - ve;
+      const v4d nk = alt < ke ? alt : ke;
+      std::memcpy(key + e, &nk, sizeof nk);
+      const v4d cand = nk == vninf ? vinf : nk;
+      m4 = cand < m4 ? cand : m4;
+    }
+    for (int lane = 0; lane < 4; ++lane) m = m4[lane] < m ? m4[lane] : m;
+#endif
+    for (; e < t; ++e) {
+      const double alt = base + w[e] - v[e];
+      const double k = key[e];
+      const double nk = alt < k ? alt : k;
+      key[e] = nk;
+      const double cand = nk == -inf ? inf : nk;
+      m = cand < m ? cand : m;
+    }
+    bmin[blk] = m;
+    mn = m < mn ? m : mn;
   }
   return mn;
+}
+
+// The closest unscanned class (key == mn): the first one with room, else the first one.
+int64_t closest_class(int64_t D, double mn, const double* key, const double* bmin,
+                      const uint8_t* is_free) {
+  int64_t best = -1;
+  for (int64_t s = 0, blk = 0; s < D; s += kBlock, ++blk) {
+    if (bmin[blk] != mn) continue;
+    const int64_t t = std::min(D, s + kBlock);
+    for (int64_t e = s; e < t; ++e) {
+      if (key[e] == mn) {
+        if (is_free[e]) return e;
+        if (best < 0) best = e;
+      }
+    }
+  }
+  return best;
 }
 
 // Rebuilds one row of the class move-cost cache: w[e] = min over rows of (cost[k][e] - cost[k][d]).
@@ -208,7 +256,18 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
   if (cached && !unassigned.empty())
     for (int64_t d = 0; d < D; ++d) rebuild(d);
 
-  std::vector<double> dist(D), key(D);
+  std::vector<double> dist(D), key(D), bmin((D + kBlock - 1) / kBlock);
+  // Relaxation from scanned class b adds base(b) + w_b[e] - v[e]; with one row per class w_b is
+  // that row's costs and the base is less its current cost.
+  auto relax_source = [&](int64_t b, double db, double& base) -> const double* {
+    if (cached) {
+      base = db + v[b];
+      return W.data() + b * D;
+    }
+    const double* ck = cost + members.rows[b][0] * D;
+    base = db + v[b] - ck[b];
+    return ck;
+  };
   std::vector<int64_t> pred(D);  // class the shortest path enters from (-1: the source row)
   std::vector<uint8_t> is_free(D);
   std::vector<int64_t> scanned_list, path;
@@ -218,23 +277,14 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
     double mn = inf;
     for (int64_t e = 0; e < D; ++e) {
       key[e] = cs[e] - v[e];
-      pred[e] = -1;
       is_free[e] = load[e] < capacity[e];
       mn = std::min(mn, key[e]);
+      bmin[e / kBlock] = e % kBlock == 0 ? key[e] : std::min(bmin[e / kBlock], key[e]);
     }
     int64_t best;
     while (true) {
       // Closest unscanned class; on ties prefer one with room, then the lowest index.
-      best = -1;
-      for (int64_t e = 0; e < D; ++e) {
-        if (key[e] == mn) {
-          if (is_free[e]) {
-            best = e;
-            break;
-          }
-          if (best < 0) best = e;
-        }
-      }
+      best = closest_class(D, mn, key.data(), bmin.data(), is_free.data());
       if (is_free[best]) break;
       const int64_t b = best;
       const double db = mn;
@@ -242,15 +292,31 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
       key[b] = -inf;
       scanned_list.push_back(b);
       stats.n_scans++;
-      if (cached) {
-        mn = relax_classes(D, db + v[b], W.data() + b * D, v.data(), key.data(), pred.data(), b);
-      } else {  // one row in the class: its cost row, less its current cost in the base
-        const double* ck = cost + members.rows[b][0] * D;
-        mn = relax_classes(D, db + v[b] - ck[b], ck, v.data(), key.data(), pred.data(), b);
-      }
+      double base;
+      const double* w = relax_source(b, db, base);
+      mn = relax_classes(D, base, w, v.data(), key.data(), bmin.data());
     }
     const int64_t target = best;
     const double dt = mn;
+    // Predecessors of the path's classes, recovered instead of stored at every relaxation: a
+    // key only ever fell strictly, so a class's predecessor is the source row if its first key
+    // equals its final distance, else the first scanned class whose relaxation (recomputed in
+    // the same floating-point operations) gives exactly that distance.
+    auto find_pred = [&](int64_t e, double final_key) -> int64_t {
+      if (cs[e] - v[e] == final_key) return -1;
+      for (int64_t b : scanned_list) {
+        double base;
+        const double* w = relax_source(b, dist[b], base);
+        if (base + w[e] - v[e] == final_key) return b;
+      }
+      throw std::logic_error("transport: shortest-path predecessor not found");
+    };
+    for (int64_t d = target;;) {
+      const int64_t from = find_pred(d, d == target ? dt : dist[d]);
+      pred[d] = from;
+      if (from < 0) break;
+      d = from;
+    }
     for (int64_t d : scanned_list) v[d] += dist[d] - dt;
     // The path back to s: classes target <- pred <- ... <- (source). Move one row per edge,
     // starting at the target, so each class's mover is chosen among its members before the
