@@ -274,13 +274,10 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
   for (int64_t s : unassigned) {
     const double* cs = cost + s * D;
     scanned_list.clear();
-    double mn = inf;
-    for (int64_t e = 0; e < D; ++e) {
-      key[e] = cs[e] - v[e];
-      is_free[e] = load[e] < capacity[e];
-      mn = std::min(mn, key[e]);
-      bmin[e / kBlock] = e % kBlock == 0 ? key[e] : std::min(bmin[e / kBlock], key[e]);
-    }
+    // The source row is the first relaxation (base 0, its own costs) from keys at +inf.
+    for (int64_t e = 0; e < D; ++e) is_free[e] = load[e] < capacity[e];
+    std::fill(key.begin(), key.end(), inf);
+    double mn = relax_classes(D, 0.0, cs, v.data(), key.data(), bmin.data());
     int64_t best;
     while (true) {
       // Closest unscanned class; on ties prefer one with room, then the lowest index.
@@ -303,7 +300,7 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
     // equals its final distance, else the first scanned class whose relaxation (recomputed in
     // the same floating-point operations) gives exactly that distance.
     auto find_pred = [&](int64_t e, double final_key) -> int64_t {
-      if (cs[e] - v[e] == final_key) return -1;
+      if (0.0 + cs[e] - v[e] == final_key) return -1;
       for (int64_t b : scanned_list) {
         double base;
         const double* w = relax_source(b, dist[b], base);
