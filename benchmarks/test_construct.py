@@ -1,9 +1,9 @@
 """construct_genomap end to end: genomap 1.3.6 vs genomap_fast, same inputs, same run.
 
 Synthetic log-normalised counts with correlated gene modules, plus the PBMC data that ships with
-scanpy. Both run with num_iter=200 (as in DESIGN.md's measurements; the reference then runs all
-200 iterations, with its default of 1000 it takes 5x longer). Both objectives are the KL-loss GW
-objective of the returned coupling, computed by the same dense numpy formula.
+scanpy. Both run with num_iter=200 (as in the measurements of docs/design.md; the reference then
+runs all 200 iterations, with its default of 1000 it takes 5x longer). Both objectives are the
+KL-loss GW objective of the returned coupling, computed by the same dense numpy formula.
 """
 import time
 

@@ -4,7 +4,7 @@ Each case runs ``Genomap(side, side).fit(X)`` (streaming interaction matrix, exa
 within-ring tie-breaking) in a fresh subprocess on synthetic log-normalised counts with gene
 modules, reporting wall time, GW iterations and peak RSS. The reference (genomap 1.3.6,
 num_iter=200) is measured in the same run where it finishes within 10 minutes (33x33) and
-extrapolated beyond it with the cost law of DESIGN.md (time ~ genes^2.1), stated as such.
+extrapolated beyond it with the cost law of docs/design.md (time ~ genes^2.1), stated as such.
 """
 import json
 import subprocess

@@ -6,7 +6,7 @@ from genomap_fast.datasets import synthetic_counts
 
 def gw_objective(C1, C2, T):
     """KL-loss GW objective of a coupling T (genes x used pixels) with the problem's uniform
-    marginals p = q = 1/n, dense numpy (the oracle, DESIGN.md section 1)."""
+    marginals p = q = 1/n, dense numpy (the oracle, docs/design.md section 1)."""
     n = T.shape[0]
     p = q = np.full(n, 1.0 / n)
     f1 = C1 * np.log(C1 + 1e-15) - C1

@@ -39,7 +39,7 @@ def test_interrupted_write_leaves_nothing_and_keeps_old_store(tmp_path, fitted, 
     path = tmp_path / "out.zarr"
     gm.write_zarr(path, X[:100])
     calls = {"n": 0}
-    original = gf.Genomap._images_into
+    original = gf.Genomap.rasterize_block
 
     def failing(self, *a, **k):
         calls["n"] += 1
@@ -47,7 +47,7 @@ def test_interrupted_write_leaves_nothing_and_keeps_old_store(tmp_path, fitted, 
             raise KeyboardInterrupt("killed mid-write")
         return original(self, *a, **k)
 
-    monkeypatch.setattr(gf.Genomap, "_images_into", failing)
+    monkeypatch.setattr(gf.Genomap, "rasterize_block", failing)
     with pytest.raises(KeyboardInterrupt):
         gm.write_zarr(path, X, batch_size=50)
     assert os.listdir(tmp_path) == ["out.zarr"]

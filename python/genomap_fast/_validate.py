@@ -1,10 +1,10 @@
-"""Input checks shared by every entry point: clear errors naming the problem."""
+"""Parameter checks shared by every estimator (thread counts, grid shapes) and the not-fitted
+error. Input *data* is checked in one place: :mod:`genomap_fast._source`."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
-import scipy.sparse as sp
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -29,45 +29,3 @@ def check_grid_shape(rows, cols) -> tuple[int, int]:
         if v < 1:
             raise ValueError(f"{name} must be >= 1, got {v}")
     return int(rows), int(cols)
-
-
-def as_matrix(X, name: str = "data", check_finite: bool = True):
-    """Returns X as a 2-D float ndarray or a scipy CSR matrix (never densifying sparse input).
-
-    Integer and boolean input is converted to float64; float32 stays float32. Sparse values are
-    checked for NaN/inf unless ``check_finite=False`` (callers that check block by block).
-    """
-    if sp.issparse(X):
-        if X.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (cells x genes)")
-        if X.dtype.kind not in "biuf":
-            raise TypeError(f"{name} has dtype {X.dtype}; expected a real numeric dtype")
-        X = X.tocsr() if not sp.isspmatrix_csr(X) and not isinstance(X, sp.csr_array) else X
-        if X.dtype.kind != "f":
-            X = X.astype(np.float64)
-        _check_size(X.shape, name)
-        if check_finite and X.data.size and not np.isfinite(X.data).all():
-            bad = np.flatnonzero(~np.isfinite(X.data))[0]
-            row = int(np.searchsorted(X.indptr, bad, side="right") - 1)
-            raise ValueError(
-                f"{name} contains NaN or inf (first at cell {row}, gene {int(X.indices[bad])})"
-            )
-        return X
-    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # pandas
-        X = X.to_numpy()
-    X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} has dtype {X.dtype}; expected a real numeric dtype")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (cells x genes), got {X.ndim}-D with shape {X.shape}")
-    if X.dtype.kind != "f" or X.dtype.itemsize not in (4, 8):
-        X = X.astype(np.float64)
-    _check_size(X.shape, name)
-    return X
-
-
-def _check_size(shape, name):
-    if shape[0] == 0:
-        raise ValueError(f"{name} has no cells (shape {shape})")
-    if shape[1] == 0:
-        raise ValueError(f"{name} has no genes (shape {shape})")

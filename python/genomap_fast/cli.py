@@ -188,7 +188,8 @@ def _vis(args) -> int:
     table = read_table(args.input, layer=args.layer)
     emb, clusters = genoVis(table.X, n_clusters=args.clusters, rowNum=args.rows,
                             colNum=args.cols, pretrain_epochs=args.pretrain_epochs,
-                            maxiter=args.maxiter, seed=args.seed, verbose=int(not args.quiet))
+                            maxiter=args.maxiter, seed=args.seed, verbose=int(not args.quiet),
+                            grid_metric=args.metric, num_threads=args.threads)
     _write_csv(args.output, ["cell", "x", "y", "cluster"],
                ((c, f"{e[0]:.6g}", f"{e[1]:.6g}", k)
                 for c, e, k in zip(table.obs_names, emb, clusters)))
@@ -205,12 +206,21 @@ def _traj(args) -> int:
     table = read_table(args.input, layer=args.layer)
     emb = genoTraj(table.X, n_clusters=args.clusters, rowNum=args.rows, colNum=args.cols,
                    pretrain_epochs=args.pretrain_epochs, maxiter=args.maxiter, seed=args.seed,
-                   verbose=int(not args.quiet))
+                   verbose=int(not args.quiet), grid_metric=args.metric,
+                   num_threads=args.threads)
     _write_csv(args.output, ["cell", "x", "y"],
                ((c, f"{e[0]:.6g}", f"{e[1]:.6g}") for c, e in zip(table.obs_names, emb)))
     print(f"traj: {table.X.shape[0]} cells in {time.perf_counter() - t0:.1f} s; "
           f"wrote {args.output}")
     return 0
+
+
+def metric_option(parser) -> None:
+    """``--metric``: one of the package's grid metrics."""
+    from .placement import GRID_METRICS
+
+    parser.add_argument("--metric", default="radial", choices=list(GRID_METRICS),
+                        help="grid cost: radial (the reference's) or euclidean")
 
 
 def main(argv=None) -> int:
@@ -233,7 +243,7 @@ def main(argv=None) -> int:
     demo.add_argument("--out", default="genomap_demo.png", help="PNG to write")
     demo.add_argument("--rows", type=int, default=28)
     demo.add_argument("--cols", type=int, default=28)
-    demo.add_argument("--metric", default="radial", choices=["radial", "euclidean"])
+    metric_option(demo)
     demo.add_argument("--per-class", type=int, default=6, help="cells shown per class")
     demo.add_argument("--threads", type=int, default=None)
     demo.set_defaults(func=_demo)
@@ -255,7 +265,7 @@ def main(argv=None) -> int:
                           "placement in var/uns)")
     con.add_argument("--rows", type=int, required=True)
     con.add_argument("--cols", type=int, required=True)
-    con.add_argument("--metric", default="radial", choices=["radial", "euclidean"])
+    metric_option(con)
     con.add_argument("--epsilon", type=float, default=0.0, help="0: exact GW steps (default)")
     con.add_argument("--multilevel", action="store_true",
                      help="euclidean only: solve on 2x2-pixel tiles first (faster mid-size grids)")
@@ -313,13 +323,13 @@ def main(argv=None) -> int:
     traj.add_argument("--maxiter", type=int, default=300)
     traj.set_defaults(func=_traj)
     for p in (cls, vis, traj):
+        metric_option(p)
         p.add_argument("--rows", type=int, default=32)
         p.add_argument("--cols", type=int, default=32)
         p.add_argument("--layer", default=None, help="h5ad layer to use instead of X")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--threads", type=int, default=None)
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    cls.add_argument("--metric", default="radial", choices=["radial", "euclidean"])
     cls.set_defaults(func=_classify)
     vis.set_defaults(func=_vis)
     args = parser.parse_args(argv)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._source import _clean_block
+from ._source import check_block
 from .interaction import (
-    _block_moments,
-    _merge_moments,
-    _merged_accumulators,
     block_accumulator,
+    block_moments,
     default_chunk_rows,
     fold,
+    merge_moments,
+    merged_accumulators,
     moments_from,
     stats_from_accumulator,
 )
@@ -48,11 +48,11 @@ def _row_blocks(X, chunk_size, width):
 
 
 def _block_accumulator(raw, start, columns):
-    return block_accumulator(_clean_block(raw, int(start), "data", columns), 1)
+    return block_accumulator(check_block(raw, int(start), "data", columns), 1)
 
 
 def _block_moments_task(raw, start):
-    return _block_moments(_clean_block(raw, int(start), "data"))
+    return block_moments(check_block(raw, int(start), "data"))
 
 
 def interaction_stats(X, chunk_size=None, num_threads=None, columns=None, progress=None):
@@ -63,7 +63,7 @@ def interaction_stats(X, chunk_size=None, num_threads=None, columns=None, progre
     blocks, starts = _row_blocks(X, chunk_size, width)
     part = dask.delayed(_block_accumulator, pure=True)
     parts = [part(b, s, columns) for b, s in zip(blocks, starts)]
-    acc = fold(parts, dask.delayed(_merged_accumulators, pure=True)).compute()
+    acc = fold(parts, dask.delayed(merged_accumulators, pure=True)).compute()
     if progress is not None:
         progress.update(X.shape[0])
     return stats_from_accumulator(acc, num_threads)
@@ -75,15 +75,15 @@ def gene_moments(X, chunk_size=None):
     blocks, starts = _row_blocks(X, chunk_size, X.shape[1])
     part = dask.delayed(_block_moments_task, pure=True)
     parts = [part(b, s) for b, s in zip(blocks, starts)]
-    return moments_from(fold(parts, dask.delayed(_merge_moments, pure=True)).compute())
+    return moments_from(fold(parts, dask.delayed(merge_moments, pure=True)).compute())
 
 
 def _images_block(block, genomap, layout, block_info=None):
     start = block_info[0]["array-location"][0][0] if block_info else 0
-    clean = _clean_block(block, int(start), "data", check=False)  # the kernels check values
+    clean = check_block(block, int(start), "data", check=False)  # the kernels check values
     out = np.empty(image_shape(clean.shape[0], genomap.rows, genomap.cols, layout),
                    dtype=genomap.dtype)
-    genomap._images_into(clean, out, layout, 1, int(start))
+    genomap.rasterize_block(clean, out, layout, 1, int(start))
     return out
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._memory import check_fit_memory
-from ._source import _all_finite, _clean_block, as_source
+from ._source import all_finite, as_source, check_block
 from ._validate import (
     NotFittedError,
     check_grid_shape,
@@ -116,11 +116,8 @@ class Genomap:
         gene_names : (genes,) names (by default AnnData ``var_names`` or DataFrame columns),
             kept as ``feature_names_in_`` so the placement can be read by name (:meth:`pixel_of`).
         """
-        src = as_source(X, layer)
-        if gene_names is None:
-            gene_names = src.var_names
-        if gene_names is not None and len(gene_names) != src.shape[1]:
-            raise ValueError(f"{len(gene_names)} gene names for {src.shape[1]} genes")
+        src = as_source(X, layer, gene_names)
+        gene_names = src.var_names
         if sample is not None:
             if not (isinstance(sample, (int, np.integer)) and 2 <= sample):
                 raise ValueError(f"sample must be an integer >= 2, got {sample!r}")
@@ -249,7 +246,7 @@ class Genomap:
         bar = self._bar(src.shape[0], "genomaps")
         try:
             for start, block in src.blocks(batch_size or self._batch_rows(), check=False):
-                self._images_into(block, out[start : start + block.shape[0]], layout, nt, start)
+                self.rasterize_block(block, out[start : start + block.shape[0]], layout, nt, start)
                 if bar is not None:
                     bar.update(block.shape[0])
         finally:
@@ -268,24 +265,32 @@ class Genomap:
     def _batch_rows(self) -> int:
         return default_chunk_rows(max(self.n_genes_in_, self.n_pixels))
 
-    def _images_into(self, block, out, layout, nt, start=0):
-        """Rasterises one in-memory block (float ndarray or CSR, all input genes; rows from
-        ``start``) into ``out``; with ``standardize``, per-gene z-scores with the fit's mean and
-        standard deviation (ddof=1, as the reference's task functions), for this block only."""
-        if not self.standardize:
-            rasterize(block, self.placement_obj_, self.genes_, out.dtype, layout, None, nt, out,
-                      row_offset=start)
-            return
+    @property
+    def scale_(self) -> np.ndarray:
+        """(n_placed,) float64 per-gene standard deviation (ddof=1, as the reference's task
+        functions) used by ``standardize``; 1 for constant genes (their z-scores are 0)."""
+        self._check_fitted()
         n = max(self.n_cells_, 2)
         sd = np.sqrt(self.var_ * n / (n - 1))
-        scale = np.where(sd > 0, sd, 1.0)
+        return np.where(sd > 0, sd, 1.0)
+
+    def rasterize_block(self, block, out, layout: str = "nchw", num_threads: int = 1,
+                        start: int = 0) -> None:
+        """Rasterises one in-memory block (float ndarray or CSR from :func:`as_source`, all
+        input genes; its first row is cell ``start`` of the input, for error messages) into
+        ``out`` (block rows, image shape); with ``standardize``, per-gene z-scores with the
+        fit's ``mean_`` and ``scale_``, for this block only."""
+        if not self.standardize:
+            rasterize(block, self.placement_obj_, self.genes_, out.dtype, layout, None,
+                      num_threads, out, row_offset=start)
+            return
         placed = block[:, self.genes_]
         placed = placed.toarray() if hasattr(placed, "toarray") else np.asarray(placed)
-        z = (placed - self.mean_) / scale
-        if not _all_finite(z):
-            _clean_block(block, start, "data")  # raises naming the input cell, gene and rows
+        z = (placed - self.mean_) / self.scale_
+        if not all_finite(z):
+            check_block(block, start)  # raises naming the input cell, gene and rows
         rasterize(z, self.placement_obj_, np.arange(self.genes_.size), out.dtype, layout, None,
-                  nt, out)
+                  num_threads, out)
 
     def write_zarr(self, path, X, obs_names=None, var_names=None,
                    batch_size: int | None = None, layer: str | None = None) -> str:
@@ -311,7 +316,8 @@ class Genomap:
         return self.fit(X).transform(X, **kwargs)
 
     # --------------------------------------------------------- persistence
-    def _params(self) -> dict:
+    def get_params(self) -> dict:
+        """The constructor's parameters (scikit-learn style)."""
         return {
             "rows": self.rows, "cols": self.cols, "grid_metric": self.grid_metric,
             "epsilon": self.epsilon, "max_iter": self.max_iter, "dtype": self.dtype.name,
@@ -321,13 +327,18 @@ class Genomap:
             "standardize": self.standardize, "multilevel": self.multilevel,
         }
 
+    def clone(self, **overrides) -> Genomap:
+        """A new, unfitted Genomap with these parameters (``overrides`` replace some)."""
+        params = {**self.get_params(), **overrides}
+        return type(self)(**{**params, "dtype": np.dtype(params["dtype"])})
+
     def to_state(self) -> tuple[dict, dict]:
         """(meta, arrays): everything needed to rebuild this fitted Genomap (JSON-able meta,
         numpy arrays)."""
         self._check_fitted()
         p = self.placement_obj_
         meta = {
-            "format": _FORMAT, "params": self._params(), "n_genes_in": self.n_genes_in_,
+            "format": _FORMAT, "params": self.get_params(), "n_genes_in": self.n_genes_in_,
             "objective": p.objective, "n_iter": p.n_iter, "converged": p.converged,
             "euclidean_term": p.euclidean_term, "n_cells": self.n_cells_,
         }

@@ -31,7 +31,7 @@ def fold(items, merge):
     return acc
 
 
-def _merged_accumulators(a, b):
+def merged_accumulators(a, b):
     out = a.copy()  # never mutate an input (a dask task may be retried)
     out.merge(b)
     return out
@@ -56,7 +56,7 @@ def block_accumulator(block, num_threads: int = 1):
     return acc
 
 
-def _block_moments(block):
+def block_moments(block):
     """(count, shift, sums, squares) of one block: dense blocks shifted by their first row,
     sparse blocks unshifted (their zeros stay zeros)."""
     if sp.issparse(block):
@@ -70,7 +70,7 @@ def _block_moments(block):
     return block.shape[0], shift, c.sum(axis=0), np.einsum("ij,ij->j", c, c)
 
 
-def _merge_moments(a, b):
+def merge_moments(a, b):
     n, s, t, q = a
     m, s2, t2, q2 = b
     d = s2 - s  # re-express b around a's shift: x - s = (x - s2) + d
@@ -81,7 +81,7 @@ def gene_moments(X, chunk_size: int | None = None):
     """Per-gene mean and population variance (ddof=0), float64, in one streaming pass."""
     src = as_source(X)
     step = chunk_size or default_chunk_rows(src.shape[1])
-    return moments_from(fold((_block_moments(b) for _, b in src.blocks(step)), _merge_moments))
+    return moments_from(fold((block_moments(b) for _, b in src.blocks(step)), merge_moments))
 
 
 def moments_from(partial):

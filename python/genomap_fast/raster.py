@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 from . import _core
 from ._blas import single_threaded_blas
-from ._source import _all_finite, _clean_block
+from ._source import all_finite, check_block
 from .interaction import default_chunk_rows
 from .placement import Placement, image_offsets
 
@@ -65,7 +65,7 @@ def rasterize(
                 block = np.ascontiguousarray(block)
                 bad = _core.rasterize_dense(block, dest, scale, target, num_threads)
             if bad >= 0:  # raises with the first bad value and the block's rows
-                _clean_block(block, row_offset + start, "data")
+                check_block(block, row_offset + start, "data")
             if progress is not None:
                 progress.update(block.shape[0])
         return out
@@ -78,8 +78,8 @@ def rasterize(
     Tc = placement.class_coupling
     for start in range(0, n_cells, step):
         block = X[start : start + step][:, genes]
-        if not sp.issparse(block) and not _all_finite(block):  # raises, naming cell and gene
-            _clean_block(X[start : start + step], row_offset + start, "data", genes)
+        if not sp.issparse(block) and not all_finite(block):  # raises, naming cell and gene
+            check_block(X[start : start + step], row_offset + start, "data", genes)
         with single_threaded_blas():  # thread-count-independent sums
             proj = np.asarray(block @ Tc)  # (cells, classes)
         img = proj[:, cls] * (inv_cap * rows * cols)

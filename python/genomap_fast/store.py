@@ -77,7 +77,7 @@ def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None
             out = np.empty((min(step, n), 1, rows, cols), dtype=np.float32)
             for start, block in src.blocks(step, check=False):  # the kernels check values
                 m = block.shape[0]
-                genomap._images_into(block, out[:m], "nchw", nt, start)
+                genomap.rasterize_block(block, out[:m], "nchw", nt, start)
                 images[start : start + m] = out[:m]
                 if progress is not None:
                     progress.update(m)

@@ -3,21 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._source import as_source
 from .estimator import Genomap
 
 
-def _matrix(adata, layer, use_raw):
+def _source(adata, layer, use_raw):
+    """The cells x genes matrix a tool works on: ``adata.raw`` (use_raw), a layer, or X."""
     if layer is not None and use_raw:
         raise ValueError("use either layer= or use_raw=True, not both")
     if use_raw:
         if adata.raw is None:
             raise ValueError("use_raw=True but adata.raw is None")
-        return adata.raw.X, list(adata.raw.var_names)
-    if layer is not None:
-        if layer not in adata.layers:
-            raise ValueError(f"no layer {layer!r} in adata.layers ({list(adata.layers)})")
-        return adata.layers[layer], list(adata.var_names)
-    return adata.X, list(adata.var_names)
+        return as_source(adata.raw.X, gene_names=list(adata.raw.var_names))
+    return as_source(adata, layer)
 
 
 def store(adata, gm: Genomap, images=None, key_added: str = "genomap") -> None:
@@ -33,7 +31,7 @@ def store(adata, gm: Genomap, images=None, key_added: str = "genomap") -> None:
         adata.var[f"{key_added}_row"] = rows
         adata.var[f"{key_added}_col"] = cols
     adata.uns[key_added] = {
-        "params": {k: v for k, v in gm._params().items() if v is not None},
+        "params": {k: v for k, v in gm.get_params().items() if v is not None},
         "objective": gm.objective_,
         "n_iter": gm.n_iter_,
         "converged": gm.converged_,
@@ -54,9 +52,9 @@ def genomap(adata, rows: int, cols: int, grid_metric: str = "radial", key_added:
     disk block by block. Returns the AnnData if ``copy``.
     """
     adata = adata.copy() if copy else adata
-    X, names = _matrix(adata, layer, use_raw)
-    gm = Genomap(rows, cols, grid_metric=grid_metric, **kwargs).fit(X, gene_names=names)
-    store(adata, gm, gm.transform(X) if store_images else None, key_added)
+    src = _source(adata, layer, use_raw)
+    gm = Genomap(rows, cols, grid_metric=grid_metric, **kwargs).fit(src)
+    store(adata, gm, gm.transform(src) if store_images else None, key_added)
     return adata if copy else None
 
 
@@ -71,8 +69,8 @@ def genovis(adata, n_clusters: int | None = None, rows: int = 32, cols: int = 32
     from .cnn import genoVis
 
     adata = adata.copy() if copy else adata
-    X, _ = _matrix(adata, layer, use_raw)
-    emb, labels = genoVis(X, n_clusters=n_clusters, rowNum=rows, colNum=cols, **kwargs)
+    emb, labels = genoVis(_source(adata, layer, use_raw), n_clusters=n_clusters, rowNum=rows,
+                          colNum=cols, **kwargs)
     adata.obsm[f"X_{key_added}"] = emb
     adata.obs[f"{key_added}_cluster"] = pd.Categorical(labels.astype(str))
     adata.uns[key_added] = {"rows": rows, "cols": cols, "n_clusters": int(len(set(labels)))}
@@ -87,9 +85,8 @@ def genotraj(adata, n_clusters: int = 33, rows: int = 32, cols: int = 32,
     from .cnn import genoTraj
 
     adata = adata.copy() if copy else adata
-    X, _ = _matrix(adata, layer, use_raw)
-    adata.obsm[f"X_{key_added}"] = genoTraj(X, n_clusters=n_clusters, rowNum=rows, colNum=cols,
-                                            **kwargs)
+    adata.obsm[f"X_{key_added}"] = genoTraj(_source(adata, layer, use_raw), n_clusters=n_clusters,
+                                            rowNum=rows, colNum=cols, **kwargs)
     adata.uns[key_added] = {"rows": rows, "cols": cols, "n_clusters": n_clusters}
     return adata if copy else None
 
@@ -106,12 +103,12 @@ def genosig(adata, groupby: str, groups=None, rows: int = 32, cols: int = 32,
     adata = adata.copy() if copy else adata
     if groupby not in adata.obs:
         raise ValueError(f"no obs column {groupby!r}")
-    X, names = _matrix(adata, layer, use_raw)
-    gm = Genomap(rows, cols, select_genes="variance", dtype=np.float64, layout="nhwc").fit(X)
-    images = gm.transform(X)
+    src = _source(adata, layer, use_raw)
+    gm = Genomap(rows, cols, select_genes="variance", dtype=np.float64, layout="nhwc").fit(src)
+    images = gm.transform(src)
     labels = adata.obs[groupby].astype(str).to_numpy()
     groups = np.unique(labels) if groups is None else np.atleast_1d(np.asarray(groups, dtype=str))
-    placed = np.asarray(names)[gm.genes_]
+    placed = np.asarray(src.var_names)[gm.genes_]
     adata.uns[key_added] = genoSig(images, gm.coupling_, labels, groups, placed, epochs=epochs,
                                    **kwargs)
     return adata if copy else None
@@ -131,7 +128,7 @@ def genomoi(adata, batch_key: str, n_clusters: int | None = None, rows: int = 32
     adata = adata.copy() if copy else adata
     if batch_key not in adata.obs:
         raise ValueError(f"no obs column {batch_key!r}")
-    X, _ = _matrix(adata, layer, use_raw)
+    X = _source(adata, layer, use_raw).to_memory()
     batches = adata.obs[batch_key].astype(str).to_numpy()
     names = list(dict.fromkeys(batches))
     order = np.concatenate([np.flatnonzero(batches == b) for b in names])

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import NotFittedError, as_matrix
-from ..estimator import Genomap
-from ..interaction import gene_moments
+from .base import GenomapCNN
 
 
 def _modules():
@@ -75,15 +73,15 @@ def estimate_n_clusters(features: np.ndarray, n_neighbors: int = 15, seed: int =
 
 
 class _ImageSource:
-    """Standardised genomaps of the cells of X by index (a torch index tensor): all rasterised
-    once when they fit in ``max_image_bytes``, else rasterised per batch on demand."""
+    """Standardised genomaps of the cells of a row source by index (a torch index tensor): all
+    rasterised once when they fit in ``max_image_bytes``, else rasterised per batch on demand."""
 
-    def __init__(self, dec, X):
+    def __init__(self, dec, src):
         import torch
 
-        self.dec, self.X, self.n = dec, X, X.shape[0]
+        self.dec, self.src, self.n = dec, src, src.shape[0]
         small = self.n * dec.rows * dec.cols * 4 <= dec.max_image_bytes
-        self.all = torch.from_numpy(dec._images(X)) if small else None
+        self.all = torch.from_numpy(dec.images(src)) if small else None
 
     def __len__(self):
         return self.n
@@ -93,36 +91,52 @@ class _ImageSource:
 
         if self.all is not None:
             return self.all[idx]
-        return torch.from_numpy(self.dec._images(self.X[idx.numpy()]))
+        idx = idx.numpy()
+        order = np.argsort(idx, kind="stable")
+        images = np.empty((idx.size, 1, self.dec.rows, self.dec.cols), dtype=np.float32)
+        images[order] = self.dec.images(self.src.take(idx[order]))
+        return torch.from_numpy(images)
 
 
-class GenoDEC:
+class GenoDEC(GenomapCNN):
     """Deep embedded clustering of cells from their genomaps.
 
-    fit(X): X (cells, genes). ``labels_`` (n,) int64 clusters, ``features_`` (n, n_dim) float32
-    embeddings; ``transform(X)`` -> embeddings of any cells, ``predict(X)`` -> clusters.
-    n_clusters=None estimates the number with Louvain on a kNN graph of the genes (z-scored).
+    fit(X): X (cells, genes), any input :class:`~genomap_fast.Genomap` accepts. ``labels_``
+    (n,) int64 clusters, ``features_`` (n, n_dim) float32 embeddings; ``transform(X)`` ->
+    embeddings of any cells, ``predict(X)`` -> clusters; ``save``/``load``.
+    n_clusters=None estimates the number with Louvain on a kNN graph of the placed genes'
+    z-scores. ``genomap``: see :class:`~genomap_fast.cnn.base.GenomapCNN`.
     """
+
+    _format = "genomap_fast.GenoDEC/1"
+    _param_names = ("rows", "cols", "n_clusters", "n_dim", "pretrain_epochs", "maxiter",
+                    "update_interval", "batch_size", "gamma", "lr", "seed", "device",
+                    "progress", "select_genes", "grid_metric", "max_image_bytes",
+                    "num_threads", "genomap")
 
     def __init__(self, rows: int = 32, cols: int = 32, n_clusters: int | None = None,
                  n_dim: int = 32, pretrain_epochs: int = 100, maxiter: int = 300,
                  update_interval: int = 50, batch_size: int = 64, gamma: float = 0.1,
                  lr: float = 1e-3, seed: int = 0, device: str | None = None,
                  progress: bool = False, select_genes: str | None = "variance",
-                 grid_metric: str = "radial", max_image_bytes: int = 1 << 30):
+                 grid_metric: str = "radial", max_image_bytes: int = 1 << 30,
+                 num_threads: int | None = None, genomap=None):
         if n_clusters is not None and int(n_clusters) < 1:
             raise ValueError(f"n_clusters must be >= 1 or None, got {n_clusters}")
-        self.rows, self.cols, self.n_clusters, self.n_dim = rows, cols, n_clusters, int(n_dim)
+        self._init_genomap(genomap, rows, cols, grid_metric, select_genes, num_threads,
+                           max_image_bytes)
+        self.n_clusters, self.n_dim = n_clusters, int(n_dim)
         self.pretrain_epochs, self.maxiter = int(pretrain_epochs), int(maxiter)
         self.update_interval, self.batch_size = int(update_interval), int(batch_size)
         self.gamma, self.lr, self.seed, self.device = float(gamma), float(lr), int(seed), device
-        self.progress, self.select_genes = progress, select_genes
-        self.grid_metric, self.max_image_bytes = grid_metric, int(max_image_bytes)
+        self.progress = progress
 
-    def _images(self, X):
-        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
-        z = (X - self.mean_) / self.scale_
-        return self.genomap_.transform(z)
+    def _zscores(self, src, rows):
+        """(len(rows), n_placed) float64 z-scores of the placed genes of some cells."""
+        gm = self.genomap_
+        sub = src.take(rows)[:, gm.genes_]
+        sub = np.asarray(sub.toarray() if hasattr(sub, "toarray") else sub, dtype=np.float64)
+        return (sub - gm.mean_) / gm.scale_
 
     def fit(self, X, y=None) -> GenoDEC:
         from sklearn.cluster import KMeans
@@ -130,23 +144,17 @@ class GenoDEC:
 
         from .training import deterministic, device_for
 
-        X = as_matrix(X)
-        if X.shape[0] < 3:
-            raise ValueError(f"clustering needs at least 3 cells, got {X.shape[0]}")
+        src = self._source(X)
+        n = src.shape[0]
+        if n < 3:
+            raise ValueError(f"clustering needs at least 3 cells, got {n}")
         torch, ConvAutoencoder = _modules()
-        self.genomap_ = Genomap(self.rows, self.cols, grid_metric=self.grid_metric,
-                                select_genes=self.select_genes).fit(X)
-        mean, var = gene_moments(X)
-        n = X.shape[0]
-        sd = np.sqrt(var * n / (n - 1))
-        self.mean_, self.scale_ = mean, np.where(sd > 0, sd, 1.0)
-        images = _ImageSource(self, X)
+        self._fit_genomap(src)
+        images = _ImageSource(self, src)
         k = self.n_clusters
         if k is None:  # Louvain on z-scored genes (a seeded subsample of 20,000 cells at most)
             rows = np.sort(np.random.default_rng(self.seed).choice(n, min(n, 20000), False))
-            sub = X[rows]
-            sub = np.asarray(sub.toarray() if hasattr(sub, "toarray") else sub, dtype=np.float64)
-            k, _ = estimate_n_clusters((sub - self.mean_) / self.scale_, seed=self.seed)
+            k, _ = estimate_n_clusters(self._zscores(src, rows), seed=self.seed)
         if k > n:
             raise ValueError(f"n_clusters={k} is more than the {n} cells")
         self.device_ = device_for(self.device)
@@ -213,12 +221,29 @@ class GenoDEC:
 
     def transform(self, X) -> np.ndarray:
         """(n, n_dim) float32 embeddings of the cells of X."""
-        if not hasattr(self, "model_"):
-            raise NotFittedError("this GenoDEC is not fitted yet; call fit first")
-        return self._encode(self.model_, _ImageSource(self, as_matrix(X)))
+        self._check_fitted()
+        return self._encode(self.model_, _ImageSource(self, self._source(X)))
 
     def predict(self, X) -> np.ndarray:
         return self._assign(self.transform(X))
+
+    # --------------------------------------------------------- persistence
+    def _build_model(self, state):
+        _, ConvAutoencoder = _modules()
+        return ConvAutoencoder(self.rows, self.cols, self.n_dim)
+
+    def _extra_state(self):
+        import torch
+
+        return {"centres": self.centres_.cpu(), "n_clusters": int(self.n_clusters_),
+                "labels": torch.from_numpy(self.labels_),
+                "features": torch.from_numpy(np.ascontiguousarray(self.features_))}
+
+    def _load_extra(self, state):
+        self.centres_ = state["centres"].to(self.device_)
+        self.n_clusters_ = int(state["n_clusters"])
+        self.labels_ = state["labels"].numpy()
+        self.features_ = state["features"].numpy()
 
 
 def genoVis(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=0,

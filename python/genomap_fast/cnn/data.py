@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validate import NotFittedError, as_matrix
+from .._source import as_matrix
+from .._validate import NotFittedError
 
 
 class GenomapDataset(torch.utils.data.Dataset):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_matrix
+from .._source import as_matrix
 
 
 def prealign(*arrays, method: str = "scanorama") -> np.ndarray:

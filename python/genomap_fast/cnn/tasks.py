@@ -7,107 +7,64 @@ CNN trained with AdamW and class-balanced cross-entropy.
 """
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import scipy.sparse as sp
 
-from .._atomic import atomic_path
-from .._validate import NotFittedError, as_matrix
-from ..estimator import Genomap
-from ..interaction import gene_moments
+from .._source import as_matrix, as_source
+from .base import GenomapCNN, torch_module
 
-_FORMAT = "genomap_fast.GenoNet/1"
+_torch = torch_module
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("the CNN tasks need torch: pip install 'genomap_fast[cnn]'") from err
-    return torch
-
-
-class _GenoNetBase:
-    """Shared pipeline: standardise -> genomap -> GenoNet."""
+class _GenoNetBase(GenomapCNN):
+    """Shared pipeline: standardised genomaps -> GenoNet (see :class:`GenomapCNN`)."""
 
     _task = ""
+    _format = "genomap_fast.GenoNet/1"
+    _param_names = ("rows", "cols", "grid_metric", "epochs", "batch_size", "lr",
+                    "weight_decay", "seed", "device", "progress", "patience", "select_genes",
+                    "num_threads", "max_image_bytes", "genomap")
 
     def __init__(self, rows: int = 32, cols: int = 32, grid_metric: str = "radial",
                  epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,
                  weight_decay: float = 1e-5, seed: int = 0, device: str | None = None,
                  progress: bool = False, patience: int | None = None,
                  select_genes: str | None = "variance", num_threads: int | None = None,
-                 max_image_bytes: int = 1 << 30):
+                 max_image_bytes: int = 1 << 30, genomap=None):
         if int(epochs) < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.rows, self.cols, self.grid_metric = rows, cols, grid_metric
+        self._init_genomap(genomap, rows, cols, grid_metric, select_genes, num_threads,
+                           max_image_bytes)
         self.epochs, self.batch_size, self.lr = int(epochs), int(batch_size), float(lr)
         self.weight_decay, self.seed, self.device = float(weight_decay), int(seed), device
-        self.progress, self.patience, self.select_genes = progress, patience, select_genes
-        self.num_threads = num_threads
-        self.max_image_bytes = int(max_image_bytes)
-
-    def _params(self) -> dict:
-        keys = ("rows", "cols", "grid_metric", "epochs", "batch_size", "lr", "weight_decay",
-                "seed", "device", "progress", "patience", "select_genes", "num_threads",
-                "max_image_bytes")
-        return {k: getattr(self, k) for k in keys}
+        self.progress, self.patience = progress, patience
 
     # ---------------------------------------------------------------- data
-    def _check_xy(self, X, y):
-        X = as_matrix(X, "training_data")
+    def _check_xy(self, X, y, unlabeled=None):
+        """The training cells (a row source) and labels; with ``unlabeled``, the placement and
+        z-scores are fitted on the training and unlabeled cells together."""
+        src = self._source(X, "training_data")
         y = np.asarray(y)
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"{X.shape[0]} cells but {y.shape[0]} labels/targets")
-        return X, y
+        if y.shape[0] != src.shape[0]:
+            raise ValueError(f"{src.shape[0]} cells but {y.shape[0]} labels/targets")
+        return src, y
 
-    def _fit_genomap(self, X, unlabeled=None):
-        if unlabeled is not None:  # the caller asked to fit placement and z-scores on more cells
-            U = as_matrix(unlabeled, "unlabeled")
-            if U.shape[1] != X.shape[1]:
-                raise ValueError(f"unlabeled has {U.shape[1]} genes but training_data has "
-                                 f"{X.shape[1]}")
-            X = sp.vstack([X, U]).tocsr() if sp.issparse(X) or sp.issparse(U) else \
-                np.concatenate([np.asarray(X, dtype=np.float64), np.asarray(U, dtype=np.float64)])
-        mean, var = gene_moments(X)
-        n = X.shape[0]
-        std = np.sqrt(var * n / max(n - 1, 1))
-        self.mean_ = mean
-        self.scale_ = np.where(std > 0, std, 1.0)  # constant genes become 0, not NaN
-        self.genomap_ = Genomap(self.rows, self.cols, grid_metric=self.grid_metric,
-                                select_genes=self.select_genes, num_threads=self.num_threads)
-        self.genomap_.fit(X)
-
-    def images(self, X, batch_size: int = 4096) -> np.ndarray:
-        """Standardised genomaps of X: (n, 1, rows, cols) float32 (the network's input)."""
-        if not hasattr(self, "genomap_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
-        X = as_matrix(X)
-        if X.shape[1] != self.mean_.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} genes but the model was fitted on "
-                             f"{self.mean_.shape[0]}")
-        out = np.empty((X.shape[0], 1, self.rows, self.cols), dtype=np.float32)
-        for start in range(0, X.shape[0], batch_size):
-            block = X[start : start + batch_size]
-            block = block.toarray() if sp.issparse(block) else np.asarray(block, dtype=np.float64)
-            z = (block - self.mean_) / self.scale_
-            self.genomap_.transform(z, out=out[start : start + block.shape[0]])
-        return out
-
-    def _batches(self, X):
-        """Training images: all at once when they are small, else rasterised per batch (the
-        genomaps of all cells are never materialised for large data)."""
-        if X.shape[0] * self.rows * self.cols * 4 <= self.max_image_bytes:
-            return self.images(X)
-        return lambda idx: self.images(X[idx])
-
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+    def _fit_on(self, src, unlabeled):
+        if unlabeled is None:
+            self._fit_genomap(src)
+            return
+        U = as_matrix(unlabeled, "unlabeled")
+        if U.shape[1] != src.shape[1]:
+            raise ValueError(f"unlabeled has {U.shape[1]} genes but training_data has "
+                             f"{src.shape[1]}")
+        X = src.to_memory()
+        both = (sp.vstack([X, U]).tocsr() if sp.issparse(X) or sp.issparse(U) else
+                np.concatenate([np.asarray(X, dtype=np.float64), np.asarray(U, np.float64)]))
+        self._fit_genomap(self._source(both))
 
     def _train(self, images, targets, n_out, loss_fn):
         torch = _torch()
@@ -127,62 +84,21 @@ class _GenoNetBase:
 
         return predict(self.model_, self.images(X), self.batch_size, self.device_)
 
-    # --------------------------------------------------------- persistence
-    def _extra_state(self) -> dict:
-        return {}
-
-    def save(self, path) -> None:
-        """Writes the fitted pipeline (genomap, standardisation, network) atomically."""
-        torch = _torch()
-        self._check_fitted()
-        gm_meta, gm_arrays = self.genomap_.to_state()
-        state = {
-            "format": _FORMAT, "kind": type(self).__name__,
-            "params": json.dumps(self._params()), "genomap_meta": json.dumps(gm_meta),
-            "genomap_arrays": {k: torch.from_numpy(np.ascontiguousarray(v))
-                               for k, v in gm_arrays.items()},
-            "mean": torch.from_numpy(self.mean_), "scale": torch.from_numpy(self.scale_),
-            "model": {k: v.cpu() for k, v in self.model_.state_dict().items()},
-            "loss_history": list(map(float, self.loss_history_)),
-            **self._extra_state(),
-        }
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            fh.write(buf.getvalue())
-
-    @classmethod
-    def load(cls, path):
-        """Reads a model written by ``save`` (tensors only: safe ``weights_only`` loading)."""
-        torch = _torch()
+    def _build_model(self, state):
         from .models import GenoNet
-        from .training import device_for
 
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise ValueError(f"{path} is not a readable {cls.__name__} file: {err}") from err
-        if not isinstance(state, dict) or state.get("format") != _FORMAT \
-                or state.get("kind") != cls.__name__:
-            raise ValueError(f"{path} is not a {cls.__name__} file")
-        obj = cls(**json.loads(state["params"]))
-        obj.genomap_ = Genomap.from_state(
-            json.loads(state["genomap_meta"]),
-            {k: v.numpy() for k, v in state["genomap_arrays"].items()})
-        obj.mean_, obj.scale_ = state["mean"].numpy(), state["scale"].numpy()
-        obj._load_extra(state)
-        obj.device_ = device_for(obj.device)
-        obj.model_ = GenoNet(obj.rows, obj.cols, state["model"]["fc2.weight"].shape[0])
-        obj.model_.load_state_dict(state["model"])
-        obj.model_.to(obj.device_)
-        obj.loss_history_ = state["loss_history"]
-        return obj
+        self.loss_history_ = state["loss_history"]
+        return GenoNet(self.rows, self.cols, state["model"]["fc2.weight"].shape[0])
+
+    def _base_state(self):
+        return {"loss_history": list(map(float, self.loss_history_))}
 
 
 class GenoNetClassifier(_GenoNetBase):
     """Cell recognition: genomaps of the cells -> genoNet -> class.
 
-    fit(X, y): X (cells, genes) ndarray or scipy.sparse, y (cells,) labels of any type
+    fit(X, y): X (cells, genes), any input :class:`~genomap_fast.Genomap` accepts (ndarray,
+    scipy.sparse, AnnData, ``.h5ad`` path, dask...), y (cells,) labels of any type
     (strings, ints) with at least two classes. predict(X) -> (n,) labels in y's type;
     predict_proba(X) -> (n, n_classes) float32, columns in ``classes_`` order.
     """
@@ -194,7 +110,7 @@ class GenoNetClassifier(_GenoNetBase):
         for the placement and the z-score statistics, as the reference does; by default only
         the training cells are used (no test leakage)."""
         torch = _torch()
-        X, y = self._check_xy(X, y)
+        src, y = self._check_xy(X, y)
         if y.ndim != 1:
             raise ValueError(f"labels must be 1-D, got shape {y.shape}")
         if y.dtype.kind == "f" and not np.isfinite(y).all():
@@ -202,11 +118,11 @@ class GenoNetClassifier(_GenoNetBase):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(f"classification needs at least 2 classes, got {self.classes_.size}")
-        self._fit_genomap(X, unlabeled)
+        self._fit_on(src, unlabeled)
         counts = np.bincount(codes, minlength=self.classes_.size)
         weight = torch.tensor(counts.sum() / counts, dtype=torch.float32)
         loss = torch.nn.CrossEntropyLoss(weight=weight.to(_device_of(self.device)))
-        self._train(self._batches(X), codes.astype(np.int64), self.classes_.size, loss)
+        self._train(self._image_batches(src), codes.astype(np.int64), self.classes_.size, loss)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -220,7 +136,7 @@ class GenoNetClassifier(_GenoNetBase):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def _extra_state(self):
-        return {"classes": json.dumps(self.classes_.tolist())}
+        return {**self._base_state(), "classes": json.dumps(self.classes_.tolist())}
 
     def _load_extra(self, state):
         self.classes_ = np.asarray(json.loads(state["classes"]))
@@ -235,7 +151,7 @@ class GenoNetRegressor(_GenoNetBase):
     def fit(self, X, y, unlabeled=None) -> GenoNetRegressor:
         """``unlabeled``: as for :meth:`GenoNetClassifier.fit`."""
         torch = _torch()
-        X, y = self._check_xy(X, y)
+        src, y = self._check_xy(X, y)
         y = np.asarray(y, dtype=np.float64)
         if not np.isfinite(y).all():
             raise ValueError("targets contain NaN or inf")
@@ -244,9 +160,9 @@ class GenoNetRegressor(_GenoNetBase):
         self.y_mean_ = y2.mean(axis=0)
         sd = y2.std(axis=0)
         self.y_scale_ = np.where(sd > 0, sd, 1.0)
-        self._fit_genomap(X, unlabeled)
+        self._fit_on(src, unlabeled)
         target = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
-        self._train(self._batches(X), target, y2.shape[1], torch.nn.MSELoss())
+        self._train(self._image_batches(src), target, y2.shape[1], torch.nn.MSELoss())
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -255,8 +171,9 @@ class GenoNetRegressor(_GenoNetBase):
         return out[:, 0] if self.target_ndim_ == 1 else out
 
     def _extra_state(self):
-        return {"y": json.dumps({"mean": self.y_mean_.tolist(), "scale": self.y_scale_.tolist(),
-                                 "ndim": self.target_ndim_})}
+        y = {"mean": self.y_mean_.tolist(), "scale": self.y_scale_.tolist(),
+             "ndim": self.target_ndim_}
+        return {**self._base_state(), "y": json.dumps(y)}
 
     def _load_extra(self, state):
         y = json.loads(state["y"])
@@ -303,7 +220,7 @@ def _extra(fit_on, test):
 
 def _same_genes(test, train):
     test = as_matrix(test, "test_data")
-    if test.shape[1] != np.shape(train)[1]:
-        raise ValueError(f"test_data has {test.shape[1]} genes but training_data has "
-                         f"{np.shape(train)[1]}")
+    n_train = as_source(train, name="training_data").shape[1]
+    if test.shape[1] != n_train:
+        raise ValueError(f"test_data has {test.shape[1]} genes but training_data has {n_train}")
     return test

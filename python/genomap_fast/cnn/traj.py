@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_matrix
+from .._source import as_matrix
 
 
 def cluster_distances(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
