@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genomap_fast-installed
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp python -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: install demo test bench bench-quick lint clean
+.PHONY: install demo test bench bench-quick lint stubs clean
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ bench-quick: install
 lint: install
 	$(PY) -m pip install -q ruff
 	$(VENV)/bin/ruff check python tests benchmarks
+
+# python/genomap_fast/_core.pyi from the built extension (after changing the bindings)
+stubs: install
+	$(PY) -m pip install -q pybind11-stubgen ruff
+	$(PY) tools/generate_stubs.py
 
 clean:
 	rm -rf build $(VENV) genomap_demo.png

@@ -43,8 +43,8 @@ def test_entropic_steps_by_fft_equal_blas(small):
     C1 = _c1(small, 144)
     r = [_core.solve_gw_entropic(C1, make_grid(12, 12, 144, "euclidean", fft=f), 0.05, 30, 1e-9, 2)
          for f in (False, True)]
-    np.testing.assert_allclose(r[1]["coupling"], r[0]["coupling"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(r[1]["objective"], r[0]["objective"], rtol=1e-10)
+    np.testing.assert_allclose(r[1].coupling, r[0].coupling, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r[1].objective, r[0].objective, rtol=1e-10)
 
 
 @pytest.mark.parametrize("tile", [1, 2, 3])
@@ -129,18 +129,18 @@ def test_multilevel_placement_is_a_converged_permutation_with_its_objective(smal
     C1 = _c1(small, n)
     grid = make_grid(rows, cols, n, "euclidean")
     r = _core.solve_gw_multilevel(C1, grid, 1000, 2, 16, 3)
-    assert list(r["tiles"]) == [4, 2, 1]
-    assert len(r["level_iter"]) == 3 and r["n_iter"] == sum(r["level_iter"])
-    assert r["converged"]
-    assign = r["assign"]
+    assert list(r.tiles) == [4, 2, 1]
+    assert len(r.level_iter) == 3 and r.n_iter == sum(r.level_iter)
+    assert r.converged
+    assign = r.assign
     assert np.array_equal(np.sort(assign), np.arange(n))
     T = np.zeros((n, n))
     T[np.arange(n), assign] = 1.0 / n
     C2 = gf.pixel_distance_matrix(rows, cols, n, "euclidean")
-    np.testing.assert_allclose(r["objective"], objective(C1, C2, T), rtol=1e-10)
+    np.testing.assert_allclose(r.objective, objective(C1, C2, T), rtol=1e-10)
     # thread count does not change the result
     r1 = _core.solve_gw_multilevel(C1, grid, 1000, 1, 16, 3)
-    assert np.array_equal(r1["assign"], assign)
+    assert np.array_equal(r1.assign, assign)
 
 
 def test_multilevel_needs_a_pixel_euclidean_grid(small):

@@ -108,18 +108,18 @@ def test_tie_breaking_keeps_rings_and_improves_2d_objective(small):
     C1 = _c1(small, 150)
     grid = make_grid(13, 13, 150, "radial")
     r = _core.solve_gw_exact(C1, grid, 100, 1)
-    plain = _core.place_within_classes(C1, grid, r["assign"], 0, 1)
-    refined = _core.place_within_classes(C1, grid, r["assign"], 10, 1)
+    plain = _core.place_within_classes(C1, grid, r.assign, 0, 1)
+    refined = _core.place_within_classes(C1, grid, r.assign, 10, 1)
     cls = grid.class_of_pixel
-    assert np.array_equal(cls[plain["pixel"]], r["assign"])
-    assert np.array_equal(cls[refined["pixel"]], r["assign"])
-    assert refined["euclidean_after"] > plain["euclidean_after"]
+    assert np.array_equal(cls[plain.pixel], r.assign)
+    assert np.array_equal(cls[refined.pixel], r.assign)
+    assert refined.euclidean_after > plain.euclidean_after
     # the radial objective cannot tell pixels of a ring apart
-    assert _core.objective_assignment(C1, grid, cls[refined["pixel"]], 1) == pytest.approx(
-        r["objective"], rel=1e-12)
+    assert _core.objective_assignment(C1, grid, cls[refined.pixel], 1) == pytest.approx(
+        r.objective, rel=1e-12)
     # deterministic
-    again = _core.place_within_classes(C1, grid, r["assign"], 10, 2)
-    assert np.array_equal(again["pixel"], refined["pixel"])
+    again = _core.place_within_classes(C1, grid, r.assign, 10, 2)
+    assert np.array_equal(again.pixel, refined.pixel)
 
 
 def test_threads_do_not_change_results(small):
@@ -195,7 +195,7 @@ def test_fft_and_blas_paths_give_the_same_placement(small):
     C1 = _c1(small, 144)
     res = [_core.solve_gw_exact(C1, make_grid(12, 12, 144, "euclidean", fft=f), 200, 2)
            for f in (False, True)]
-    np.testing.assert_allclose(res[1]["objective"], res[0]["objective"], rtol=1e-6)
+    np.testing.assert_allclose(res[1].objective, res[0].objective, rtol=1e-6)
     assert make_grid(16, 16, 256, "euclidean").uses_fft  # automatic from 256 pixels on
     assert not make_grid(15, 15, 225, "euclidean").uses_fft
 

@@ -37,3 +37,15 @@ void register_grid(py::module_& m);
 void register_interaction(py::module_& m);
 void register_gw(py::module_& m);
 void register_raster(py::module_& m);
+
+// A read-only numpy view of v (no copy) that keeps `owner` (the Python object holding v) alive.
+template <class T>
+py::array_t<T> readonly_view(const std::vector<T>& v, py::handle owner,
+                             std::vector<py::ssize_t> shape = {}) {
+  if (shape.empty()) shape = {static_cast<py::ssize_t>(v.size())};
+  py::array_t<T> out = v.empty() ? py::array_t<T>(shape) : py::array_t<T>(shape, v.data(), owner);
+  out.attr("setflags")(py::arg("write") = false);
+  return out;
+}
+
+void register_results(py::module_& m);

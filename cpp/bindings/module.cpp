@@ -25,6 +25,7 @@ PYBIND11_MODULE(_core, m) {
     return false;
 #endif
   });
+  register_results(m);
   register_grid(m);
   register_interaction(m);
   register_gw(m);

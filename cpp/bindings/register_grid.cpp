@@ -11,7 +11,13 @@ void register_grid(py::module_& m) {
       .def_readonly("n_used", &GridCost::n_used)
       .def_readonly("n_classes", &GridCost::n_classes)
       .def_readonly("mean_cost", &GridCost::mean_cost)
-      .def_property_readonly("uses_fft", [](const GridCost& g) { return g.convolution != nullptr; })
+      .def_property_readonly(
+          "products", [](const GridCost& g) { return std::string(g.products->kind()); },
+          "How products with the log-cost are taken: 'blas' or 'fft'.")
+      .def_property_readonly(
+          "uses_fft", [](const GridCost& g) { return std::string(g.products->kind()) == "fft"; })
+      .def_property_readonly("has_coarse_levels",
+                             [](const GridCost& g) { return static_cast<bool>(g.coarsen); })
       .def_property_readonly("class_of_pixel", [](const GridCost& g) { return to_numpy(g.class_of_pixel); })
       .def_property_readonly("capacity", [](const GridCost& g) { return to_numpy(g.capacity); })
       .def_property_readonly("class_cost", [](const GridCost& g) {
@@ -21,7 +27,7 @@ void register_grid(py::module_& m) {
         return to_numpy(g.dense_log_cost(), g.n_classes, g.n_classes);
       })
       .def_property_readonly("stores_dense_cost", [](const GridCost& g) {
-        return !g.log_cost.empty();
+        return g.products->stores_dense_cost();
       });
   m.def("radial_grid", &genomap::radial_grid, py::arg("rows"), py::arg("cols"), py::arg("n_used"));
   m.def("euclidean_grid", &genomap::euclidean_grid, py::arg("rows"), py::arg("cols"),

@@ -4,6 +4,7 @@
 #include "genomap/refine.hpp"
 #include "genomap/sinkhorn.hpp"
 #include "genomap/transport.hpp"
+#include "results.hpp"
 
 using namespace genomap;
 
@@ -28,20 +29,6 @@ carray<int64_t> check_assign(py::array assign_in, int64_t n, int64_t D) {
   return assign;
 }
 
-py::dict exact_dict(const ExactResult& r) {
-  py::dict d;
-  d["assign"] = to_numpy(r.assign);
-  d["objective"] = r.objective;
-  d["n_iter"] = r.n_iter;
-  d["converged"] = r.converged;
-  d["trace"] = to_numpy(r.trace);
-  d["n_augment"] = r.n_augment;
-  d["moved"] = to_numpy(r.moved);
-  d["scans"] = to_numpy(r.scans);
-  d["seconds"] = to_numpy(r.seconds);
-  return d;
-}
-
 }  // namespace
 
 void register_gw(py::module_& m) {
@@ -56,15 +43,7 @@ void register_gw(py::module_& m) {
           r = solve_gw_multilevel(C1.data(), C1.shape(0), grid, max_iter, num_threads, min_tiles,
                                   max_levels);
         }
-        py::dict d = exact_dict(r.finest);
-        int64_t total = 0;
-        for (int64_t it : r.level_iter) total += it;
-        d["n_iter"] = total;  // transport problems solved over all levels
-        d["finest_iter"] = r.finest.n_iter;
-        d["tiles"] = to_numpy(r.tiles);
-        d["level_iter"] = to_numpy(r.level_iter);
-        d["level_seconds"] = to_numpy(r.level_seconds);
-        return d;
+        return r;
       },
       py::arg("C1"), py::arg("grid"), py::arg("max_iter"), py::arg("num_threads") = 1,
       py::arg("min_tiles") = 256, py::arg("max_levels") = 4,
@@ -86,7 +65,7 @@ void register_gw(py::module_& m) {
           GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
           r = solve_gw_exact(p, max_iter, num_threads);
         }
-        return exact_dict(r);
+        return r;
       },
       py::arg("C1"), py::arg("grid"), py::arg("max_iter"), py::arg("num_threads") = 1,
       "Exact GW placement (epsilon = 0): class of each gene, objective, iterations.");
@@ -95,19 +74,15 @@ void register_gw(py::module_& m) {
       [](carray<double> C1, const GridCost& grid, double epsilon, int64_t max_iter, double tol,
          int num_threads) {
         check_c1(C1, grid);
-        EntropicResult r;
+        EntropicOutput out;
+        out.n_genes = C1.shape(0);
+        out.n_classes = grid.n_classes;
         {
           py::gil_scoped_release release;
           GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
-          r = solve_gw_entropic(p, epsilon, max_iter, tol, num_threads);
+          out.result = solve_gw_entropic(p, epsilon, max_iter, tol, num_threads);
         }
-        py::dict d;
-        d["coupling"] = to_numpy(r.coupling, C1.shape(0), grid.n_classes);
-        d["objective"] = r.objective;
-        d["n_iter"] = r.n_iter;
-        d["last_change"] = r.last_change;
-        d["sinkhorn_iters"] = r.sinkhorn_iters;
-        return d;
+        return out;
       },
       py::arg("C1"), py::arg("grid"), py::arg("epsilon"), py::arg("max_iter"),
       py::arg("tol") = 1e-9, py::arg("num_threads") = 1,
@@ -178,20 +153,14 @@ void register_gw(py::module_& m) {
          int num_threads) {
         check_c1(C1, grid);
         auto assign = check_assign(assign_in, C1.shape(0), grid.n_classes);
-        py::array_t<int64_t> pixel(C1.shape(0));
-        int64_t* px = pixel.mutable_data();
-        PlacementStats st;
+        WithinClassOutput out;
+        out.pixel.resize(C1.shape(0));
         {
           py::gil_scoped_release release;
-          st = place_within_classes(C1.data(), C1.shape(0), grid, assign.data(), max_rounds, px,
-                                    num_threads);
+          out.stats = place_within_classes(C1.data(), C1.shape(0), grid, assign.data(), max_rounds,
+                                           out.pixel.data(), num_threads);
         }
-        py::dict d;
-        d["pixel"] = pixel;
-        d["rounds"] = st.rounds;
-        d["euclidean_before"] = st.euclidean_before;
-        d["euclidean_after"] = st.euclidean_after;
-        return d;
+        return out;
       },
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("max_rounds") = 10,
       py::arg("num_threads") = 1);

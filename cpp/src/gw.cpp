@@ -48,13 +48,7 @@ void class_sums(const GWProblem& p, const int64_t* assign, int64_t D, double* CS
 }
 
 void apply_log_cost(const GWProblem& p, const double* CS, double* A, int num_threads) {
-  const int64_t n = p.n, D = p.grid->n_classes;
-  const int nt = num_threads > 0 ? num_threads : 1;
-  if (p.grid->convolution) {  // translation-invariant cost: one 2-D convolution per gene
-    p.grid->convolution->apply(CS, n, D, A, nt);
-    return;
-  }
-  gemm_rowmajor(false, false, n, D, D, 1.0, CS, D, p.grid->log_cost.data(), D, 0.0, A, D, nt);
+  p.grid->apply_log_cost(CS, p.n, A, num_threads > 0 ? num_threads : 1);
 }
 
 void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A, int num_threads) {
@@ -66,11 +60,7 @@ void linear_term_assignment(const GWProblem& p, const int64_t* assign, double* A
 void linear_term_coupling(const GWProblem& p, const double* Tc, double* B, int num_threads) {
   const int64_t n = p.n, D = p.grid->n_classes;
   std::vector<double> TL(n * D);
-  if (p.grid->convolution)
-    p.grid->convolution->apply(Tc, n, D, TL.data(), num_threads);
-  else
-    gemm_rowmajor(false, false, n, D, D, 1.0, Tc, D, p.grid->log_cost.data(), D, 0.0, TL.data(),
-                  D, num_threads);
+  p.grid->apply_log_cost(Tc, n, TL.data(), num_threads);
   gemm_rowmajor(false, false, n, D, n, 1.0, p.C1, n, TL.data(), D, 0.0, B, D, num_threads);
 }
 
@@ -155,9 +145,9 @@ void update_linear_term(const GWProblem& p, const int64_t* had, const int64_t* g
 
 // Brings A = C1 S_g L (n, D) up to date for the assignment g. `had` is the assignment A was
 // last computed for (empty: none). The update above costs 2 n |M| D flops; a full product costs
-// a 2-D FFT convolution per gene (counted at 25 flops per point and log2 point: FFT flops are
-// slower than GEMM flops) or an n x D x D GEMM. The choice depends only on |M|, so results do
-// not depend on timing or threads; a full product every 20 updates bounds the rounding drift.
+// what the grid's products say (GridProducts::product_flops: an n x D x D GEMM, or a 2-D FFT
+// convolution per gene counted at 25 flops per point and log2 point). The choice depends only
+// on |M|, so results do not depend on timing or threads; a full product every 20 updates bounds the rounding drift.
 static void refresh_linear_term(const GWProblem& p, const std::vector<int64_t>& g,
                                 std::vector<int64_t>& had, int& updates, double* A, int nt) {
   const int64_t n = p.n, D = p.grid->n_classes;
@@ -165,12 +155,7 @@ static void refresh_linear_term(const GWProblem& p, const std::vector<int64_t>& 
   if (!had.empty())
     for (int64_t j = 0; j < n; ++j) m += g[j] != had[j];
   const double nd = static_cast<double>(n), dd = static_cast<double>(D);
-  double full = 2.0 * nd * dd * dd;
-  if (p.grid->convolution) {
-    const double pq = static_cast<double>(p.grid->convolution->padded_rows() *
-                                          p.grid->convolution->padded_cols());
-    full = 25.0 * nd * pq * std::log2(pq);
-  }
+  const double full = p.grid->product_flops(n);
   if (!had.empty() && updates < 20 && 2.0 * nd * static_cast<double>(m) * dd < full) {
     update_linear_term(p, had.data(), g.data(), A, nt);
     ++updates;

@@ -22,21 +22,21 @@ std::vector<int64_t> multilevel_tiles(int64_t rows, int64_t cols, int64_t n_used
 MultilevelResult solve_gw_multilevel(const double* C1, int64_t n, const GridCost& fine,
                                      int64_t max_iter, int num_threads, int64_t min_tiles,
                                      int64_t max_levels) {
-  if (fine.n_classes != fine.n_used || fine.metric != "euclidean")
-    throw std::invalid_argument("the multilevel solver needs a euclidean grid, one class per pixel");
+  if (fine.n_classes != fine.n_used || !fine.coarsen)
+    throw std::invalid_argument(
+        "the multilevel solver needs a grid with coarse levels (a euclidean grid), one class per "
+        "pixel");
   const GWProblem p_fine = make_problem(C1, n, fine, num_threads);
   MultilevelResult out;
   out.tiles = multilevel_tiles(fine.rows, fine.cols, fine.n_used, min_tiles, max_levels);
-  const bool fft = fine.convolution != nullptr;
 
   GridCost prev_grid;
   std::vector<int64_t> prev_assign;    // class (tile) of each gene at the previous level
   std::vector<double> prev_potentials;
-  int64_t prev_tile = 0;
   for (const int64_t tile : out.tiles) {
     const auto t0 = std::chrono::steady_clock::now();
     GridCost level_grid;
-    if (tile > 1) level_grid = euclidean_tiles(fine.rows, fine.cols, fine.n_used, tile, fft);
+    if (tile > 1) level_grid = fine.coarsen(tile);
     const GridCost& grid = tile > 1 ? level_grid : fine;
     GWProblem p = p_fine;  // f1_term does not depend on the grid
     p.grid = &grid;
@@ -47,8 +47,8 @@ MultilevelResult solve_gw_multilevel(const double* C1, int64_t n, const GridCost
     } else {
       // parent[q]: the previous level's tile holding this level's class q
       std::vector<int64_t> parent(D);
-      const std::vector<int64_t> here = tile_of_pixel(fine.rows, fine.cols, fine.n_used, tile);
-      const std::vector<int64_t> up = tile_of_pixel(fine.rows, fine.cols, fine.n_used, prev_tile);
+      const std::vector<int64_t>& here = grid.class_of_pixel;
+      const std::vector<int64_t>& up = prev_grid.class_of_pixel;
       for (int64_t k = 0; k < fine.n_used; ++k) parent[here[k]] = up[k];
       // Previous coupling spread over pixels: class q of a parent tile d gets cap[q] / cap[d].
       const int64_t Dp = prev_grid.n_classes;
@@ -72,7 +72,6 @@ MultilevelResult solve_gw_multilevel(const double* C1, int64_t n, const GridCost
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     prev_assign = r.assign;
     prev_potentials = r.potentials;
-    prev_tile = tile;
     if (tile == 1) {
       out.finest = std::move(r);
     } else {

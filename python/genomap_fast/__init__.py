@@ -14,13 +14,14 @@ from ._validate import NotFittedError
 from .compat import construct_genomap, construct_genomap_returnT
 from .estimator import Genomap
 from .interaction import interaction_matrix
-from .placement import Placement, pixel_distance_matrix, solve_placement
+from .placement import Placement, PlacementResult, pixel_distance_matrix, solve_placement
 
 __all__ = [
     "Genomap",
     "MemoryEstimateWarning",
     "NotFittedError",
     "Placement",
+    "PlacementResult",
     "__version__",
     "construct_genomap",
     "construct_genomap_returnT",

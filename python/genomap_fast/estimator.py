@@ -361,10 +361,11 @@ class Genomap:
         params = meta["params"]
         obj = cls(**{**params, "dtype": np.dtype(params["dtype"])})
         placement = Placement(
-            params["rows"], params["cols"], params["grid_metric"], params["epsilon"],
-            arrays.get("pixel"), arrays.get("classes"), arrays.get("class_coupling"),
-            meta["objective"], meta["n_iter"], meta["converged"], arrays["trace"],
-            meta["euclidean_term"],
+            rows=params["rows"], cols=params["cols"], metric=params["grid_metric"],
+            epsilon=params["epsilon"], pixel=arrays.get("pixel"), classes=arrays.get("classes"),
+            class_coupling=arrays.get("class_coupling"), objective=meta["objective"],
+            n_iter=meta["n_iter"], converged=meta["converged"], trace=arrays["trace"],
+            euclidean_term=meta["euclidean_term"],
         )
         obj._set_fitted(meta["n_genes_in"], arrays["genes"], placement, arrays["constant"],
                         arrays["mean"], arrays["var"], meta.get("n_cells", 0),

@@ -6,8 +6,10 @@ so adding a metric does not touch the solvers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._blas import single_threaded_blas
@@ -15,11 +17,16 @@ from ._validate import default_threads
 
 GRID_METRICS = ("radial", "euclidean")
 
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+Metric = Union[str, FloatArray]  # a name in GRID_METRICS or a dense (n, n) pixel cost
+
 
 FFT_MIN_PIXELS = 256  # from here on FFT convolution beats BLAS for the euclidean products
 
 
-def make_grid(rows: int, cols: int, n_used: int, metric="radial", fft: bool | None = None):
+def make_grid(rows: int, cols: int, n_used: int, metric: Metric = "radial",
+              fft: bool | None = None) -> _core.GridCost:
     """Grid cost over the first ``n_used`` pixels (the reference's flattened order).
 
     ``metric`` is "radial", "euclidean", or a user-supplied (n_used, n_used) pixel cost C2
@@ -42,57 +49,71 @@ def make_grid(rows: int, cols: int, n_used: int, metric="radial", fft: bool | No
     raise ValueError(f"grid_metric must be one of {GRID_METRICS}, got {metric!r}")
 
 
-def pixel_distance_matrix(rows: int, cols: int, n_used: int, metric: str = "radial") -> np.ndarray:
+def pixel_distance_matrix(rows: int, cols: int, n_used: int, metric: str = "radial"
+                          ) -> FloatArray:
     """The dense pixel cost C2 (n_used, n_used) float64 that a grid metric stands for."""
     grid = make_grid(rows, cols, n_used, metric)
     cls = grid.class_of_pixel
-    return grid.class_cost[np.ix_(cls, cls)]
+    out: FloatArray = grid.class_cost[np.ix_(cls, cls)]
+    return out
 
 
-def image_offsets(pixel: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def image_offsets(pixel: npt.ArrayLike, rows: int, cols: int) -> IntArray:
     """Offset inside a C-ordered (rows, cols) image of each flat pixel index.
 
     Flat pixel k (reference order) is image row k % rows, column k // rows (Fortran reshape).
     Negative entries (genes not placed) stay -1.
     """
-    pixel = np.asarray(pixel, dtype=np.int64)
-    out = (pixel % rows) * cols + pixel // rows
-    return np.where(pixel >= 0, out, -1).astype(np.int64)
+    flat = np.asarray(pixel, dtype=np.int64)
+    out = (flat % rows) * cols + flat // rows
+    return np.where(flat >= 0, out, -1).astype(np.int64)
 
 
-@dataclass
-class Placement:
-    """A fitted placement of ``n`` genes on a ``rows x cols`` grid.
+@dataclass(frozen=True, eq=False)
+class PlacementResult:
+    """A fitted placement of ``n`` genes on a ``rows x cols`` grid (exact or entropic).
 
-    pixel : (n,) int64, flat pixel index (reference order) of each gene (exact mode)
-    classes : (n,) int64, grid class (ring for the radial metric) of each gene (exact mode)
-    class_coupling : (n, n_classes) float64 or None, entropic coupling summed per class
-    objective : KL-loss GW objective of the returned coupling
+    Exact placements (``epsilon == 0``) carry ``pixel`` and ``classes`` and no
+    ``class_coupling``; entropic ones the reverse.
     """
 
     rows: int
+    """Grid rows."""
     cols: int
-    metric: object  # "radial", "euclidean" or a dense (n, n) pixel cost
+    """Grid columns."""
+    metric: Metric
+    """"radial", "euclidean" or the dense (n, n) float64 pixel cost C2."""
     epsilon: float
-    pixel: np.ndarray | None
-    classes: np.ndarray | None
-    class_coupling: np.ndarray | None
+    """Entropic regularisation; 0.0 for exact placements."""
+    pixel: IntArray | None
+    """(n,) int64, flat pixel index (reference order) of each gene; None when entropic."""
+    classes: IntArray | None
+    """(n,) int64, grid class (ring for the radial metric) of each gene; None when entropic."""
+    class_coupling: FloatArray | None
+    """(n, n_classes) float64, entropic coupling summed per class; None when exact."""
     objective: float
+    """KL-loss GW objective of the returned coupling (lower is better)."""
     n_iter: int
+    """GW steps (transport or Sinkhorn problems solved; both levels with multilevel)."""
     converged: bool
-    trace: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Exact: an assignment repeated; entropic: the last change was within ``tol``."""
+    trace: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """(n_iter - converged,) float64, objective of each exact step's assignment (pixel level;
+    empty when entropic)."""
     euclidean_term: float = float("nan")
+    """2-D (euclidean) GW linear term of ``pixel`` after within-class refinement (exact)."""
 
     @property
     def n_genes(self) -> int:
         if self.pixel is not None:
             return int(self.pixel.shape[0])
+        assert self.class_coupling is not None
         return int(self.class_coupling.shape[0])
 
-    def grid(self):
+    def grid(self) -> _core.GridCost:
         return make_grid(self.rows, self.cols, self.n_genes, self.metric)
 
-    def coupling(self) -> np.ndarray:
+    def coupling(self) -> FloatArray:
         """Pixel-level coupling T (n, n) float64, rows genes, columns used pixels (dense)."""
         n = self.n_genes
         if self.class_coupling is None:
@@ -101,21 +122,25 @@ class Placement:
             return T
         grid = self.grid()
         cls = grid.class_of_pixel
-        return self.class_coupling[:, cls] / grid.capacity[cls][None, :]
+        out: FloatArray = self.class_coupling[:, cls] / grid.capacity[cls][None, :]
+        return out
+
+
+Placement = PlacementResult  # the former name, kept for existing imports
 
 
 def solve_placement(
-    C1: np.ndarray,
+    C1: npt.ArrayLike,
     rows: int,
     cols: int,
-    metric="radial",
+    metric: Metric = "radial",
     epsilon: float = 0.0,
     max_iter: int = 1000,
     tol: float = 1e-9,
     refine_rounds: int = 10,
     num_threads: int | None = None,
     multilevel: bool = False,
-) -> Placement:
+) -> PlacementResult:
     """Solves the GW placement of the genes of C1 (n x n) on the first n pixels of the grid.
 
     metric: "radial" | "euclidean" | a dense (n, n) pixel cost (see :func:`make_grid`).
@@ -139,19 +164,22 @@ def solve_placement(
         raise ValueError("multilevel placement needs grid_metric='euclidean'")
     if epsilon == 0:
         with single_threaded_blas():
+            r: _core.ExactResult | _core.MultilevelResult
             if multilevel:
                 r = _core.solve_gw_multilevel(C1, grid, int(max_iter), nt, min_tiles=1,
                                               max_levels=2)
             else:
                 r = _core.solve_gw_exact(C1, grid, int(max_iter), nt)
-            placed = _core.place_within_classes(C1, grid, r["assign"], int(refine_rounds), nt)
-        return Placement(
-            rows, cols, metric, 0.0, placed["pixel"], r["assign"], None, r["objective"],
-            int(r["n_iter"]), bool(r["converged"]), r["trace"], placed["euclidean_after"],
+            placed = _core.place_within_classes(C1, grid, r.assign, int(refine_rounds), nt)
+        return PlacementResult(
+            rows=rows, cols=cols, metric=metric, epsilon=0.0, pixel=placed.pixel,
+            classes=r.assign, class_coupling=None, objective=r.objective, n_iter=int(r.n_iter),
+            converged=bool(r.converged), trace=r.trace, euclidean_term=placed.euclidean_after,
         )
     with single_threaded_blas():
-        r = _core.solve_gw_entropic(C1, grid, float(epsilon), int(max_iter), float(tol), nt)
-    return Placement(
-        rows, cols, metric, float(epsilon), None, None, r["coupling"], r["objective"],
-        int(r["n_iter"]), bool(r["last_change"] <= tol),
+        e = _core.solve_gw_entropic(C1, grid, float(epsilon), int(max_iter), float(tol), nt)
+    return PlacementResult(
+        rows=rows, cols=cols, metric=metric, epsilon=float(epsilon), pixel=None, classes=None,
+        class_coupling=e.coupling, objective=e.objective, n_iter=int(e.n_iter),
+        converged=bool(e.last_change <= tol),
     )
