@@ -34,9 +34,11 @@ test: install
 SAN_DIR := build/sanitize
 SAN_TESTS ?= tests/test_solvers.py tests/test_multilevel.py tests/test_fuzz_core.py \
 	tests/test_fuzz_api.py tests/test_concurrency.py
-SAN_ENV = LD_PRELOAD=$$($(CXX) -print-file-name=libasan.so) \
-	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_odr_violation=0 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+# libstdc++ is preloaded with the ASan runtime: python itself does not link it, and ASan's
+# __cxa_throw interceptor must find it at start-up (else every C++ exception aborts).
+SAN_ENV = LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
+	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_odr_violation=0:log_path=$(CURDIR)/$(SAN_DIR)/report \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CURDIR)/$(SAN_DIR)/report \
 	PYTHONPATH=$(CURDIR)/$(SAN_DIR)/pkg GENOMAP_FAST_SANITIZED=1
 
 sanitize-build: install
@@ -52,7 +54,11 @@ sanitize-build: install
 sanitize: sanitize-build
 	cd $(SAN_DIR) && $(SAN_ENV) $(CURDIR)/$(PY) -c \
 		"import genomap_fast, os; assert genomap_fast.__file__.startswith(os.getcwd()), genomap_fast.__file__"
-	$(SAN_ENV) $(PY) -m pytest -q -p no:cacheprovider $(SAN_TESTS)
+	rm -f $(SAN_DIR)/report.*
+	$(SAN_ENV) $(PY) -m pytest -q -p no:cacheprovider $(SAN_TESTS) || \
+		{ cat $(SAN_DIR)/report.* 2>/dev/null; exit 1; }
+	@if ls $(SAN_DIR)/report.* >/dev/null 2>&1; then cat $(SAN_DIR)/report.*; exit 1; fi
+	@echo "sanitize: no ASan/UBSan findings"
 
 # the long fuzz profile (before a release)
 fuzz-long: install

@@ -34,8 +34,10 @@ void check_csr(const Idx* ip, int64_t rows, const Idx* ix, int64_t n_indices, in
   if (static_cast<int64_t>(ip[rows]) > n_indices)
     throw std::invalid_argument(w + ": indptr[-1] = " + std::to_string(ip[rows]) +
                                 " exceeds the " + std::to_string(n_indices) + " stored values");
-  for (int64_t r = 0; r < rows; ++r) {
+  // all of indptr first: a row's end may only be trusted once every offset is known in range
+  for (int64_t r = 0; r < rows; ++r)
     if (ip[r + 1] < ip[r]) throw std::invalid_argument(w + ": indptr must be non-decreasing");
+  for (int64_t r = 0; r < rows; ++r) {
     for (Idx p = ip[r]; p < ip[r + 1]; ++p) {
       if (ix[p] < 0 || static_cast<int64_t>(ix[p]) >= n_cols)
         throw std::invalid_argument(w + ": column index " + std::to_string(ix[p]) +
