@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genomap_fast-installed
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp python -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: install demo test bench bench-quick lint stubs clean
+.PHONY: install demo test sanitize sanitize-build fuzz-long bench bench-quick lint stubs clean
 
 install: $(STAMP)
 
@@ -26,6 +26,44 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q tests
+
+# The C++ core built with AddressSanitizer + UndefinedBehaviorSanitizer in its own build dir,
+# next to a copy of the pure-Python package (build/sanitize/pkg), and the tests that exercise
+# the core run against it. CPython is not instrumented: the ASan runtime is preloaded and leak
+# detection is off (CPython's own allocations at exit are not leaks of ours).
+SAN_DIR := build/sanitize
+SAN_TESTS ?= tests/test_solvers.py tests/test_multilevel.py tests/test_fuzz_core.py \
+	tests/test_fuzz_api.py tests/test_concurrency.py
+# libstdc++ is preloaded with the ASan runtime: python itself does not link it, and ASan's
+# __cxa_throw interceptor must find it at start-up (else every C++ exception aborts).
+SAN_ENV = LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
+	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_odr_violation=0:log_path=$(CURDIR)/$(SAN_DIR)/report \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CURDIR)/$(SAN_DIR)/report \
+	PYTHONPATH=$(CURDIR)/$(SAN_DIR)/pkg GENOMAP_FAST_SANITIZED=1
+
+sanitize-build: install
+	cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+		-DGENOMAP_FAST_SANITIZE=address,undefined -DSKBUILD_PROJECT_VERSION=0.1.0 \
+		-DPython_EXECUTABLE=$(CURDIR)/$(PY) \
+		-Dpybind11_DIR=$$($(PY) -m pybind11 --cmakedir) > $(SAN_DIR).log
+	cmake --build $(SAN_DIR) --target _core -j 2 >> $(SAN_DIR).log
+	rm -rf $(SAN_DIR)/pkg && mkdir -p $(SAN_DIR)/pkg
+	cp -r python/genomap_fast $(SAN_DIR)/pkg/
+	cp $(SAN_DIR)/_core*.so $(SAN_DIR)/pkg/genomap_fast/
+
+sanitize: sanitize-build
+	cd $(SAN_DIR) && $(SAN_ENV) $(CURDIR)/$(PY) -c \
+		"import genomap_fast, os; assert genomap_fast.__file__.startswith(os.getcwd()), genomap_fast.__file__"
+	rm -f $(SAN_DIR)/report.*
+	$(SAN_ENV) $(PY) -m pytest -q -p no:cacheprovider $(SAN_TESTS) || \
+		{ cat $(SAN_DIR)/report.* 2>/dev/null; exit 1; }
+	@if ls $(SAN_DIR)/report.* >/dev/null 2>&1; then cat $(SAN_DIR)/report.*; exit 1; fi
+	@echo "sanitize: no ASan/UBSan findings"
+
+# the long fuzz profile (before a release)
+fuzz-long: install
+	$(PY) -m pytest -q tests/test_fuzz_core.py tests/test_fuzz_api.py tests/test_fuzz_io.py \
+		--hypothesis-profile=long
 
 bench: install
 	$(PY) -m pytest benchmarks -q -p no:cacheprovider

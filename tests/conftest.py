@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from genomap_fast.datasets import synthetic_counts
+
+# Fuzz profiles (tests/test_fuzz_*.py): "default" is deterministic for CI; "long" before a
+# release (make fuzz-long, or pytest --hypothesis-profile=long).
+_FUZZ_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("default", derandomize=True, deadline=None, max_examples=100,
+                          suppress_health_check=_FUZZ_HEALTH, print_blob=True)
+settings.register_profile("long", derandomize=False, deadline=None, max_examples=3000,
+                          suppress_health_check=_FUZZ_HEALTH, print_blob=True)
+settings.load_profile("default")
 
 
 def gw_objective(C1, C2, T):

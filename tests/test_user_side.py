@@ -133,7 +133,7 @@ def test_construct_bad_input_one_line_error(tmp_path, table, setup, args, code, 
     if code == 1:
         assert len(res.stderr.strip().splitlines()) == 1
     assert not out.exists()
-    assert [p for p in os.listdir(tmp_path) if p.startswith(".genomap-")] == []
+    assert [p for p in os.listdir(tmp_path) if ".partial-" in p] == []
 
 
 def test_help_has_examples():

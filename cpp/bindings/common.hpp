@@ -19,6 +19,41 @@ inline void require_ndim(const py::array& a, int ndim, const char* name) {
                                 "-dimensional, got " + std::to_string(a.ndim()));
 }
 
+// A CSR matrix handed in as three raw arrays: checked in full before any kernel reads it, since
+// a wrong indptr or index would make the kernels read or write out of bounds.
+// indptr: rows + 1 non-decreasing offsets from >= 0 up to at most the lengths of indices and
+// data; indices in [0, n_cols) (and strictly increasing within a row when `sorted`).
+template <class Idx>
+void check_csr(const Idx* ip, int64_t rows, const Idx* ix, int64_t n_indices, int64_t n_data,
+               int64_t n_cols, bool sorted, const char* what) {
+  const std::string w(what);
+  if (ip[0] < 0) throw std::invalid_argument(w + ": indptr[0] is negative");
+  if (n_indices != n_data)
+    throw std::invalid_argument(w + ": indices and data have different lengths (" +
+                                std::to_string(n_indices) + " and " + std::to_string(n_data) + ")");
+  if (static_cast<int64_t>(ip[rows]) > n_indices)
+    throw std::invalid_argument(w + ": indptr[-1] = " + std::to_string(ip[rows]) +
+                                " exceeds the " + std::to_string(n_indices) + " stored values");
+  // all of indptr first: a row's end may only be trusted once every offset is known in range
+  for (int64_t r = 0; r < rows; ++r)
+    if (ip[r + 1] < ip[r]) throw std::invalid_argument(w + ": indptr must be non-decreasing");
+  for (int64_t r = 0; r < rows; ++r) {
+    for (Idx p = ip[r]; p < ip[r + 1]; ++p) {
+      if (ix[p] < 0 || static_cast<int64_t>(ix[p]) >= n_cols)
+        throw std::invalid_argument(w + ": column index " + std::to_string(ix[p]) +
+                                    " out of range [0, " + std::to_string(n_cols) + ")");
+      if (sorted && p > ip[r] && ix[p] <= ix[p - 1])
+        throw std::invalid_argument(w + " needs sorted, unique column indices per row");
+    }
+  }
+}
+
+inline void require_vector(const py::array& a, py::ssize_t n, const char* name) {
+  if (a.ndim() != 1 || a.shape(0) != n)
+    throw std::invalid_argument(std::string(name) + " must be 1-dimensional of length " +
+                                std::to_string(n));
+}
+
 template <class T>
 py::array_t<T> to_numpy(const std::vector<T>& v) {
   py::array_t<T> out(static_cast<py::ssize_t>(v.size()));

@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "common.hpp"
 #include "genomap/gw.hpp"
 #include "genomap/multilevel.hpp"
@@ -17,6 +19,37 @@ void check_c1(const carray<double>& C1, const GridCost& grid) {
     throw std::invalid_argument("interaction matrix has " + std::to_string(C1.shape(0)) +
                                 " genes but the grid uses " + std::to_string(grid.n_used) +
                                 " pixels");
+  // a NaN or negative distance would give a NaN objective (a silent NaN placement)
+  const double* c = C1.data();
+  for (py::ssize_t i = 0, nn = C1.size(); i < nn; ++i)
+    if (!(c[i] >= 0.0) || !std::isfinite(c[i]))
+      throw std::invalid_argument("interaction matrix must be finite and non-negative");
+}
+
+void check_max_iter(int64_t max_iter) {
+  if (max_iter < 1)
+    throw std::invalid_argument("max_iter must be >= 1, got " + std::to_string(max_iter));
+}
+
+void check_finite(const carray<double>& a, const char* name) {
+  const double* p = a.data();
+  for (py::ssize_t i = 0, n = a.size(); i < n; ++i)
+    if (!std::isfinite(p[i])) throw std::invalid_argument(std::string(name) + " must be finite");
+}
+
+// Non-negative capacities summing to `rows` (each of the unit rows goes to one column).
+void check_capacity(const carray<int64_t>& capacity, int64_t rows, int64_t min_capacity) {
+  int64_t total = 0;
+  for (py::ssize_t d = 0; d < capacity.shape(0); ++d) {
+    const int64_t c = capacity.data()[d];
+    if (c < min_capacity)
+      throw std::invalid_argument("capacity " + std::to_string(c) + " of class " +
+                                  std::to_string(d) + " is below " + std::to_string(min_capacity));
+    total += c;
+  }
+  if (total != rows)
+    throw std::invalid_argument("capacities sum to " + std::to_string(total) + ", not to the " +
+                                std::to_string(rows) + " rows");
 }
 
 carray<int64_t> check_assign(py::array assign_in, int64_t n, int64_t D) {
@@ -29,6 +62,14 @@ carray<int64_t> check_assign(py::array assign_in, int64_t n, int64_t D) {
   return assign;
 }
 
+// An assignment that fills every class exactly (what the exact solvers return).
+void check_assign_fills(const carray<int64_t>& assign, const GridCost& grid) {
+  std::vector<int64_t> count(grid.n_classes, 0);
+  for (py::ssize_t i = 0; i < assign.shape(0); ++i) count[assign.data()[i]]++;
+  if (count != grid.capacity)
+    throw std::invalid_argument("assignment does not fill every class to its capacity");
+}
+
 }  // namespace
 
 void register_gw(py::module_& m) {
@@ -37,6 +78,7 @@ void register_gw(py::module_& m) {
       [](carray<double> C1, const GridCost& grid, int64_t max_iter, int num_threads,
          int64_t min_tiles, int64_t max_levels) {
         check_c1(C1, grid);
+        check_max_iter(max_iter);
         MultilevelResult r;
         {
           py::gil_scoped_release release;
@@ -59,6 +101,7 @@ void register_gw(py::module_& m) {
       "solve_gw_exact",
       [](carray<double> C1, const GridCost& grid, int64_t max_iter, int num_threads) {
         check_c1(C1, grid);
+        check_max_iter(max_iter);
         ExactResult r;
         {
           py::gil_scoped_release release;
@@ -74,6 +117,9 @@ void register_gw(py::module_& m) {
       [](carray<double> C1, const GridCost& grid, double epsilon, int64_t max_iter, double tol,
          int num_threads) {
         check_c1(C1, grid);
+        check_max_iter(max_iter);
+        if (!(epsilon > 0) || !std::isfinite(epsilon))
+          throw std::invalid_argument("epsilon must be a finite number > 0");
         EntropicOutput out;
         out.n_genes = C1.shape(0);
         out.n_classes = grid.n_classes;
@@ -153,6 +199,7 @@ void register_gw(py::module_& m) {
          int num_threads) {
         check_c1(C1, grid);
         auto assign = check_assign(assign_in, C1.shape(0), grid.n_classes);
+        check_assign_fills(assign, grid);
         WithinClassOutput out;
         out.pixel.resize(C1.shape(0));
         {
@@ -168,6 +215,8 @@ void register_gw(py::module_& m) {
       "euclidean_linear_term",
       [](carray<double> C1, int64_t rows, int64_t cols, carray<int64_t> pixel, int num_threads) {
         require_ndim(C1, 2, "interaction matrix");
+        if (C1.shape(0) != C1.shape(1)) throw std::invalid_argument("interaction matrix must be square");
+        if (rows < 1 || cols < 1) throw std::invalid_argument("grid rows and cols must be >= 1");
         if (pixel.ndim() != 1 || pixel.shape(0) != C1.shape(0))
           throw std::invalid_argument("need one pixel per gene");
         for (int64_t i = 0; i < pixel.shape(0); ++i)
@@ -184,7 +233,10 @@ void register_gw(py::module_& m) {
         require_ndim(M, 2, "cost");
         if (capacity.ndim() != 1 || capacity.shape(0) != M.shape(1))
           throw std::invalid_argument("need one capacity per class (column)");
-        if (!(reg > 0)) throw std::invalid_argument("reg must be > 0");
+        if (!(reg > 0) || !std::isfinite(reg)) throw std::invalid_argument("reg must be a finite number > 0");
+        check_max_iter(max_iter);
+        check_finite(M, "cost");
+        check_capacity(capacity, M.shape(0), 1);
         py::array_t<double> out({M.shape(0), M.shape(1)});
         double* o = out.mutable_data();
         SinkhornStats st;
@@ -206,6 +258,8 @@ void register_gw(py::module_& m) {
         require_ndim(cost, 2, "cost");
         if (capacity.ndim() != 1 || capacity.shape(0) != cost.shape(1))
           throw std::invalid_argument("need one capacity per class (column)");
+        check_finite(cost, "cost");
+        check_capacity(capacity, cost.shape(0), 0);
         py::array_t<int64_t> assign(cost.shape(0));
         int64_t* a = assign.mutable_data();
         std::vector<double> v;
@@ -214,6 +268,7 @@ void register_gw(py::module_& m) {
           auto pv = potentials.cast<carray<double>>();
           if (pv.ndim() != 1 || pv.shape(0) != cost.shape(1))
             throw std::invalid_argument("need one potential per class (column)");
+          check_finite(pv, "potentials");
           v.assign(pv.data(), pv.data() + pv.shape(0));
         }
         std::vector<int64_t> previous;

@@ -11,27 +11,27 @@ void add_csr_impl(CorrelationAccumulator& acc, py::array indptr_in, py::array in
   auto indptr = indptr_in.cast<carray<Idx>>();
   auto indices = indices_in.cast<carray<Idx>>();
   auto data = data_in.cast<carray<Val>>();
+  if (indptr.ndim() != 1 || indptr.shape(0) < 1)
+    throw std::invalid_argument("indptr must be 1-dimensional with at least one entry");
+  if (indices.ndim() != 1 || data.ndim() != 1)
+    throw std::invalid_argument("indices and data must be 1-dimensional");
   const int64_t rows = indptr.shape(0) - 1;
-  if (rows < 0) throw std::invalid_argument("indptr must have at least one entry");
-  if (indices.shape(0) != data.shape(0) || indices.shape(0) < static_cast<py::ssize_t>(indptr.data()[rows]))
-    throw std::invalid_argument("indices and data do not match indptr");
   const Idx* ip = indptr.data();
   const Idx* ix = indices.data();
-  for (int64_t r = 0; r < rows; ++r) {
-    if (ip[r + 1] < ip[r]) throw std::invalid_argument("indptr must be non-decreasing");
-    for (Idx p = ip[r]; p < ip[r + 1]; ++p) {
-      if (ix[p] < 0 || ix[p] >= acc.n_genes())
-        throw std::invalid_argument("gene index out of range in CSR chunk");
-      if (p > ip[r] && ix[p] <= ix[p - 1])
-        throw std::invalid_argument("CSR chunk needs sorted, unique column indices per row");
-    }
-  }
+  check_csr(ip, rows, ix, indices.shape(0), data.shape(0), acc.n_genes(), true, "CSR chunk");
   const Val* dp = data.data();
   py::gil_scoped_release release;
   if (as_block)
     acc.add_csr_block<Idx, Val>(ip, ix, dp, rows, num_threads);
   else
     acc.add_csr<Idx, Val>(ip, ix, dp, rows, num_threads);
+}
+
+// n x n doubles must be addressable: larger counts are refused before allocating.
+void check_gene_count(int64_t n) {
+  if (n < 1) throw std::invalid_argument("n_genes must be >= 1, got " + std::to_string(n));
+  if (n > (int64_t{1} << 31))
+    throw std::invalid_argument("n_genes = " + std::to_string(n) + " is too large for a genes x genes matrix");
 }
 
 void check_chunk(const CorrelationAccumulator& acc, const carray<double>& chunk) {
@@ -56,7 +56,11 @@ void add_csr_any(CorrelationAccumulator& acc, py::array indptr, py::array indice
 void register_interaction(py::module_& m) {
   py::class_<CorrelationAccumulator>(m, "CorrelationAccumulator",
                                      "Streaming float64 moments for the correlation distance.")
-      .def(py::init<int64_t>(), py::arg("n_genes"))
+      .def(py::init([](int64_t n_genes) {
+             check_gene_count(n_genes);
+             return CorrelationAccumulator(n_genes);
+           }),
+           py::arg("n_genes"))
       .def(
           "add_dense",
           [](CorrelationAccumulator& acc, carray<double> chunk, int num_threads) {
@@ -137,10 +141,18 @@ void register_interaction(py::module_& m) {
                                   to_numpy(a.sums()), to_numpy(a.cross(), n, n));
           },
           [](py::tuple t) {
-            CorrelationAccumulator a(t[0].cast<int64_t>());
+            if (t.size() != 6) throw std::invalid_argument("not a CorrelationAccumulator state");
+            const int64_t n = t[0].cast<int64_t>();
+            check_gene_count(n);
+            if (t[1].cast<int64_t>() < 0) throw std::invalid_argument("state has a negative count");
             auto shift = t[3].cast<carray<double>>();
             auto sums = t[4].cast<carray<double>>();
             auto cross = t[5].cast<carray<double>>();
+            require_vector(shift, n, "state shift");
+            require_vector(sums, n, "state sums");
+            if (cross.ndim() != 2 || cross.shape(0) != n || cross.shape(1) != n)
+              throw std::invalid_argument("state cross-products must be (genes, genes)");
+            CorrelationAccumulator a(n);
             a.set_state(t[1].cast<int64_t>(), shift.data(), sums.data(), cross.data(),
                         t[2].cast<bool>());
             return a;

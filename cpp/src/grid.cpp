@@ -15,6 +15,11 @@ double grid_coordinate(int64_t index, int64_t size) {
 
 void check_grid_shape(int64_t rows, int64_t cols, int64_t n_used) {
   if (rows < 1 || cols < 1) throw std::invalid_argument("grid rows and cols must be >= 1");
+  // rows * cols must not overflow, and n_used x n_used products must stay addressable
+  if (rows > (int64_t{1} << 31) || cols > (int64_t{1} << 31))
+    throw std::invalid_argument("grid rows and cols must be <= 2^31");
+  if (n_used > (int64_t{1} << 31))
+    throw std::invalid_argument("more than 2^31 used pixels is not supported");
   if (n_used < 1 || n_used > rows * cols)
     throw std::invalid_argument("number of used pixels must be in [1, rows*cols]");
 }

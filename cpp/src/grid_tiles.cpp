@@ -22,6 +22,8 @@ std::vector<int64_t> tile_of_pixel(int64_t rows, int64_t cols, int64_t n_used, i
 }
 
 GridCost euclidean_tiles(int64_t rows, int64_t cols, int64_t n_used, int64_t tile, bool fft) {
+  check_grid_shape(rows, cols, n_used);
+  if (tile < 1) throw std::invalid_argument("tile size must be >= 1");  // before dividing by it
   GridCost g;
   g.metric = "euclidean";
   g.class_of_pixel = tile_of_pixel(rows, cols, n_used, tile);  // checks the shape and tile

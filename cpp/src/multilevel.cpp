@@ -9,6 +9,8 @@ namespace genomap {
 
 std::vector<int64_t> multilevel_tiles(int64_t rows, int64_t cols, int64_t n_used,
                                       int64_t min_tiles, int64_t max_levels) {
+  if (rows < 1 || cols < 1 || n_used < 1 || n_used > rows * cols)
+    throw std::invalid_argument("grid rows and cols must be >= 1 and used pixels in [1, rows*cols]");
   std::vector<int64_t> tiles{1};
   for (int64_t t = 2; static_cast<int64_t>(tiles.size()) < max_levels; t *= 2) {
     if (t > rows && t > cols) break;

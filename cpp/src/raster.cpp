@@ -49,6 +49,8 @@ int64_t rasterize_dense(const In* x, int64_t cells, int64_t genes, int64_t ld_x,
       const int64_t d = dest[g];
       if (d >= 0) o[d] = static_cast<Out>(static_cast<double>(xr[g]) * scale);
     }
+    // a finite value can still overflow once scaled (or narrowed to float32)
+    if (c < first_bad && any_nonfinite(o, image_size)) first_bad = c;
   }
   return first_bad == std::numeric_limits<int64_t>::max() ? -1 : first_bad;
 }
@@ -70,6 +72,7 @@ int64_t rasterize_csr(const Idx* indptr, const Idx* indices, const In* data, int
       const int64_t d = dest[indices[p]];
       if (d >= 0) o[d] = static_cast<Out>(static_cast<double>(data[p]) * scale);
     }
+    if (c < first_bad && any_nonfinite(o, image_size)) first_bad = c;
   }
   return first_bad == std::numeric_limits<int64_t>::max() ? -1 : first_bad;
 }

@@ -20,6 +20,27 @@ def available_bytes() -> int | None:
     return None
 
 
+def address_space_headroom() -> int | None:
+    """Bytes this process may still map under its address-space limit (``ulimit -v``,
+    RLIMIT_AS), or None when unlimited or unknown. Beyond it, allocations fail for sure."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return None
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return max(0, soft - int(line.split()[1]) * 1024)
+    except OSError:  # pragma: no cover - not Linux
+        return None
+    return None
+
+
 def fit_bytes(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows: int,
               dense_grid: bool = True) -> int:
     """Peak bytes of a fit: the n x n interaction matrix (accumulated and converted in place),
@@ -34,8 +55,19 @@ def fit_bytes(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows: int,
 
 def check_fit_memory(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows: int,
                      what: str, dense_grid: bool = True) -> int:
-    """Warns (MemoryEstimateWarning) when the estimate exceeds available memory; returns it."""
+    """Warns (MemoryEstimateWarning) when the estimate exceeds available memory; raises
+    MemoryError, before anything is allocated, when it exceeds the address-space limit (the
+    run would fail for certain); returns the estimate."""
     need = fit_bytes(n_genes_in, n_placed, n_classes, chunk_rows, dense_grid)
+    limit = address_space_headroom()
+    if limit is not None and need > limit:
+        raise MemoryError(
+            f"{what} needs about {need / 2**30:.2f} GiB but the address-space limit (ulimit -v) "
+            f"leaves {limit / 2**30:.2f} GiB; the {n_placed} x {n_placed} interaction matrix "
+            f"alone is {8 * n_placed**2 / 2**30:.2f} GiB. Place fewer genes: a smaller grid "
+            f"with select_genes='variance' (CLI: --genes variance) keeps only the rows * cols "
+            f"most variable genes, or pass fewer genes"
+        )
     have = available_bytes()
     if have is not None and need > have:
         warnings.warn(

@@ -1,4 +1,5 @@
-"""Command line: ``genomap-fast demo``, ``construct``, ``bench``, ``classify``, ``vis``, ``traj``.
+"""Command line: ``genomap-fast demo``, ``construct``, ``bench``, ``classify``, ``vis``, ``traj``,
+``clean``.
 
 Exit codes: 0 success, 1 bad input or failed run (one-line error; ``--debug`` for the
 traceback), 2 bad command-line usage.
@@ -215,6 +216,23 @@ def _traj(args) -> int:
     return 0
 
 
+def _clean(args) -> int:
+    import os
+
+    from ._atomic import remove_stale_partials
+
+    removed = []
+    for target in args.paths:
+        if os.path.isdir(target) and not target.rstrip("/").endswith(".zarr"):
+            removed += remove_stale_partials(directory=target)  # every target in the folder
+        else:
+            removed += remove_stale_partials(target)
+    for p in removed:
+        print(f"removed {p}")
+    print(f"clean: {len(removed)} stale temporaries of interrupted writes removed")
+    return 0
+
+
 def metric_option(parser) -> None:
     """``--metric``: one of the package's grid metrics."""
     from .placement import GRID_METRICS
@@ -322,6 +340,15 @@ def main(argv=None) -> int:
     traj.add_argument("--pretrain-epochs", type=int, default=100)
     traj.add_argument("--maxiter", type=int, default=300)
     traj.set_defaults(func=_traj)
+    clean = sub.add_parser(
+        "clean", help="remove temporaries left by killed writes (.NAME.partial-*)",
+        description="Removes the hidden .NAME.partial-PID-* siblings that a killed write of "
+                    "NAME left behind (only those whose process is gone). A PATH that is a "
+                    "folder (not a .zarr store) is cleaned of every target's temporaries.\n"
+                    "Example: genomap-fast clean out/genomaps.zarr   or   genomap-fast clean out/",
+    )
+    clean.add_argument("paths", nargs="+", metavar="PATH", help="output path or folder")
+    clean.set_defaults(func=_clean)
     for p in (cls, vis, traj):
         metric_option(p)
         p.add_argument("--rows", type=int, default=32)

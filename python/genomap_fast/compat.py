@@ -7,6 +7,10 @@ from .estimator import Genomap
 
 
 def _fit(data, rowNum, colNum, epsilon, num_iter):
+    if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)):
+        raise TypeError(f"num_iter must be an integer, got {type(num_iter).__name__}")
+    if num_iter < 1:
+        raise ValueError(f"num_iter must be >= 1, got {num_iter}")
     gm = Genomap(rowNum, colNum, grid_metric="radial", epsilon=epsilon, max_iter=num_iter,
                  dtype=np.float64, layout="nhwc")
     images = gm.fit_transform(data)

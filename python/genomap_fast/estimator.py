@@ -21,6 +21,14 @@ from .raster import LAYOUTS, image_shape, rasterize
 _FORMAT = "genomap_fast.Genomap/1"
 
 
+def _check_int(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 class Genomap:
     """Genomap construction as an estimator.
 
@@ -85,6 +93,12 @@ class Genomap:
             raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+        max_iter = _check_int(max_iter, "max_iter", 1)
+        refine_rounds = _check_int(refine_rounds, "refine_rounds", 0)
+        if num_threads is not None:
+            default_threads(num_threads)  # ValueError naming num_threads
+        if chunk_size is not None:
+            chunk_size = _check_int(chunk_size, "chunk_size", 1)
         self.grid_metric = grid_metric
         self.epsilon = float(epsilon)
         self.max_iter = int(max_iter)

@@ -150,9 +150,16 @@ def stats_from_accumulator(acc, num_threads: int | None = None) -> InteractionSt
     nt = default_threads(num_threads)
     mean, var = acc.moments(0)
     constant, n_cells = acc.constant_genes(), acc.count
+    # in place: the accumulator's n x n buffer becomes the distance matrix
+    distance = acc.take_correlation_distance(nt)
+    if not (np.isfinite(var).all() and np.isfinite(distance.sum())):  # entries lie in [0, 2]
+        raise ValueError(
+            f"data values are too large for float64 statistics (largest gene mean "
+            f"{np.nanmax(np.abs(mean)):.3g}): sums of squares overflow; rescale the data "
+            f"(e.g. log1p)"
+        )
     return InteractionStats(
-        # in place: the accumulator's n x n buffer becomes the distance matrix
-        distance=acc.take_correlation_distance(nt),
+        distance=distance,
         mean=mean,
         var=var,
         constant=constant,

@@ -21,6 +21,15 @@ def image_shape(n_cells: int, rows: int, cols: int, layout: str) -> tuple[int, .
     raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
 
 
+def _overflow(block, cell, dtype):
+    """Raises for finite data whose scaled values do not fit the image dtype."""
+    top = abs(block.data).max() if sp.issparse(block) else np.abs(block).max()
+    raise ValueError(
+        f"data values up to {top:.3g} overflow the {np.dtype(dtype).name} images (first at "
+        f"cell {cell}); rescale the data (e.g. log1p) or use dtype=np.float64"
+    )
+
+
 def rasterize(
     X,
     placement: Placement,
@@ -66,6 +75,7 @@ def rasterize(
                 bad = _core.rasterize_dense(block, dest, scale, target, num_threads)
             if bad >= 0:  # raises with the first bad value and the block's rows
                 check_block(block, row_offset + start, "data")
+                _overflow(block, row_offset + start + bad, dtype)
             if progress is not None:
                 progress.update(block.shape[0])
         return out
@@ -86,6 +96,9 @@ def rasterize(
         target = flat[start : start + block.shape[0]]
         target[...] = 0
         target[:, offsets] = img
+        if not all_finite(target):
+            _overflow(block, row_offset + start + int(np.argmin(np.isfinite(target).all(1))),
+                      dtype)
         if progress is not None:
             progress.update(block.shape[0])
     return out

@@ -4,15 +4,18 @@ A store is a zarr group: ``images`` (cells, 1, rows, cols) float32 chunked along
 ``obs_names`` (cells,), ``var_names`` and ``placement`` (genes,), and attributes (grid, GW
 objective, iterations). It is written under a temporary name next to the target and renamed
 into place only when complete (the ``complete`` attribute is set last), so an interrupted run
-never leaves a store that looks complete; :func:`open_images` refuses incomplete stores.
+never leaves a store that looks complete; :func:`open_images` refuses incomplete stores. The
+temporary (``.NAME.partial-PID-RANDOM``) of a killed write is removed by the next write to the
+same path or by ``genomap-fast clean``.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
 
 import numpy as np
+
+from ._atomic import partial_path, remove_stale_partials
 
 FORMAT = "genomap_fast.store/1"
 
@@ -46,8 +49,8 @@ def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None
     rows, cols = genomap.rows, genomap.cols
     chunk = chunk_cells(rows, cols)
     step = batch_size or 8 * chunk
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
-                       f".{os.path.basename(path)}.partial-{uuid.uuid4().hex[:8]}")
+    remove_stale_partials(path)  # temporaries of earlier killed writes to this path
+    tmp = partial_path(path)
     try:
         g = zarr.open_group(tmp, mode="w")
         g.attrs.update({"format": FORMAT, "complete": False, "rows": rows, "cols": cols,
@@ -93,7 +96,7 @@ def _replace_dir(tmp, path):
     if not os.path.exists(path):
         os.replace(tmp, path)
         return
-    old = f"{path}.old-{uuid.uuid4().hex[:8]}"
+    old = partial_path(path, tag="-old")  # a kill from here on leaves only stale temporaries
     os.replace(path, old)
     os.replace(tmp, path)
     shutil.rmtree(old, ignore_errors=True)

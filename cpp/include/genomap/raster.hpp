@@ -2,7 +2,8 @@
 // A permutation placement is a gather/scatter (no matrix product): out[c, dest[g]] = x[c, g] * scale.
 // `dest` holds each gene's offset inside one output image, or -1 for a gene that is not placed.
 // Every input value is checked while it is read (free: the kernels are memory-bound); the
-// kernels return the first cell holding a NaN/inf, or -1.
+// kernels return the first cell holding a NaN/inf, or whose image does (a finite value that
+// overflows the output type once scaled), or -1.
 #pragma once
 #include <cstdint>
 
