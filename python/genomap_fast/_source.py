@@ -19,8 +19,9 @@ class RowSource:
 
     ``block(start, stop, columns=None)`` -> float ndarray (C order) or canonical CSR matrix of
     rows ``start:stop`` (optionally only ``columns``), checked for NaN/inf with its row range.
-    ``obs_names`` / ``var_names``: names when the input carries them (AnnData, DataFrame), else
-    None.
+    ``obs_names`` / ``var_names``: names when the input carries them (AnnData, DataFrame, .h5ad
+    file), else None; anything with ``len`` and ``[lo:hi]`` slices (a file's names are read
+    lazily, chunk by chunk: :class:`genomap_fast.h5ad.H5adNames`).
     """
 
     def __init__(self, data, name="data", obs_names=None, var_names=None, lazy=False):
@@ -145,7 +146,8 @@ def as_source(X, layer: str | None = None, name: str = "data") -> RowSource:
 
     Accepted: ndarray, scipy.sparse (CSC/COO are converted to CSR in memory), pandas DataFrame,
     AnnData in memory or backed (``X`` or ``layers[layer]``; ``var_names`` and ``obs_names``
-    kept), a path to an ``.h5ad`` file (opened backed, read in row blocks), zarr and h5py
+    kept), a path to an ``.h5ad`` file (read in row blocks with h5py, names by chunk; see
+    :mod:`genomap_fast.h5ad`), zarr and h5py
     arrays, and dask arrays (dense or with scipy.sparse chunks).
     """
     if isinstance(X, RowSource):
@@ -157,12 +159,21 @@ def as_source(X, layer: str | None = None, name: str = "data") -> RowSource:
                              f"genomap_fast.io.read_table for other formats")
         if not os.path.exists(path):
             raise FileNotFoundError(f"no such file: {path}")
-        import anndata
+        from .h5ad import H5adMatrix, UnsupportedH5ad
 
-        try:
-            X = anndata.read_h5ad(path, backed="r")
-        except Exception as err:
-            raise ValueError(f"{path} is not a readable .h5ad file: {err}") from err
+        try:  # streamed with h5py: rows and names by block, obs never read whole
+            X, layer = H5adMatrix(path, layer), None
+        except UnsupportedH5ad:  # an encoding only anndata reads
+            import anndata
+
+            try:
+                X = anndata.read_h5ad(path, backed="r")
+            except Exception as err:
+                raise ValueError(f"{path} is not a readable .h5ad file: {err}") from err
+    if getattr(X, "is_h5ad_matrix", False):  # genomap_fast.h5ad.H5adMatrix
+        if layer is not None:
+            raise ValueError("layer= is given to genomap_fast.h5ad.open_h5ad for a file")
+        return RowSource(X, name, X.obs_names, X.var_names, lazy=True)
     if hasattr(X, "obs") and hasattr(X, "var") and hasattr(X, "layers"):  # AnnData
         if layer is not None:
             if layer not in X.layers:
