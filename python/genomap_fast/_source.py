@@ -20,8 +20,10 @@ class RowSource:
 
     ``block(start, stop, columns=None)`` -> float ndarray (C order) or canonical CSR matrix of
     rows ``start:stop`` (optionally only ``columns``), checked for NaN/inf with its row range.
-    ``obs_names`` / ``var_names``: names when the input carries them (AnnData, DataFrame,
-    ``gene_names=``), else None. ``lazy``: blocks are read from disk or computed (dask).
+    ``obs_names`` / ``var_names``: names when the input carries them (AnnData, DataFrame, .h5ad
+    file, ``gene_names=``), else None; anything with ``len`` and ``[lo:hi]`` slices (a file's
+    names are read lazily, chunk by chunk: :class:`genomap_fast.h5ad.H5adNames`). ``lazy``:
+    blocks are read from disk or computed (dask).
     """
 
     def __init__(self, data, name="data", obs_names=None, var_names=None, lazy=False):
@@ -88,14 +90,17 @@ def as_source(X, layer: str | None = None, gene_names=None, name: str = "data") 
 
     Accepted: ndarray (any real dtype, any memory layout), scipy.sparse (CSC/COO are converted
     to CSR in memory), pandas DataFrame, AnnData in memory or backed (``X`` or
-    ``layers[layer]``; ``var_names`` and ``obs_names`` kept), a path to an ``.h5ad`` file
-    (opened backed, read in row blocks), zarr and h5py arrays, and dask arrays (dense or with
+    ``layers[layer]``; ``var_names`` and ``obs_names`` kept), a path to an ``.h5ad`` file (read
+    in row blocks with h5py, names by chunk, ``obs`` never read whole; see
+    :mod:`genomap_fast.h5ad`), zarr and h5py arrays, and dask arrays (dense or with
     scipy.sparse chunks). ``gene_names`` (genes,) overrides the input's gene names.
     """
     if isinstance(X, RowSource):
         src = X
     elif isinstance(X, (str, os.PathLike)):
         src = _from_path(os.fspath(X), layer, name)
+    elif getattr(X, "is_h5ad_matrix", False):  # genomap_fast.h5ad.H5adMatrix
+        src = _from_h5ad_matrix(X, layer, name)
     elif _is_anndata(X):
         src = _from_anndata(X, layer, name)
     else:
@@ -201,13 +206,25 @@ def _from_path(path, layer, name):
                          f"genomap_fast.io.read_table for other formats")
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
-    import anndata
+    from .h5ad import H5adMatrix, UnsupportedH5ad
 
-    try:
-        adata = anndata.read_h5ad(path, backed="r")
-    except Exception as err:
-        raise ValueError(f"{path} is not a readable .h5ad file: {err}") from err
+    try:  # streamed with h5py: rows and names by block, obs never read whole
+        return _from_h5ad_matrix(H5adMatrix(path, layer), None, name)
+    except UnsupportedH5ad:  # an encoding only anndata reads
+        import anndata
+
+        try:
+            adata = anndata.read_h5ad(path, backed="r")
+        except Exception as err:
+            raise ValueError(f"{path} is not a readable .h5ad file: {err}") from err
     return _from_anndata(adata, layer, name)
+
+
+def _from_h5ad_matrix(X, layer, name):
+    """A :class:`genomap_fast.h5ad.H5adMatrix` (X or a layer of a file, names read lazily)."""
+    if layer is not None:
+        raise ValueError("layer= is given to genomap_fast.h5ad.open_h5ad for a file")
+    return RowSource(X, name, X.obs_names, X.var_names, lazy=True)
 
 
 def _from_anndata(adata, layer, name):

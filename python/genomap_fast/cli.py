@@ -65,19 +65,34 @@ def _write_output(path, images, table, gm, args):
 
 
 def _construct(args) -> int:
-    import numpy as np
+    import os
 
-    from .estimator import Genomap
     from .io import read_table
 
     t0 = time.perf_counter()
     to_store = args.output.lower().rstrip("/").endswith(".zarr")
+    scheduler = args.scheduler or os.environ.get("GENOMAP_FAST_SCHEDULER") or None
+    if scheduler and not to_store:
+        raise ValueError("--scheduler writes a .zarr store: pass -o OUT.zarr")
     table = read_table(args.input, layer=args.layer, backed=to_store)  # a store: streamed
+    if scheduler:  # the cluster's workers read their own row blocks of the file
+        from .distributed import on_cluster
+
+        with on_cluster(scheduler, table.X) as X:
+            return _construct_with(args, table, X, t0, to_store)
+    return _construct_with(args, table, table.X, t0, to_store)
+
+
+def _construct_with(args, table, X, t0, to_store) -> int:
+    import numpy as np
+
+    from .estimator import Genomap
+
     gm = Genomap(args.rows, args.cols, grid_metric=args.metric, epsilon=args.epsilon,
                  select_genes=args.genes, num_threads=args.threads,
                  progress=not args.quiet, layout="nchw", dtype=np.float32,
                  multilevel=args.multilevel)
-    gm.fit(table.X)
+    gm.fit(X)
     if to_store:  # streamed from disk to disk: never all cells or all images at once
         from tqdm.auto import tqdm
 
@@ -85,7 +100,7 @@ def _construct(args) -> int:
 
         with tqdm(total=table.X.shape[0], unit="cell", desc="genomaps",
                   disable=args.quiet) as bar:
-            write_zarr(args.output, gm, table.X, table.obs_names, table.var_names,
+            write_zarr(args.output, gm, X, table.obs_names, table.var_names,
                        args.batch_size, progress=bar)
     else:
         images = gm.transform(table.X, batch_size=args.batch_size)
@@ -292,6 +307,11 @@ def main(argv=None) -> int:
     con.add_argument("--layer", default=None, help="h5ad layer to use instead of X")
     con.add_argument("--batch-size", type=int, default=None, help="cells per rasterised batch")
     con.add_argument("--threads", type=int, default=None)
+    con.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run on this dask.distributed scheduler (default: "
+                          "$GENOMAP_FAST_SCHEDULER): workers read their own row blocks of an "
+                          ".h5ad/.zarr INPUT and write the .zarr store, which must be on storage "
+                          "they all reach")
     con.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     con.set_defaults(func=_construct)
     bench = sub.add_parser(

@@ -8,10 +8,13 @@
 - ``Genomap.write_zarr`` of a dask array writes the image blocks from the workers (``to_zarr``);
   on a multi-machine cluster the target path must be on storage every worker can reach.
 
-Used through :class:`genomap_fast.Genomap` (``fit``/``transform``/``write_zarr`` of a dask array);
-dask is imported only when a dask array is given.
+Used through :class:`genomap_fast.Genomap` (``fit``/``transform``/``write_zarr`` of a dask array)
+and ``genomap-fast construct --scheduler ADDRESS`` (:func:`on_cluster`: workers read their own
+row blocks of the input file); dask is imported only when a dask array is given.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -106,4 +109,33 @@ def write_images(genomap, X, group, component, chunks):
     _, da = _dask()
     images = transform_blocks(genomap, X.rechunk({0: chunks[0] * 8}), "nchw")
     target = group.create_array(component, shape=images.shape, chunks=chunks, dtype="float32")
-    da.to_zarr(images.astype(np.float32), target, compute=True)
+    # da.store, not da.to_zarr: to_zarr would rechunk the image blocks to its "auto" size
+    da.store(images.astype(np.float32), target, lock=False, compute=True)
+
+
+@contextmanager
+def on_cluster(address, X, chunk_rows=None):
+    """Connects to the dask.distributed scheduler at ``address`` (the default client inside the
+    block) and yields X as a dask array whose tasks read their own row blocks where they run:
+    an :class:`~genomap_fast.h5ad.H5adMatrix` (each worker opens the file by path) or a zarr
+    array; only paths travel, never rows. Blocks of ``chunk_rows`` (default: the rows of one
+    single-process statistics block, so no rechunking)."""
+    try:
+        import distributed
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("--scheduler needs dask.distributed: pip install distributed") from err
+    _, da = _dask()
+    step = chunk_rows or default_chunk_rows(X.shape[1])
+    if getattr(X, "is_h5ad_matrix", False):
+        lazy = X.to_dask(step)
+    elif type(X).__module__.startswith("zarr."):
+        lazy = da.from_array(X, chunks=(step, -1), asarray=True)
+    else:
+        raise ValueError(f"a cluster run reads an .h5ad or .zarr input from its workers; got "
+                         f"{type(X).__name__}")
+    try:
+        client = distributed.Client(address, set_as_default=True)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ValueError(f"cannot reach the dask scheduler at {address!r}: {err}") from err
+    with client:
+        yield lazy

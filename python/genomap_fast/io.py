@@ -27,7 +27,9 @@ def read_table(path, layer: str | None = None, backed: bool = False) -> Table:
     ``genes.tsv`` + ``barcodes.tsv``), ``.npy`` or ``.npz`` (scipy.sparse), or a ``.zarr`` array.
 
     ``backed=True`` leaves ``.h5ad`` X and ``.zarr`` arrays on disk (read later in row blocks
-    by :class:`~genomap_fast.Genomap`); other formats are read into memory.
+    by :class:`~genomap_fast.Genomap`; an ``.h5ad`` is then a
+    :class:`~genomap_fast.h5ad.H5adMatrix` with lazily read names, its ``obs`` never loaded);
+    other formats are read into memory.
 
     Raises FileNotFoundError for a missing path and ValueError for an unreadable file.
     """
@@ -67,6 +69,14 @@ def read_table(path, layer: str | None = None, backed: bool = False) -> Table:
 
 
 def _read_h5ad(path, layer, backed=False):
+    if backed:  # streamed with h5py (genomap_fast.h5ad): X by row block, names by chunk
+        from .h5ad import H5adMatrix, UnsupportedH5ad
+
+        try:
+            X = H5adMatrix(path, layer)
+            return Table(X, X.obs_names, X.var_names)
+        except UnsupportedH5ad:
+            pass  # an encoding only anndata reads
     import anndata
 
     adata = anndata.read_h5ad(path, backed="r" if backed else None)

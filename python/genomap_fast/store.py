@@ -18,6 +18,7 @@ import numpy as np
 from ._atomic import partial_path, remove_stale_partials
 
 FORMAT = "genomap_fast.store/1"
+NAME_CHUNK = 1 << 16  # names copied per step (an atlas has millions; a file's are read lazily)
 
 
 def _zarr():
@@ -62,8 +63,8 @@ def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None
             if values is not None and len(values) != size:
                 raise ValueError(f"{name} has {len(values)} entries, expected {size}")
             arr = g.create_array(name, shape=(size,), dtype=str, chunks=(min(size, 1 << 16),))
-            for lo in range(0, size, 1 << 16):  # in blocks: an atlas has millions of names
-                hi = min(size, lo + (1 << 16))
+            for lo in range(0, size, NAME_CHUNK):  # in blocks: an atlas has millions of names
+                hi = min(size, lo + NAME_CHUNK)
                 arr[lo:hi] = (np.asarray(values[lo:hi], dtype=str) if values is not None else
                               np.array([f"{name[:3]}{i}" for i in range(lo, hi)], dtype=str))
         chunks = (min(chunk, max(n, 1)), 1, rows, cols)
