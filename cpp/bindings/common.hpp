@@ -37,3 +37,4 @@ void register_grid(py::module_& m);
 void register_interaction(py::module_& m);
 void register_gw(py::module_& m);
 void register_raster(py::module_& m);
+void register_anneal(py::module_& m);
