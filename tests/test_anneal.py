@@ -121,9 +121,13 @@ def test_swap_search_and_swap_anneal_keep_capacities_and_improve():
                 b = a.copy()
                 b[i], b[j] = a[j], a[i]
                 assert _core.objective_assignment(C1, grid, b, 1) >= base - 1e-12
-    s, sinfo = _core.swap_anneal(C1, grid, a, 20000, 0.1, 0.001, 1, 1)
-    assert np.array_equal(np.bincount(s, minlength=grid.n_classes), grid.capacity)
-    assert sinfo["objective"] <= base
+    for neighbours in (0, 4):  # swap partners from all genes / from the 4 nearest rings
+        s, sinfo = _core.swap_anneal(C1, grid, a, 20000, 0.1, 0.001, 1, 1, neighbours)
+        assert np.array_equal(np.bincount(s, minlength=grid.n_classes), grid.capacity)
+        assert sinfo["objective"] <= base
+        assert sinfo["accepted"] > 0
+        assert sinfo["objective"] == pytest.approx(_core.objective_assignment(C1, grid, s, 1),
+                                                   rel=1e-12)
     with pytest.raises(ValueError, match="capacity"):
         _core.swap_local_search(C1, grid, np.zeros(100, dtype=np.int64), 5, 1)
 

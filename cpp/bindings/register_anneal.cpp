@@ -40,10 +40,11 @@ py::array_t<int64_t> feasible_copy(py::array assign_in, int64_t n, const GridCos
 void register_anneal(py::module_& m) {
   m.def(
       "solve_gw_anneal",
-      [](carray<double> C1, const GridCost& grid, bool entropic_start, double eps_start, double eps_end, double decay,
-         int64_t steps_per_eps, int64_t sinkhorn_iter, double sinkhorn_tol, int64_t polish_iter,
-         int64_t swap_rounds, int64_t swap_passes, double sa_sweeps, double sa_max_work,
-         double sa_t_start, double sa_t_end, int64_t restarts, uint64_t seed, double noise,
+      [](carray<double> C1, const GridCost& grid, bool entropic_start, double eps_start,
+         double eps_end, double decay, int64_t steps_per_eps, int64_t sinkhorn_iter,
+         double sinkhorn_tol, int64_t polish_iter, int64_t swap_rounds, int64_t swap_passes,
+         double swap_max_work, double sa_sweeps, double sa_max_work, double sa_t_start,
+         double sa_t_end, int64_t sa_neighbours, int64_t restarts, uint64_t seed, double noise,
          int num_threads) {
         check_problem(C1, grid);
         AnnealOptions o;
@@ -57,10 +58,12 @@ void register_anneal(py::module_& m) {
         o.polish_iter = polish_iter;
         o.swap_rounds = swap_rounds;
         o.swap_passes = swap_passes;
+        o.swap_max_work = swap_max_work;
         o.sa_sweeps = sa_sweeps;
         o.sa_max_work = sa_max_work;
         o.sa_t_start = sa_t_start;
         o.sa_t_end = sa_t_end;
+        o.sa_neighbours = sa_neighbours;
         o.restarts = restarts;
         o.seed = seed;
         o.noise = noise;
@@ -94,10 +97,12 @@ void register_anneal(py::module_& m) {
       py::arg("polish_iter") = AnnealOptions{}.polish_iter,
       py::arg("swap_rounds") = AnnealOptions{}.swap_rounds,
       py::arg("swap_passes") = AnnealOptions{}.swap_passes,
+      py::arg("swap_max_work") = AnnealOptions{}.swap_max_work,
       py::arg("sa_sweeps") = AnnealOptions{}.sa_sweeps,
       py::arg("sa_max_work") = AnnealOptions{}.sa_max_work,
       py::arg("sa_t_start") = AnnealOptions{}.sa_t_start,
       py::arg("sa_t_end") = AnnealOptions{}.sa_t_end,
+      py::arg("sa_neighbours") = AnnealOptions{}.sa_neighbours,
       py::arg("restarts") = AnnealOptions{}.restarts, py::arg("seed") = AnnealOptions{}.seed,
       py::arg("noise") = AnnealOptions{}.noise, py::arg("num_threads") = 1,
       "Annealed GW placement: epsilon scaling, rounding + exact polish, pair swaps, restarts.");
@@ -127,7 +132,7 @@ void register_anneal(py::module_& m) {
   m.def(
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,
-         double t_start, double t_end, uint64_t seed, int num_threads) {
+         double t_start, double t_end, uint64_t seed, int num_threads, int64_t neighbours) {
         check_problem(C1, grid);
         const int64_t n = C1.shape(0);
         py::array_t<int64_t> out = feasible_copy(assign_in, n, grid);
@@ -136,7 +141,7 @@ void register_anneal(py::module_& m) {
         {
           py::gil_scoped_release release;
           GWProblem p = make_problem(C1.data(), n, grid, num_threads);
-          st = swap_anneal(p, a, proposals, t_start, t_end, seed, num_threads);
+          st = swap_anneal(p, a, proposals, t_start, t_end, seed, num_threads, neighbours);
         }
         py::dict d;
         d["proposals"] = st.proposals;
@@ -146,6 +151,6 @@ void register_anneal(py::module_& m) {
       },
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("proposals"),
       py::arg("t_start") = 0.1, py::arg("t_end") = 0.001, py::arg("seed") = 0,
-      py::arg("num_threads") = 1,
+      py::arg("num_threads") = 1, py::arg("neighbours") = 0,
       "Simulated annealing over pair swaps from a feasible assignment: (best assignment, info).");
 }

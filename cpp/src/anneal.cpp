@@ -224,7 +224,7 @@ struct SwapState {
     const double* Lb = log_row(b, rowB.data());
     for (int64_t e = 0; e < D; ++e) delta[e] = Lb[e] - La[e];
     for (int64_t k = 0; k < n; ++k) col[k] = p.C1[k * n + i] - p.C1[k * n + j];
-#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D >= (int64_t{1} << 22))
     for (int64_t k = 0; k < n; ++k) {
       const double w = col[k];
       if (w == 0.0) continue;
@@ -247,7 +247,7 @@ struct SwapState {
 }  // namespace
 
 SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_passes,
-                            int num_threads) {
+                            int num_threads, double max_work) {
   const int64_t n = p.n, D = p.grid->n_classes;
   const int nt = num_threads > 0 ? num_threads : 1;
   SwapStats st;
@@ -259,14 +259,24 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
   const double tol = S.tolerance();
   std::vector<double> gain(n), buf(D);
   const double ninf = -std::numeric_limits<double>::infinity();
-  for (int64_t pass = 0; pass < max_passes; ++pass) {
+  // Work in multiply-adds: a refresh n D (D + n / D), a scan n, a swap n D.
+  const double nd = static_cast<double>(n) * static_cast<double>(D);
+  double work = 0.0;
+  bool out_of_work = false;
+  for (int64_t pass = 0; pass < max_passes && !out_of_work; ++pass) {
     st.passes++;
     S.refresh(assign);  // fresh each pass: no drift
+    work += nd * static_cast<double>(D) + static_cast<double>(n) * static_cast<double>(n);
     int64_t swaps = 0;
     for (int64_t i = 0; i < n; ++i) {
+      work += static_cast<double>(n);
+      if (max_work > 0 && work > max_work) {
+        out_of_work = true;
+        break;
+      }
       const int64_t a = assign[i];
       const double* La = S.log_row(a, buf.data());
-#pragma omp parallel for schedule(static) num_threads(nt) if (n > 4096)
+#pragma omp parallel for schedule(static) num_threads(nt) if (n >= 16384)
       for (int64_t j = 0; j < n; ++j) {
         const int64_t b = assign[j];
         gain[j] = b == a ? ninf : S.gain(i, j, a, b, La);
@@ -280,6 +290,7 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
         }
       if (best < 0) continue;
       S.apply(i, best, assign);
+      work += nd;
       ++swaps;
     }
     st.swaps += swaps;
@@ -294,7 +305,8 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
 }
 
 SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposals,
-                            double t_start, double t_end, uint64_t seed, int num_threads) {
+                            double t_start, double t_end, uint64_t seed, int num_threads,
+                            int64_t neighbours) {
   if (!(t_start > 0) || !(t_end > 0) || t_end > t_start)
     throw std::invalid_argument("need 0 < t_end <= t_start");
   const int64_t n = p.n, D = p.grid->n_classes;
@@ -329,14 +341,48 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     return 2.0 * dot + 2.0 * C1[i * n + j] * (2.0 * Lab - La_ - Lb_) - 2.0 * dC[i] * (Lab - La_) +
            2.0 * dC[j] * (Lb_ - Lab) + (dC[i] - dC[j]) * (Lb_ - La_);
   };
+  // Proposals: gene i uniformly, then (neighbours > 0) one of the `neighbours` classes
+  // nearest to i's class in grid cost and a gene j of that class uniformly, else j uniformly.
+  const bool local = neighbours > 0 && D > 2;
+  const int64_t K = local ? std::min(neighbours, D - 1) : 0;
+  std::vector<int64_t> near(D * K), pos(n);
+  std::vector<std::vector<int64_t>> members(D);
+  if (local) {
+    std::vector<double> cost(D);
+    std::vector<int64_t> order(D);
+    for (int64_t d = 0; d < D; ++d) {
+      p.grid->cost_row(d, cost.data());
+      for (int64_t e = 0; e < D; ++e) order[e] = e;
+      std::swap(order[d], order[D - 1]);  // never d itself
+      std::partial_sort(order.begin(), order.begin() + K, order.end() - 1,
+                        [&](int64_t x, int64_t y) {
+                          return cost[x] < cost[y] || (cost[x] == cost[y] && x < y);
+                        });
+      std::copy(order.begin(), order.begin() + K, near.begin() + d * K);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      pos[i] = static_cast<int64_t>(members[assign[i]].size());
+      members[assign[i]].push_back(i);
+    }
+  }
   std::mt19937_64 rng(seed ^ 0xA5A5A5A5DEADBEEFULL);
-  std::uniform_int_distribution<int64_t> pick(0, n - 1);
+  std::uniform_int_distribution<int64_t> pick(0, n - 1), pick_near(0, std::max<int64_t>(K - 1, 0));
   std::uniform_real_distribution<double> unif(0.0, 1.0);
-  // Temperature scale: mean |gain| of random swaps from the start.
+  auto propose = [&](int64_t& i, int64_t& j) {
+    i = pick(rng);
+    if (!local) {
+      j = pick(rng);
+      return;
+    }
+    const auto& m = members[near[assign[i] * K + pick_near(rng)]];
+    j = m[std::uniform_int_distribution<int64_t>(0, static_cast<int64_t>(m.size()) - 1)(rng)];
+  };
+  // Temperature scale: mean |gain| of proposed swaps from the start.
   double g0 = 0.0;
   int64_t m = 0;
   for (int64_t t = 0; t < 4 * n && m < 1000; ++t) {
-    const int64_t i = pick(rng), j = pick(rng);
+    int64_t i, j;
+    propose(i, j);
     if (assign[i] == assign[j]) continue;
     g0 += std::fabs(gain(i, j, assign[i], assign[j]));
     ++m;
@@ -349,7 +395,8 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   std::vector<int64_t> best(assign, assign + n);
   int64_t since_refresh = 0;
   for (int64_t t = 0; t < proposals; ++t, T *= cool) {
-    const int64_t i = pick(rng), j = pick(rng);
+    int64_t i, j;
+    propose(i, j);
     const int64_t a = assign[i], b = assign[j];
     if (a == b) continue;
     st.proposals++;
@@ -365,6 +412,11 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     }
     assign[i] = b;
     assign[j] = a;
+    if (local) {
+      members[a][pos[i]] = j;
+      members[b][pos[j]] = i;
+      std::swap(pos[i], pos[j]);
+    }
     st.accepted++;
     Q += g;
     if (Q > bestQ) {
@@ -394,6 +446,7 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
   if (opt.swap_rounds < 0 || opt.swap_passes < 0)
     throw std::invalid_argument("swap_rounds and swap_passes must be >= 0");
   if (!(opt.noise >= 0)) throw std::invalid_argument("noise must be >= 0");
+  if (opt.sa_neighbours < 0) throw std::invalid_argument("sa_neighbours must be >= 0");
   if (!(opt.sa_sweeps >= 0) || !(opt.sa_max_work >= 0))
     throw std::invalid_argument("sa_sweeps and sa_max_work must be >= 0");
   if (!(opt.sa_t_start > 0) || !(opt.sa_t_end > 0) || opt.sa_t_end > opt.sa_t_start)
@@ -474,7 +527,8 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
     // Swap descent and exact iteration alternate while either improves.
     auto descend = [&]() {
       for (int64_t round = 0; round < opt.swap_rounds; ++round) {
-        const SwapStats sw = swap_local_search(p, assign.data(), opt.swap_passes, nt);
+        const SwapStats sw =
+            swap_local_search(p, assign.data(), opt.swap_passes, nt, opt.swap_max_work);
         res.swaps += sw.swaps;
         obj = std::min(obj, sw.objective);
         if (sw.swaps == 0) break;
@@ -497,8 +551,9 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
     const auto proposals = static_cast<int64_t>(
         std::min(opt.sa_sweeps * static_cast<double>(n), work_cap));
     if (proposals > 0) {
-      const SwapAnnealStats sa = swap_anneal(p, assign.data(), proposals, opt.sa_t_start,
-                                             opt.sa_t_end, opt.seed * 1000003ULL + r, nt);
+      const SwapAnnealStats sa =
+          swap_anneal(p, assign.data(), proposals, opt.sa_t_start, opt.sa_t_end,
+                      opt.seed * 1000003ULL + static_cast<uint64_t>(r), nt, opt.sa_neighbours);
       res.sa_proposals += sa.proposals;
       res.sa_accepted += sa.accepted;
       if (sa.objective < obj) {

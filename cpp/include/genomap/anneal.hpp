@@ -42,6 +42,7 @@ struct AnnealOptions {
   int64_t polish_iter = 1000;     // cap on exact iterations per polish
   int64_t swap_rounds = 8;        // alternations of swap search and exact iteration (0: none)
   int64_t swap_passes = 50;       // cap on passes over all genes per swap search
+  double swap_max_work = 4e9;     // cap on multiply-adds per swap search (0: none)
   // Simulated annealing over pair swaps after the first swap descent: sa_sweeps * n random
   // proposals (at most sa_max_work / n_classes), temperature from sa_t_start to sa_t_end
   // times the mean |gain| of a random swap. 0 sweeps: none.
@@ -49,6 +50,7 @@ struct AnnealOptions {
   double sa_max_work = 2e9;
   double sa_t_start = 0.1;
   double sa_t_end = 0.001;
+  int64_t sa_neighbours = 0;      // 0: swap partners from all genes; k: from the k nearest classes
   int64_t restarts = 1;
   uint64_t seed = 0;
   double noise = 0.5;             // log-normal sigma of the restart perturbation
@@ -80,8 +82,10 @@ struct SwapStats {
 // Steepest pair-swap descent from `assign` (changed in place): for each gene in turn, the swap
 // with another gene of a different class that lowers the objective most, taken if it lowers it
 // at all; passes over all genes until none improves or max_passes.
+// max_work > 0 stops the search after about that many multiply-adds (a swap costs n x
+// n_classes of them), for large grids.
 SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_passes,
-                            int num_threads);
+                            int num_threads, double max_work = 0.0);
 
 struct SwapAnnealStats {
   int64_t proposals = 0;
@@ -93,7 +97,10 @@ struct SwapAnnealStats {
 // visited): `proposals` random swaps of two genes of different classes, each accepted with
 // probability min(1, exp(gain / T)), T decreasing geometrically from t_start to t_end (relative
 // to the mean |gain| of random swaps at the start). Seeded; deterministic.
+// neighbours > 0: the second gene is drawn from one of the `neighbours` classes nearest (in
+// grid cost) to the first gene's class; 0: from all genes.
 SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposals,
-                            double t_start, double t_end, uint64_t seed, int num_threads);
+                            double t_start, double t_end, uint64_t seed, int num_threads,
+                            int64_t neighbours = 0);
 
 }  // namespace genomap
