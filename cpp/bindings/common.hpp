@@ -84,3 +84,5 @@ py::array_t<T> readonly_view(const std::vector<T>& v, py::handle owner,
 }
 
 void register_results(py::module_& m);
+
+void register_anneal(py::module_& m);

@@ -30,4 +30,5 @@ PYBIND11_MODULE(_core, m) {
   register_interaction(m);
   register_gw(m);
   register_raster(m);
+  register_anneal(m);
 }

@@ -91,7 +91,8 @@ def _construct_with(args, table, X, t0, to_store) -> int:
     gm = Genomap(args.rows, args.cols, grid_metric=args.metric, epsilon=args.epsilon,
                  select_genes=args.genes, num_threads=args.threads,
                  progress=not args.quiet, layout="nchw", dtype=np.float32,
-                 multilevel=args.multilevel)
+                 multilevel=args.multilevel, solver=args.solver, seed=args.seed,
+                 restarts=args.restarts)
     gm.fit(X)
     if to_store:  # streamed from disk to disk: never all cells or all images at once
         from tqdm.auto import tqdm
@@ -302,6 +303,12 @@ def main(argv=None) -> int:
     con.add_argument("--epsilon", type=float, default=0.0, help="0: exact GW steps (default)")
     con.add_argument("--multilevel", action="store_true",
                      help="euclidean only: solve on 2x2-pixel tiles first (faster mid-size grids)")
+    con.add_argument("--solver", default="exact", choices=["exact", "anneal"],
+                     help="exact: the reference's fixed point (default); anneal: a placement "
+                          "with a lower GW objective (slower)")
+    con.add_argument("--seed", type=int, default=0, help="--solver anneal: annealing seed")
+    con.add_argument("--restarts", type=int, default=1,
+                     help="--solver anneal: independent runs, the best is kept")
     con.add_argument("--genes", choices=["variance"], default=None,
                      help="with more genes than pixels, keep the most variable ones")
     con.add_argument("--layer", default=None, help="h5ad layer to use instead of X")

@@ -6,18 +6,19 @@ import numpy as np
 from .estimator import Genomap
 
 
-def _fit(data, rowNum, colNum, epsilon, num_iter):
+def _fit(data, rowNum, colNum, epsilon, num_iter, solver="exact", seed=0, restarts=1):
     if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)):
         raise TypeError(f"num_iter must be an integer, got {type(num_iter).__name__}")
     if num_iter < 1:
         raise ValueError(f"num_iter must be >= 1, got {num_iter}")
     gm = Genomap(rowNum, colNum, grid_metric="radial", epsilon=epsilon, max_iter=num_iter,
-                 dtype=np.float64, layout="nhwc")
+                 dtype=np.float64, layout="nhwc", solver=solver, seed=seed, restarts=restarts)
     images = gm.fit_transform(data)
     return images, gm
 
 
-def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000):
+def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver="exact",
+                      seed=0, restarts=1):
     """Genomaps of the cells of ``data`` (cells x genes), as ``genomap.construct_genomap``.
 
     Returns float64 ``(cells, rowNum, colNum, 1)``. Same placement problem (radial grid cost,
@@ -30,13 +31,19 @@ def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000):
       pixel a gene takes inside its ring follows our documented tie-breaking rule;
     - more genes than pixels raises a ValueError (the reference fails with a shape error);
     - zero-variance genes have correlation 0 with all other genes (NaN in the reference).
+
+    Opt-in (not in the reference): ``solver="anneal"`` finds a placement with a lower GW
+    objective than the reference's fixed point (``seed``, ``restarts``: see
+    :class:`genomap_fast.Genomap`); the default keeps the reference's.
     """
-    return _fit(data, rowNum, colNum, epsilon, num_iter)[0]
+    return _fit(data, rowNum, colNum, epsilon, num_iter, solver, seed, restarts)[0]
 
 
-def construct_genomap_returnT(data, rowNum, colNum, epsilon=0, num_iter=1000):
-    """As :func:`construct_genomap`, also returning the coupling ``T`` (genes x used pixels)."""
-    images, gm = _fit(data, rowNum, colNum, epsilon, num_iter)
+def construct_genomap_returnT(data, rowNum, colNum, epsilon=0, num_iter=1000, *,
+                              solver="exact", seed=0, restarts=1):
+    """As :func:`construct_genomap`, also returning the coupling ``T`` (genes x used pixels);
+    with ``solver="anneal"`` that of the annealed placement (one gene per pixel, 1/n)."""
+    images, gm = _fit(data, rowNum, colNum, epsilon, num_iter, solver, seed, restarts)
     return images, gm.coupling_
 
 

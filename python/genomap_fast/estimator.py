@@ -15,7 +15,14 @@ from ._validate import (
     default_threads,
 )
 from .interaction import default_chunk_rows, gene_moments, interaction_matrix
-from .placement import FFT_MIN_PIXELS, GRID_METRICS, Placement, make_grid, solve_placement
+from .placement import (
+    FFT_MIN_PIXELS,
+    GRID_METRICS,
+    Placement,
+    check_solver,
+    make_grid,
+    solve_placement,
+)
 from .raster import LAYOUTS, image_shape, rasterize
 
 _FORMAT = "genomap_fast.Genomap/1"
@@ -52,6 +59,11 @@ class Genomap:
     progress : show a progress bar during transform of many cells.
     standardize : transform per-gene z-scores (the fit's mean and standard deviation, ddof=1,
         as the reference's task functions), computed on the fly, never as a standardised copy.
+    solver : "exact" (default: the reference's fixed point) or "anneal" (aims at the lowest GW
+        objective: never worse than the exact fixed point, one gene per pixel; needs
+        ``epsilon=0``); see :func:`genomap_fast.placement.solve_anneal`.
+    seed, restarts : "anneal" only: the annealing seed (same seed, same placement, whatever
+        the thread count) and the number of independent runs (the best one is kept).
 
     Attributes after ``fit``
     ------------------------
@@ -81,6 +93,9 @@ class Genomap:
         progress: bool = False,
         standardize: bool = False,
         multilevel: bool = False,
+        solver: str = "exact",
+        seed: int = 0,
+        restarts: int = 1,
     ):
         self.rows, self.cols = check_grid_shape(rows, cols)
         if grid_metric not in GRID_METRICS:
@@ -113,6 +128,10 @@ class Genomap:
         if multilevel and grid_metric != "euclidean":
             raise ValueError("multilevel placement needs grid_metric='euclidean'")
         self.multilevel = bool(multilevel)
+        check_solver(solver, self.epsilon, self.multilevel, seed, restarts)
+        self.solver = solver
+        self.seed = int(seed)
+        self.restarts = int(restarts)
 
     @property
     def n_pixels(self) -> int:
@@ -178,6 +197,7 @@ class Genomap:
         placement = solve_placement(
             stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
             refine_rounds=self.refine_rounds, num_threads=nt, multilevel=self.multilevel,
+            solver=self.solver, seed=self.seed, restarts=self.restarts,
         )
         genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
         self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
@@ -339,6 +359,7 @@ class Genomap:
             "refine_rounds": self.refine_rounds, "num_threads": self.num_threads,
             "chunk_size": self.chunk_size, "progress": self.progress,
             "standardize": self.standardize, "multilevel": self.multilevel,
+            "solver": self.solver, "seed": self.seed, "restarts": self.restarts,
         }
 
     def clone(self, **overrides) -> Genomap:
@@ -410,6 +431,7 @@ class Genomap:
             raise ValueError(f"{path} is not a Genomap file: {err}") from err
 
     def __repr__(self) -> str:
+        solver = "" if self.solver == "exact" else f", solver={self.solver!r}"
         return (f"Genomap(rows={self.rows}, cols={self.cols}, grid_metric={self.grid_metric!r}, "
-                f"epsilon={self.epsilon})")
+                f"epsilon={self.epsilon}{solver})")
 

@@ -16,6 +16,8 @@ from ._blas import single_threaded_blas
 from ._validate import default_threads
 
 GRID_METRICS = ("radial", "euclidean")
+SOLVERS = ("exact", "anneal")
+ANNEAL_STARTS = ("exact", "entropic")
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -140,6 +142,10 @@ def solve_placement(
     refine_rounds: int = 10,
     num_threads: int | None = None,
     multilevel: bool = False,
+    solver: str = "exact",
+    seed: int = 0,
+    restarts: int = 1,
+    anneal_start: str = "exact",
 ) -> PlacementResult:
     """Solves the GW placement of the genes of C1 (n x n) on the first n pixels of the grid.
 
@@ -151,6 +157,9 @@ def solve_placement(
     iteration, sooner on mid-size grids (48x48: 2.3x) but not on large ones (the tile level
     itself grows too fast), its objective on either side of the plain one (benchmarks/
     test_large.py). ``n_iter`` counts both levels.
+    solver: "exact" (the reference's fixed point, above) or "anneal": aims at the lowest
+    objective instead (see :func:`solve_anneal`); one gene per pixel, never worse than the exact
+    fixed point with ``anneal_start="exact"``. ``seed`` and ``restarts`` apply to "anneal" only.
     """
     nt = default_threads(num_threads)
     C1 = np.ascontiguousarray(C1, dtype=np.float64)
@@ -159,9 +168,21 @@ def solve_placement(
         raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
     if int(max_iter) < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    check_solver(solver, epsilon, multilevel, seed, restarts, anneal_start)
     grid = make_grid(rows, cols, n, metric)
     if multilevel and not (isinstance(metric, str) and metric == "euclidean"):
         raise ValueError("multilevel placement needs grid_metric='euclidean'")
+    if solver == "anneal":
+        with single_threaded_blas():
+            r = solve_anneal(C1, grid, seed=seed, restarts=restarts, start=anneal_start,
+                             polish_iter=int(max_iter), num_threads=nt)
+            placed = _core.place_within_classes(C1, grid, r["assign"], int(refine_rounds), nt)
+        return PlacementResult(
+            rows=rows, cols=cols, metric=metric, epsilon=0.0, pixel=placed.pixel,
+            classes=r["assign"], class_coupling=None, objective=r["objective"],
+            n_iter=int(r["exact_iters"]), converged=True,
+            trace=np.asarray(r["restart_objectives"]), euclidean_term=placed.euclidean_after,
+        )
     if epsilon == 0:
         with single_threaded_blas():
             r: _core.ExactResult | _core.MultilevelResult
@@ -183,3 +204,49 @@ def solve_placement(
         class_coupling=e.coupling, objective=e.objective, n_iter=int(e.n_iter),
         converged=bool(e.last_change <= tol),
     )
+
+
+def check_solver(solver, epsilon=0.0, multilevel=False, seed=0, restarts=1,
+                 anneal_start="exact") -> None:
+    """Raises ValueError/TypeError naming the argument for a bad solver choice."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    for name, v, low in (("seed", seed, 0), ("restarts", restarts, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
+        if v < low or v >= 2**63:
+            raise ValueError(f"{name} must be an integer >= {low}, got {v}")
+    if anneal_start not in ANNEAL_STARTS:
+        raise ValueError(f"anneal_start must be one of {ANNEAL_STARTS}, got {anneal_start!r}")
+    if solver == "anneal":
+        if epsilon != 0:
+            raise ValueError("solver='anneal' places one gene per pixel; epsilon must be 0 "
+                             f"(epsilon > 0 is the reference's entropic loop), got {epsilon!r}")
+        if multilevel:
+            raise ValueError("multilevel=True is a variant of solver='exact'; "
+                             "solver='anneal' does not take it")
+
+
+def solve_anneal(C1: np.ndarray, grid, seed: int = 0, restarts: int = 1, start: str = "exact",
+                 polish_iter: int = 1000, num_threads: int = 1, **options) -> dict:
+    """Annealed GW placement of the genes of C1 (n, n) float64 on ``grid``'s classes.
+
+    1. a start: "exact" (the reference's fixed point, from the exact iteration) or "entropic"
+       (epsilon scaling: warm-started log-domain Sinkhorn steps over the grid's classes while
+       epsilon shrinks, rounded by the exact transport on the last linear term, then the exact
+       iteration as a polish);
+    2. pair-swap descent (exact change of the quadratic objective) alternating with the exact
+       iteration while either improves;
+    3. simulated annealing over pair swaps (seeded), then step 2 again;
+    4. ``restarts`` runs with their own annealing seeds (and, entropic start, perturbed starts);
+       the lowest objective wins.
+
+    Returns a dict: ``assign`` (n,) int64 class per gene, ``objective``, ``restart_objectives``,
+    ``rounded_objective`` (the start's), work counters. Deterministic for a given seed, whatever
+    the thread count. ``options`` go to ``_core.solve_gw_anneal`` (schedule parameters).
+    """
+    if start not in ANNEAL_STARTS:
+        raise ValueError(f"start must be one of {ANNEAL_STARTS}, got {start!r}")
+    return _core.solve_gw_anneal(C1, grid, entropic_start=start == "entropic",
+                                 polish_iter=int(polish_iter), restarts=int(restarts),
+                                 seed=int(seed), num_threads=int(num_threads), **options)

@@ -47,7 +47,8 @@ def genomap(adata, rows: int, cols: int, grid_metric: str = "radial", key_added:
             copy: bool = False, **kwargs):
     """Fits a genomap placement on ``adata`` (cells x genes) and stores it (see :func:`store`).
 
-    ``kwargs`` go to :class:`Genomap` (epsilon, select_genes, num_threads, ...). Images are
+    ``kwargs`` go to :class:`Genomap` (epsilon, select_genes, num_threads, solver="anneal"
+    for a lower GW objective than the reference's, seed, restarts, ...). Images are
     stored only with ``store_images=True`` (they are big). A backed AnnData's X is read from
     disk block by block. Returns the AnnData if ``copy``.
     """

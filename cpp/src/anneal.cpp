@@ -1,0 +1,576 @@
+#include "genomap/anneal.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+namespace genomap {
+
+namespace {
+
+constexpr int64_t kRowBlock = 64;   // fixed reduction blocks: never derived from the thread count
+constexpr double kScaleLimit = 1e50;  // absorb the scalings into the potentials beyond this
+
+// Column reductions over a row-major (n, D) matrix in a fixed block order, so that sums do not
+// depend on the thread count. partial: (blocks, D) workspace.
+template <class RowFn>
+void column_reduce(int64_t n, int64_t D, std::vector<double>& partial, double* out, int nt,
+                   RowFn&& row_into) {
+  const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+  partial.assign(blocks * D, 0.0);
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
+  for (int64_t b = 0; b < blocks; ++b) {
+    double* acc = partial.data() + b * D;
+    const int64_t r1 = std::min(n, (b + 1) * kRowBlock);
+    for (int64_t i = b * kRowBlock; i < r1; ++i) row_into(i, acc);
+  }
+  std::fill(out, out + D, 0.0);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const double* acc = partial.data() + b * D;
+    for (int64_t d = 0; d < D; ++d) out[d] += acc[d];
+  }
+}
+
+// Entropic transport of n genes (mass 1/n each) to D classes (mass c_d = cap_d / n), cost M
+// (n, D), regularisation eps, warm-started from the potentials f (n) and g (D), which are
+// updated. Writes the class coupling T (n, D) and returns the scaling iterations made.
+// One exact log-domain update first (safe whatever M and eps did since the last call), then
+// scaling iterations on the absorbed kernel exp((f + g - M) / eps), re-absorbed when the
+// scalings leave [1e-50, 1e50] and redone in the log domain when they under/overflow.
+struct Sinkhorn {
+  int64_t n, D;
+  std::vector<double> c, log_c;  // (D,)
+  std::vector<double> K, u, v, ktu, kv, partial, colmax, u_ok, v_ok;
+  int nt;
+
+  Sinkhorn(int64_t n_, int64_t D_, const std::vector<int64_t>& cap, int nt_)
+      : n(n_), D(D_), c(D_), log_c(D_), K(n_ * D_), u(n_), v(D_), ktu(D_), kv(n_), colmax(D_),
+        nt(nt_) {
+    for (int64_t d = 0; d < D; ++d) {
+      c[d] = static_cast<double>(cap[d]) / static_cast<double>(n);
+      log_c[d] = std::log(c[d]);
+    }
+  }
+
+  void log_update(const double* M, double eps, std::vector<double>& f, std::vector<double>& g) {
+    const double log_r = -std::log(static_cast<double>(n));
+    // g_d = eps (log c_d - LSE_i (f_i - M_id) / eps): column maxima, then sums of exp.
+    const double ninf = -std::numeric_limits<double>::infinity();
+    {
+      const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+      partial.assign(blocks * D, ninf);
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
+      for (int64_t b = 0; b < blocks; ++b) {
+        double* mx = partial.data() + b * D;
+        const int64_t r1 = std::min(n, (b + 1) * kRowBlock);
+        for (int64_t i = b * kRowBlock; i < r1; ++i) {
+          const double* m = M + i * D;
+          for (int64_t d = 0; d < D; ++d) mx[d] = std::max(mx[d], (f[i] - m[d]) / eps);
+        }
+      }
+      std::fill(colmax.begin(), colmax.end(), ninf);
+      for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t d = 0; d < D; ++d) colmax[d] = std::max(colmax[d], partial[b * D + d]);
+    }
+    column_reduce(n, D, partial, ktu.data(), nt, [&](int64_t i, double* acc) {
+      const double* m = M + i * D;
+      for (int64_t d = 0; d < D; ++d) acc[d] += std::exp((f[i] - m[d]) / eps - colmax[d]);
+    });
+    for (int64_t d = 0; d < D; ++d) g[d] = eps * (log_c[d] - colmax[d] - std::log(ktu[d]));
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
+    for (int64_t i = 0; i < n; ++i) {
+      const double* m = M + i * D;
+      double mx = ninf;
+      for (int64_t d = 0; d < D; ++d) mx = std::max(mx, (g[d] - m[d]) / eps);
+      double s = 0.0;
+      for (int64_t d = 0; d < D; ++d) s += std::exp((g[d] - m[d]) / eps - mx);
+      f[i] = eps * (log_r - mx - std::log(s));
+    }
+  }
+
+  void build_kernel(const double* M, double eps, const std::vector<double>& f,
+                    const std::vector<double>& g) {
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
+    for (int64_t i = 0; i < n; ++i) {
+      const double* m = M + i * D;
+      double* k = K.data() + i * D;
+      for (int64_t d = 0; d < D; ++d) k[d] = std::exp((f[i] + g[d] - m[d]) / eps);
+    }
+    std::fill(u.begin(), u.end(), 1.0);
+    std::fill(v.begin(), v.end(), 1.0);
+  }
+
+  void absorb(double eps, std::vector<double>& f, std::vector<double>& g) {
+    for (int64_t i = 0; i < n; ++i) f[i] += eps * std::log(u[i]);
+    for (int64_t d = 0; d < D; ++d) g[d] += eps * std::log(v[d]);
+  }
+
+  static bool in_range(const std::vector<double>& x) {
+    for (double a : x)
+      if (!(a > 1.0 / kScaleLimit && a < kScaleLimit)) return false;
+    return true;
+  }
+
+  int64_t solve(const double* M, double eps, std::vector<double>& f, std::vector<double>& g,
+                int64_t max_iter, double tol, double* T) {
+    const double r = 1.0 / static_cast<double>(n);
+    log_update(M, eps, f, g);
+    build_kernel(M, eps, f, g);
+    int64_t it = 0;
+    for (; it < max_iter; ++it) {
+      column_reduce(n, D, partial, ktu.data(), nt, [&](int64_t i, double* acc) {
+        const double ui = u[i];
+        const double* k = K.data() + i * D;
+        for (int64_t d = 0; d < D; ++d) acc[d] += k[d] * ui;
+      });
+      if (it % 10 == 0) {  // column marginal error of the current coupling (rows are exact)
+        double err = 0.0;
+        for (int64_t d = 0; d < D; ++d) err += std::fabs(v[d] * ktu[d] - c[d]);
+        if (err < tol) break;
+      }
+      u_ok = u;
+      v_ok = v;
+      for (int64_t d = 0; d < D; ++d) v[d] = c[d] / ktu[d];
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
+      for (int64_t i = 0; i < n; ++i) {
+        const double* k = K.data() + i * D;
+        double s = 0.0;
+        for (int64_t d = 0; d < D; ++d) s += k[d] * v[d];
+        u[i] = r / s;
+      }
+      if (!in_range(u) || !in_range(v)) {
+        // Keep the last good scalings in the potentials, then restart from an exact
+        // log-domain update on a fresh kernel.
+        u.swap(u_ok);
+        v.swap(v_ok);
+        absorb(eps, f, g);
+        log_update(M, eps, f, g);
+        build_kernel(M, eps, f, g);
+      }
+    }
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D > 100000)
+    for (int64_t i = 0; i < n; ++i) {
+      const double* k = K.data() + i * D;
+      double* t = T + i * D;
+      for (int64_t d = 0; d < D; ++d) t[d] = u[i] * k[d] * v[d];
+    }
+    absorb(eps, f, g);
+    return it;
+  }
+};
+
+// Mean over classes of the spread (max - min over genes) of a linear term (n, D).
+double class_spread(const double* B, int64_t n, int64_t D) {
+  std::vector<double> lo(D, std::numeric_limits<double>::infinity()),
+      hi(D, -std::numeric_limits<double>::infinity());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t d = 0; d < D; ++d) {
+      lo[d] = std::min(lo[d], B[i * D + d]);
+      hi[d] = std::max(hi[d], B[i * D + d]);
+    }
+  double s = 0.0;
+  for (int64_t d = 0; d < D; ++d) s += hi[d] - lo[d];
+  return s / static_cast<double>(D);
+}
+
+}  // namespace
+
+namespace {
+
+// The state of a pair-swap search: A = C1 S L (n, D) for the current assignment, kept up to
+// date by rank-one updates, and Q = sum_k A[k, a_k] (the objective is constants - Q / n^2).
+struct SwapState {
+  const GWProblem& p;
+  int64_t n, D;
+  int nt;
+  std::vector<double> A, diagA, dC, Ldiag, Ldense, rowA, rowB, delta, col;
+
+  SwapState(const GWProblem& p_, int nt_)
+      : p(p_), n(p_.n), D(p_.grid->n_classes), nt(nt_), A(n * D), diagA(n), dC(n), Ldiag(D),
+        rowA(D), rowB(D), delta(D), col(n) {
+    if (D <= 4096) Ldense = p.grid->dense_log_cost();
+    for (int64_t d = 0; d < D; ++d) {
+      const double* r = log_row(d, rowA.data());
+      Ldiag[d] = r[d];
+    }
+    for (int64_t i = 0; i < n; ++i) dC[i] = p.C1[i * n + i];
+  }
+  // Row d of the class log-cost: a view into the dense copy, or computed into buf.
+  const double* log_row(int64_t d, double* buf) const {
+    if (!Ldense.empty()) return Ldense.data() + d * D;
+    p.grid->log_cost_row(d, buf);
+    return buf;
+  }
+  void refresh(const int64_t* assign) {
+    linear_term_assignment(p, assign, A.data(), nt);
+    for (int64_t k = 0; k < n; ++k) diagA[k] = A[k * D + assign[k]];
+  }
+  // Exact change of Q when genes i (class a) and j (class b != a) trade classes; La_row is
+  // row a of the log-cost. (C1 symmetric.)
+  double gain(int64_t i, int64_t j, int64_t a, int64_t b, const double* La_row) const {
+    const double* Ai = A.data() + i * D;
+    const double Lab = La_row[b], La = Ldiag[a], Lb = Ldiag[b];
+    return 2.0 * ((Ai[b] - Ai[a]) - (diagA[j] - A[j * D + a])) +
+           2.0 * p.C1[i * n + j] * (2.0 * Lab - La - Lb) - 2.0 * dC[i] * (Lab - La) +
+           2.0 * dC[j] * (Lb - Lab) + (dC[i] - dC[j]) * (Lb - La);
+  }
+  // Genes i and j trade classes: A += (C1[:, i] - C1[:, j]) (L[b, :] - L[a, :]).
+  void apply(int64_t i, int64_t j, int64_t* assign) {
+    const int64_t a = assign[i], b = assign[j];
+    const double* La = log_row(a, rowA.data());
+    const double* Lb = log_row(b, rowB.data());
+    for (int64_t e = 0; e < D; ++e) delta[e] = Lb[e] - La[e];
+    for (int64_t k = 0; k < n; ++k) col[k] = p.C1[k * n + i] - p.C1[k * n + j];
+#pragma omp parallel for schedule(static) num_threads(nt) if (n * D >= (int64_t{1} << 22))
+    for (int64_t k = 0; k < n; ++k) {
+      const double w = col[k];
+      if (w == 0.0) continue;
+      double* Ak = A.data() + k * D;
+      for (int64_t e = 0; e < D; ++e) Ak[e] += w * delta[e];
+    }
+    assign[i] = b;
+    assign[j] = a;
+    for (int64_t k = 0; k < n; ++k) diagA[k] = A[k * D + assign[k]];
+  }
+  // Smallest gain worth taking: far above the rounding of the incremental updates.
+  double tolerance() const {
+    const int64_t m = std::min<int64_t>(n, 64);
+    double scale = 0.0;
+    for (int64_t i = 0; i < n * m; ++i) scale += std::fabs(p.C1[i]);
+    return 1e-10 * (1.0 + scale / static_cast<double>(m));
+  }
+};
+
+}  // namespace
+
+SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_passes,
+                            int num_threads, double max_work) {
+  const int64_t n = p.n, D = p.grid->n_classes;
+  const int nt = num_threads > 0 ? num_threads : 1;
+  SwapStats st;
+  const std::vector<int64_t> start(assign, assign + n);
+  const double start_obj = objective_assignment(p, assign, nt);
+  st.objective = start_obj;
+  if (D < 2 || n < 2) return st;
+  SwapState S(p, nt);
+  const double tol = S.tolerance();
+  std::vector<double> gain(n), buf(D);
+  const double ninf = -std::numeric_limits<double>::infinity();
+  // Work in multiply-adds: a refresh n D (D + n / D), a scan n, a swap n D.
+  const double nd = static_cast<double>(n) * static_cast<double>(D);
+  double work = 0.0;
+  bool out_of_work = false;
+  for (int64_t pass = 0; pass < max_passes && !out_of_work; ++pass) {
+    st.passes++;
+    S.refresh(assign);  // fresh each pass: no drift
+    work += nd * static_cast<double>(D) + static_cast<double>(n) * static_cast<double>(n);
+    int64_t swaps = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      work += static_cast<double>(n);
+      if (max_work > 0 && work > max_work) {
+        out_of_work = true;
+        break;
+      }
+      const int64_t a = assign[i];
+      const double* La = S.log_row(a, buf.data());
+#pragma omp parallel for schedule(static) num_threads(nt) if (n >= 16384)
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t b = assign[j];
+        gain[j] = b == a ? ninf : S.gain(i, j, a, b, La);
+      }
+      int64_t best = -1;
+      double best_gain = tol;
+      for (int64_t j = 0; j < n; ++j)
+        if (gain[j] > best_gain) {
+          best_gain = gain[j];
+          best = j;
+        }
+      if (best < 0) continue;
+      S.apply(i, best, assign);
+      work += nd;
+      ++swaps;
+    }
+    st.swaps += swaps;
+    if (swaps == 0) break;
+  }
+  st.objective = objective_assignment(p, assign, nt);
+  if (!(st.objective <= start_obj)) {  // rounding could only ever make this a tie; keep start
+    std::copy(start.begin(), start.end(), assign);
+    st.objective = start_obj;
+  }
+  return st;
+}
+
+SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposals,
+                            double t_start, double t_end, uint64_t seed, int num_threads,
+                            int64_t neighbours) {
+  if (!(t_start > 0) || !(t_end > 0) || t_end > t_start)
+    throw std::invalid_argument("need 0 < t_end <= t_start");
+  const int64_t n = p.n, D = p.grid->n_classes;
+  const int nt = num_threads > 0 ? num_threads : 1;
+  SwapAnnealStats st;
+  st.objective = objective_assignment(p, assign, nt);
+  if (D < 2 || n < 2 || proposals <= 0) return st;
+  const std::vector<int64_t> start(assign, assign + n);
+  // Class sums CS = C1 S (n, D): a swap changes two of its columns (O(n)), and the change of
+  // Q it makes needs one dot product of length D, so a proposal costs O(D) and an accepted
+  // swap O(n), instead of O(n D) for keeping the full linear term.
+  const double* C1 = p.C1;
+  std::vector<double> CS(n * D), Ldiag(D), dC(n), Lbuf(D), Lbuf2(D);
+  const bool dense = D <= 4096;
+  const std::vector<double> Ldense = dense ? p.grid->dense_log_cost() : std::vector<double>();
+  auto log_row = [&](int64_t d, double* buf) -> const double* {
+    if (dense) return Ldense.data() + d * D;
+    p.grid->log_cost_row(d, buf);
+    return buf;
+  };
+  for (int64_t d = 0; d < D; ++d) Ldiag[d] = log_row(d, Lbuf.data())[d];
+  for (int64_t i = 0; i < n; ++i) dC[i] = C1[i * n + i];
+  class_sums(p, assign, D, CS.data(), nt);
+  auto gain = [&](int64_t i, int64_t j, int64_t a, int64_t b) {
+    const double* La = log_row(a, Lbuf.data());
+    const double* Lb = log_row(b, Lbuf2.data());
+    const double* ci = CS.data() + i * D;
+    const double* cj = CS.data() + j * D;
+    double dot = 0.0;
+    for (int64_t e = 0; e < D; ++e) dot += (ci[e] - cj[e]) * (Lb[e] - La[e]);
+    const double Lab = La[b], La_ = Ldiag[a], Lb_ = Ldiag[b];
+    return 2.0 * dot + 2.0 * C1[i * n + j] * (2.0 * Lab - La_ - Lb_) - 2.0 * dC[i] * (Lab - La_) +
+           2.0 * dC[j] * (Lb_ - Lab) + (dC[i] - dC[j]) * (Lb_ - La_);
+  };
+  // Proposals: gene i uniformly, then (neighbours > 0) one of the `neighbours` classes
+  // nearest to i's class in grid cost and a gene j of that class uniformly, else j uniformly.
+  const bool local = neighbours > 0 && D > 2;
+  const int64_t K = local ? std::min(neighbours, D - 1) : 0;
+  std::vector<int64_t> near(D * K), pos(n);
+  std::vector<std::vector<int64_t>> members(D);
+  if (local) {
+    std::vector<double> cost(D);
+    std::vector<int64_t> order(D);
+    for (int64_t d = 0; d < D; ++d) {
+      p.grid->cost_row(d, cost.data());
+      for (int64_t e = 0; e < D; ++e) order[e] = e;
+      std::swap(order[d], order[D - 1]);  // never d itself
+      std::partial_sort(order.begin(), order.begin() + K, order.end() - 1,
+                        [&](int64_t x, int64_t y) {
+                          return cost[x] < cost[y] || (cost[x] == cost[y] && x < y);
+                        });
+      std::copy(order.begin(), order.begin() + K, near.begin() + d * K);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      pos[i] = static_cast<int64_t>(members[assign[i]].size());
+      members[assign[i]].push_back(i);
+    }
+  }
+  std::mt19937_64 rng(seed ^ 0xA5A5A5A5DEADBEEFULL);
+  std::uniform_int_distribution<int64_t> pick(0, n - 1), pick_near(0, std::max<int64_t>(K - 1, 0));
+  std::uniform_real_distribution<double> unif(0.0, 1.0);
+  auto propose = [&](int64_t& i, int64_t& j) {
+    i = pick(rng);
+    if (!local) {
+      j = pick(rng);
+      return;
+    }
+    const auto& m = members[near[assign[i] * K + pick_near(rng)]];
+    j = m[std::uniform_int_distribution<int64_t>(0, static_cast<int64_t>(m.size()) - 1)(rng)];
+  };
+  // Temperature scale: mean |gain| of proposed swaps from the start.
+  double g0 = 0.0;
+  int64_t m = 0;
+  for (int64_t t = 0; t < 4 * n && m < 1000; ++t) {
+    int64_t i, j;
+    propose(i, j);
+    if (assign[i] == assign[j]) continue;
+    g0 += std::fabs(gain(i, j, assign[i], assign[j]));
+    ++m;
+  }
+  if (m == 0 || !(g0 > 0)) return st;
+  g0 /= static_cast<double>(m);
+  double T = t_start * g0;
+  const double cool = std::pow(t_end / t_start, 1.0 / static_cast<double>(proposals));
+  double Q = 0.0, bestQ = 0.0;  // relative to the start
+  std::vector<int64_t> best(assign, assign + n);
+  int64_t since_refresh = 0;
+  for (int64_t t = 0; t < proposals; ++t, T *= cool) {
+    int64_t i, j;
+    propose(i, j);
+    const int64_t a = assign[i], b = assign[j];
+    if (a == b) continue;
+    st.proposals++;
+    const double g = gain(i, j, a, b);
+    if (g < 0 && unif(rng) >= std::exp(g / T)) continue;
+    // Gene i leaves class a for b, gene j leaves b for a (C1 symmetric: rows for columns).
+    const double* ci = C1 + i * n;
+    const double* cj = C1 + j * n;
+    for (int64_t k = 0; k < n; ++k) {
+      const double w = ci[k] - cj[k];
+      CS[k * D + a] -= w;
+      CS[k * D + b] += w;
+    }
+    assign[i] = b;
+    assign[j] = a;
+    if (local) {
+      members[a][pos[i]] = j;
+      members[b][pos[j]] = i;
+      std::swap(pos[i], pos[j]);
+    }
+    st.accepted++;
+    Q += g;
+    if (Q > bestQ) {
+      bestQ = Q;
+      std::copy(assign, assign + n, best.begin());
+    }
+    if (++since_refresh == 65536) {  // bound the drift of the incremental updates
+      class_sums(p, assign, D, CS.data(), nt);
+      since_refresh = 0;
+    }
+  }
+  std::copy(best.begin(), best.end(), assign);
+  const double obj = objective_assignment(p, assign, nt);
+  if (obj <= st.objective)
+    st.objective = obj;
+  else  // only rounding can get here: keep the start
+    std::copy(start.begin(), start.end(), assign);
+  return st;
+}
+
+AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int num_threads) {
+  if (!(opt.eps_start > 0) || !(opt.eps_end > 0) || opt.eps_end > opt.eps_start)
+    throw std::invalid_argument("need 0 < eps_end <= eps_start");
+  if (!(opt.decay > 0 && opt.decay < 1)) throw std::invalid_argument("decay must be in (0, 1)");
+  if (opt.steps_per_eps < 1 || opt.sinkhorn_iter < 1 || opt.polish_iter < 1 || opt.restarts < 1)
+    throw std::invalid_argument("steps_per_eps, sinkhorn_iter, polish_iter, restarts must be >= 1");
+  if (opt.swap_rounds < 0 || opt.swap_passes < 0)
+    throw std::invalid_argument("swap_rounds and swap_passes must be >= 0");
+  if (!(opt.noise >= 0)) throw std::invalid_argument("noise must be >= 0");
+  if (opt.sa_neighbours < 0) throw std::invalid_argument("sa_neighbours must be >= 0");
+  if (!(opt.sa_sweeps >= 0) || !(opt.sa_max_work >= 0))
+    throw std::invalid_argument("sa_sweeps and sa_max_work must be >= 0");
+  if (!(opt.sa_t_start > 0) || !(opt.sa_t_end > 0) || opt.sa_t_end > opt.sa_t_start)
+    throw std::invalid_argument("need 0 < sa_t_end <= sa_t_start");
+  const int nt = num_threads > 0 ? num_threads : 1;
+  const int64_t n = p.n, D = p.grid->n_classes;
+  const auto& cap = p.grid->capacity;
+  const double nn = static_cast<double>(n) * static_cast<double>(n);
+  AnnealResult res;
+  res.objective = std::numeric_limits<double>::infinity();
+
+  // The entropic start's buffers (n x D each) exist only when it is asked for.
+  std::vector<double> B(n * D), product, Tc, M;
+  double spread = 1.0;
+  std::unique_ptr<Sinkhorn> sk;
+  if (opt.entropic_start) {
+    product.resize(n * D);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t d = 0; d < D; ++d) product[i * D + d] = static_cast<double>(cap[d]) / nn;
+    linear_term_coupling(p, product.data(), B.data(), nt);
+    spread = class_spread(B.data(), n, D);
+    if (!(spread > 1e-12)) spread = 1e-12;
+    M.resize(n * D);
+    sk = std::make_unique<Sinkhorn>(n, D, cap, nt);
+  }
+
+  // The exact start is deterministic: computed and descended once, shared by all restarts.
+  std::vector<int64_t> exact_assign;
+  double exact_obj = 0.0;
+  for (int64_t r = 0; r < opt.restarts; ++r) {
+    if (opt.entropic_start) Tc = product;
+    if (opt.entropic_start && r > 0 && opt.noise > 0) {
+      std::mt19937_64 rng(opt.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(r));
+      std::normal_distribution<double> z(0.0, 1.0);
+      double total = 0.0;
+      for (int64_t k = 0; k < n * D; ++k) {
+        Tc[k] *= std::exp(opt.noise * z(rng));
+        total += Tc[k];
+      }
+      for (int64_t k = 0; k < n * D; ++k) Tc[k] /= total;
+    }
+    ExactResult er;
+    double coupling_obj = std::numeric_limits<double>::quiet_NaN();
+    if (!opt.entropic_start) {
+      if (r == 0) {
+        er = solve_gw_exact(p, opt.polish_iter, nt);
+        res.exact_iters += er.n_iter;
+      }
+    } else {
+      std::vector<double> f(n, 0.0), g(D, 0.0);
+      double eps = opt.eps_start * spread;
+      const double eps_min = opt.eps_end * spread;
+      while (true) {
+        for (int64_t s = 0; s < opt.steps_per_eps; ++s) {
+          linear_term_coupling(p, Tc.data(), B.data(), nt);
+          for (int64_t k = 0; k < n * D; ++k) M[k] = -B[k];
+          res.sinkhorn_iters +=
+              sk->solve(M.data(), eps, f, g, opt.sinkhorn_iter, opt.sinkhorn_tol, Tc.data());
+          res.gw_steps++;
+        }
+        if (eps <= eps_min * (1.0 + 1e-12)) break;
+        eps = std::max(eps * opt.decay, eps_min);
+      }
+      linear_term_coupling(p, Tc.data(), B.data(), nt);
+      double tb = 0.0;
+      for (int64_t k = 0; k < n * D; ++k) tb += B[k] * Tc[k];
+      coupling_obj = p.f1_term + p.grid->mean_cost - tb;
+
+      ExactStart start;
+      start.linear_term = B.data();
+      er = solve_gw_exact(p, opt.polish_iter, nt, &start);
+      res.exact_iters += er.n_iter;
+    }
+    const bool shared = !opt.entropic_start && r > 0;
+    std::vector<int64_t> assign = shared ? exact_assign : er.assign;
+    double obj = shared ? exact_obj : er.objective;
+    const double rounded = shared ? res.rounded_objective : obj;
+    // Swap descent and exact iteration alternate while either improves.
+    auto descend = [&]() {
+      for (int64_t round = 0; round < opt.swap_rounds; ++round) {
+        const SwapStats sw =
+            swap_local_search(p, assign.data(), opt.swap_passes, nt, opt.swap_max_work);
+        res.swaps += sw.swaps;
+        obj = std::min(obj, sw.objective);
+        if (sw.swaps == 0) break;
+        linear_term_assignment(p, assign.data(), B.data(), nt);
+        ExactStart again;
+        again.linear_term = B.data();
+        ExactResult e2 = solve_gw_exact(p, opt.polish_iter, nt, &again);
+        res.exact_iters += e2.n_iter;
+        if (!(e2.objective < obj)) break;
+        assign = e2.assign;
+        obj = e2.objective;
+      }
+    };
+    if (!shared) descend();
+    if (!opt.entropic_start && r == 0) {
+      exact_assign = assign;
+      exact_obj = obj;
+    }
+    const double work_cap = opt.sa_max_work / static_cast<double>(D);
+    const auto proposals = static_cast<int64_t>(
+        std::min(opt.sa_sweeps * static_cast<double>(n), work_cap));
+    if (proposals > 0) {
+      const SwapAnnealStats sa =
+          swap_anneal(p, assign.data(), proposals, opt.sa_t_start, opt.sa_t_end,
+                      opt.seed * 1000003ULL + static_cast<uint64_t>(r), nt, opt.sa_neighbours);
+      res.sa_proposals += sa.proposals;
+      res.sa_accepted += sa.accepted;
+      if (sa.objective < obj) {
+        obj = sa.objective;
+        descend();
+      }
+    }
+    res.restart_objectives.push_back(obj);
+    if (obj < res.objective) {
+      res.objective = obj;
+      res.assign = assign;
+      res.best_restart = r;
+      res.coupling_objective = coupling_obj;
+      res.rounded_objective = rounded;
+    }
+  }
+  return res;
+}
+
+}  // namespace genomap

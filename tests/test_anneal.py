@@ -1,0 +1,202 @@
+"""solver="anneal": lower objectives than the exact fixed point, valid placements, determinism."""
+import numpy as np
+import pytest
+from sklearn.metrics import pairwise_distances
+
+import genomap_fast as gf
+from genomap_fast import _core
+from genomap_fast.datasets import synthetic_counts
+from genomap_fast.placement import make_grid, pixel_distance_matrix, solve_placement
+
+# small annealing budgets keep the tests fast; the defaults are benchmarked
+FAST = dict(sa_sweeps=300.0)
+
+
+def _problem(seed, n, modules=8):
+    X, _ = synthetic_counts(200, n, n_types=4, n_modules=modules, seed=seed)
+    return np.ascontiguousarray(pairwise_distances(X.T.astype(np.float64), metric="correlation"))
+
+
+CASES = [(seed, side, metric) for seed, side in [(0, 9), (1, 10), (2, 12)]
+         for metric in ("radial", "euclidean")]
+
+
+@pytest.mark.parametrize("seed,side,metric", CASES)
+@pytest.mark.parametrize("start", ["exact", "entropic"])
+def test_anneal_not_worse_than_exact(seed, side, metric, start, objective):
+    n = side * side - seed * 3  # some problems leave pixels unused
+    C1 = _problem(seed, n)
+    grid = make_grid(side, side, n, metric)
+    exact = _core.solve_gw_exact(C1, grid, 1000, 1)
+    r = gf.placement.solve_anneal(C1, grid, seed=seed, start=start, **FAST)
+    assert r["objective"] <= exact["objective"] + 1e-12
+    # the objective reported is that of the returned assignment (dense numpy oracle)
+    assign = r["assign"]
+    assert np.array_equal(np.bincount(assign, minlength=grid.n_classes), grid.capacity)
+    cls = grid.class_of_pixel
+    T = (np.asarray(assign)[:, None] == cls[None, :]) / grid.capacity[cls][None, :] / n
+    C2 = pixel_distance_matrix(side, side, n, metric)
+    np.testing.assert_allclose(r["objective"], objective(C1, C2, T), rtol=1e-10)
+
+
+def test_anneal_strictly_better_on_a_real_sized_problem():
+    # 400 genes on 20x20: the exact fixed point is a local optimum the annealing leaves
+    C1 = _problem(7, 400, modules=20)
+    for metric in ("radial", "euclidean"):
+        grid = make_grid(20, 20, 400, metric)
+        exact = _core.solve_gw_exact(C1, grid, 1000, 1)["objective"]
+        annealed = gf.placement.solve_anneal(C1, grid, **FAST)["objective"]
+        assert annealed < exact - 1e-4, metric
+
+
+@pytest.mark.parametrize("metric", ["radial", "euclidean"])
+def test_anneal_placement_is_valid(metric, small):
+    X, _ = small
+    n = X.shape[1]  # 150 genes on 13x13 = 169 pixels
+    gm = gf.Genomap(13, 13, grid_metric=metric, solver="anneal", restarts=2, seed=3).fit(X)
+    p = gm.placement_
+    assert p.shape == (n,) and p.min() >= 0 and p.max() < 169
+    assert np.unique(p).size == n  # each pixel holds at most one gene
+    T = gm.coupling_
+    assert T.shape == (n, n)
+    np.testing.assert_allclose(T.sum(1), 1.0 / n)
+    np.testing.assert_allclose(T.sum(0), 1.0 / n)
+    assert set(np.unique(T)) == {0.0, 1.0 / n}  # one gene per pixel
+    exact = gf.Genomap(13, 13, grid_metric=metric).fit(X)
+    assert gm.objective_ <= exact.objective_ + 1e-12
+    images = gm.transform(X[:5])
+    assert images.shape == (5, 1, 13, 13)
+
+
+@pytest.mark.parametrize("metric", ["radial", "euclidean"])
+def test_anneal_same_result_across_threads_and_runs(metric):
+    C1 = _problem(4, 120)
+    runs = [solve_placement(C1, 11, 11, metric, solver="anneal", seed=5, restarts=2,
+                            num_threads=nt) for nt in (1, 2, 2)]
+    for r in runs[1:]:
+        assert np.array_equal(r.pixel, runs[0].pixel)
+        assert r.objective == runs[0].objective
+        assert np.array_equal(r.trace, runs[0].trace)
+    for start in ("exact", "entropic"):
+        grid = make_grid(11, 11, 120, metric)
+        a = [gf.placement.solve_anneal(C1, grid, seed=2, start=start, num_threads=nt, **FAST)
+             for nt in (1, 2)]
+        assert np.array_equal(a[0]["assign"], a[1]["assign"])
+        assert a[0]["objective"] == a[1]["objective"]
+
+
+def test_anneal_restarts_and_seeds():
+    C1 = _problem(5, 144, modules=10)
+    grid = make_grid(12, 12, 144, "radial")
+    one = gf.placement.solve_anneal(C1, grid, seed=0, restarts=1, **FAST)
+    three = gf.placement.solve_anneal(C1, grid, seed=0, restarts=3, **FAST)
+    objs = three["restart_objectives"]
+    assert objs.shape == (3,)
+    # restart 0 is the single run; the best restart is kept
+    assert objs[0] == one["objective"]
+    assert three["objective"] == objs.min()
+    assert three["best_restart"] == int(np.argmin(objs))
+    assert _core.objective_assignment(C1, grid, three["assign"], 1) == pytest.approx(
+        three["objective"], rel=1e-12)
+    # different seeds explore differently (annealing moves are random)
+    others = {float(gf.placement.solve_anneal(C1, grid, seed=s, **FAST)["objective"])
+              for s in range(1, 5)}
+    assert len(others | {float(one["objective"])}) > 1
+
+
+def test_swap_search_and_swap_anneal_keep_capacities_and_improve():
+    C1 = _problem(6, 100)
+    grid = make_grid(10, 10, 100, "radial")
+    exact = _core.solve_gw_exact(C1, grid, 1000, 1)
+    a, info = _core.swap_local_search(C1, grid, exact["assign"], 50, 1)
+    assert np.array_equal(np.bincount(a, minlength=grid.n_classes), grid.capacity)
+    assert info["objective"] <= exact["objective"]
+    assert info["objective"] == pytest.approx(_core.objective_assignment(C1, grid, a, 1),
+                                              rel=1e-12)
+    # a swap-descent optimum: no single swap improves it (brute force over all pairs)
+    base = info["objective"]
+    for i in range(0, 100, 7):
+        for j in range(100):
+            if a[i] != a[j]:
+                b = a.copy()
+                b[i], b[j] = a[j], a[i]
+                assert _core.objective_assignment(C1, grid, b, 1) >= base - 1e-12
+    for neighbours in (0, 4):  # swap partners from all genes / from the 4 nearest rings
+        s, sinfo = _core.swap_anneal(C1, grid, a, 20000, 0.1, 0.001, 1, 1, neighbours)
+        assert np.array_equal(np.bincount(s, minlength=grid.n_classes), grid.capacity)
+        assert sinfo["objective"] <= base
+        assert sinfo["accepted"] > 0
+        assert sinfo["objective"] == pytest.approx(_core.objective_assignment(C1, grid, s, 1),
+                                                   rel=1e-12)
+    with pytest.raises(ValueError, match="capacity"):
+        _core.swap_local_search(C1, grid, np.zeros(100, dtype=np.int64), 5, 1)
+
+
+def test_construct_genomap_anneal_keyword(small):
+    X, _ = small
+    images, T = gf.construct_genomap_returnT(X, 13, 13, solver="anneal", seed=1)
+    ref_images, ref_T = gf.construct_genomap_returnT(X, 13, 13)
+    assert images.shape == ref_images.shape == (X.shape[0], 13, 13, 1)
+    n = X.shape[1]
+    assert T.shape == (n, n) and np.count_nonzero(T) == n
+    np.testing.assert_allclose(T.sum(0), 1.0 / n)
+    C1 = pairwise_distances(X.T, metric="correlation")
+    C2 = pixel_distance_matrix(13, 13, n, "radial")
+    from conftest import gw_objective
+
+    assert gw_objective(C1, C2, T) < gw_objective(C1, C2, ref_T)
+    images2 = gf.construct_genomap(X, 13, 13, solver="anneal", seed=1)
+    np.testing.assert_array_equal(images, images2)
+
+
+def test_anneal_exposed_in_tl_cli_and_persistence(small, tmp_path):
+    anndata = pytest.importorskip("anndata")
+    X, _ = small
+    adata = anndata.AnnData(X=X.astype(np.float32))
+    gf.tl.genomap(adata, 13, 13, solver="anneal", seed=2)
+    assert adata.uns["genomap"]["params"]["solver"] == "anneal"
+    gm = gf.Genomap(13, 13, solver="anneal", seed=2).fit(X)
+    np.testing.assert_array_equal(adata.var["genomap_pixel"].to_numpy(), gm.placement_)
+    path = tmp_path / "gm.npz"
+    gm.save(path)
+    back = gf.Genomap.load(path)
+    assert back.solver == "anneal" and back.seed == 2
+    np.testing.assert_array_equal(back.placement_, gm.placement_)
+
+    from genomap_fast.cli import main
+
+    src = tmp_path / "x.npy"
+    np.save(src, X)
+    out = tmp_path / "out.npz"
+    assert main(["construct", str(src), "-o", str(out), "--rows", "13", "--cols", "13",
+                 "--solver", "anneal", "--seed", "2", "-q"]) == 0
+    with np.load(out) as z:
+        np.testing.assert_array_equal(z["placement"], gm.placement_)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(solver="annealing"), "solver"),
+    (dict(solver="anneal", epsilon=0.01), "epsilon"),
+    (dict(solver="anneal", grid_metric="euclidean", multilevel=True), "multilevel"),
+    (dict(solver="anneal", restarts=0), "restarts"),
+    (dict(solver="anneal", seed=-1), "seed"),
+])
+def test_anneal_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        gf.Genomap(10, 10, **kwargs)
+
+
+def test_anneal_bad_argument_types_and_start():
+    with pytest.raises(TypeError, match="seed"):
+        gf.Genomap(10, 10, solver="anneal", seed=1.5)
+    with pytest.raises(TypeError, match="restarts"):
+        gf.Genomap(10, 10, solver="anneal", restarts="2")
+    C1 = _problem(0, 50)
+    with pytest.raises(ValueError, match="anneal_start"):
+        solve_placement(C1, 8, 8, solver="anneal", anneal_start="random")
+    with pytest.raises(ValueError, match="solver"):
+        gf.construct_genomap(np.random.default_rng(0).normal(size=(20, 30)), 6, 6,
+                             solver="fast")
+    grid = make_grid(8, 8, 50, "radial")
+    with pytest.raises(ValueError, match="decay"):
+        gf.placement.solve_anneal(C1, grid, decay=1.5)
