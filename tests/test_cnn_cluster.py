@@ -97,3 +97,43 @@ def test_streamed_clustering_equals_materialised(cells):
     np.testing.assert_allclose(whole.features_, streamed.features_, atol=1e-5)
     eu = GenoDEC(8, 8, n_clusters=3, grid_metric="euclidean", **FAST).fit(X)
     assert eu.genomap_.grid_metric == "euclidean" and eu.labels_.shape == (240,)
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (32, 32), (6, 6), (1, 5), (33, 33), (28, 32)])
+def test_reference_autoencoder_shapes(shape):
+    """The reference's ConvIDEC autoencoder: 15/5/3-pixel kernels, a 'valid' last convolution
+    when a side does not divide by 8 (28x28 -> 3x3x128, 32x32 -> 4x4x128), any grid shape."""
+    import torch
+
+    from genomap_fast.cnn.cluster import _modules
+
+    _, ConvAutoencoder = _modules()
+    rows, cols = shape
+    model = ConvAutoencoder(rows, cols, 32, "reference")
+    kernels = [conv.kernel_size for conv in model.convs]
+    assert kernels == [(15, 15), (5, 5), (3, 3)]
+    if shape == (28, 28):
+        assert model.shape == (128, 3, 3)
+    if shape == (32, 32):
+        assert model.shape == (128, 4, 4)
+    x = torch.randn(3, 1, rows, cols)
+    z = model.encode(x)
+    assert z.shape == (3, 32)
+    assert model.decode(z).shape == (3, 1, rows, cols)
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        ConvAutoencoder(rows, cols, 32, "resnet")
+
+
+def test_tolerance_stops_the_clustering_stage(cells):
+    X, _ = cells
+    run_all = GenoDEC(8, 8, n_clusters=3, pretrain_epochs=2, maxiter=30, update_interval=10,
+                      tol=0.0).fit(X)
+    assert run_all.n_iter_ == 30
+    # with tol = 1 every update after the first stops (fewer than 100% of cells moved)
+    early = GenoDEC(8, 8, n_clusters=3, pretrain_epochs=2, maxiter=30, update_interval=10,
+                    tol=1.0).fit(X)
+    assert early.n_iter_ == 10
+    with pytest.raises(ValueError, match="tol must be"):
+        GenoDEC(tol=-1)
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        GenoDEC(architecture="resnet")

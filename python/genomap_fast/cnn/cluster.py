@@ -8,13 +8,22 @@ import numpy as np
 
 from .base import GenomapCNN
 
+ARCHITECTURES = ("reference", "compact")
+
+
+def _same_padding(size, kernel, stride):
+    """TensorFlow's 'same' padding (before, after) of one dimension: output ceil(size / stride)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
 
 def _modules():
     import torch
     from torch import nn
 
-    class ConvAutoencoder(nn.Module):
-        """(batch, 1, rows, cols) -> (batch, n_dim) -> (batch, 1, rows, cols); any grid shape."""
+    class CompactAutoencoder(nn.Module):
+        """3x3 convolutions throughout (this package's first port)."""
 
         def __init__(self, rows, cols, n_dim, filters=(32, 64, 128)):
             super().__init__()
@@ -45,6 +54,73 @@ def _modules():
             y = self.decoder(torch.relu(self.unembed(z)).view(-1, *self.shape))
             return nn.functional.interpolate(y, size=(self.rows, self.cols), mode="bilinear",
                                              align_corners=False)
+
+    class ReferenceAutoencoder(nn.Module):
+        """The reference's ConvIDEC autoencoder (genomap 1.3.6, after Guo et al. 2017):
+        convolutions of 15x15, 5x5 and 3x3 pixels with stride 2 (TensorFlow 'same' padding, the
+        last 'valid' unless both sides divide by 8), a linear embedding, a dense layer back to
+        the last feature map, transposed convolutions of 3, 5 and 5 pixels; Glorot-uniform
+        weights and zero biases as in Keras. Any grid shape (the reference: square only)."""
+
+        def __init__(self, rows, cols, n_dim, filters=(32, 64, 128)):
+            super().__init__()
+            self.rows, self.cols = rows, cols
+            kernels = (15, 5, 3)
+            # 'valid' last convolution as in the reference, unless its input is smaller than
+            # the kernel (tiny grids)
+            h4, w4 = -(-rows // 4), -(-cols // 4)
+            valid_last = bool(rows % 8 or cols % 8) and min(h4, w4) >= kernels[-1]
+            self.convs, self.pads = nn.ModuleList(), []
+            h, w, c = rows, cols, 1
+            for i, (f, k) in enumerate(zip(filters, kernels)):
+                if valid_last and i == len(filters) - 1:
+                    pad = (0, 0, 0, 0)
+                    h, w = (h - k) // 2 + 1, (w - k) // 2 + 1
+                else:
+                    pad = (*_same_padding(w, k, 2), *_same_padding(h, k, 2))
+                    h, w = -(-h // 2), -(-w // 2)
+                self.pads.append(pad)
+                self.convs.append(nn.Conv2d(c, f, k, stride=2))
+                c = f
+            self.shape = (c, h, w)
+            self.embed = nn.Linear(c * h * w, n_dim)
+            self.unembed = nn.Linear(n_dim, c * h * w)
+            dec = []
+            for i, (f, k) in enumerate(zip(list(filters[-2::-1]) + [1], kernels[::-1])):
+                if valid_last and i == 0:
+                    dec.append(nn.ConvTranspose2d(c, f, k, stride=2))
+                else:  # 'same': output = 2 x input
+                    p = (k - 1) // 2
+                    dec.append(nn.ConvTranspose2d(c, f, k, stride=2, padding=p,
+                                                  output_padding=2 - k + 2 * p))
+                if f != 1:
+                    dec.append(nn.ReLU())
+                c = f
+            self.decoder = nn.Sequential(*dec)
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                    nn.init.xavier_uniform_(m.weight)
+                    nn.init.zeros_(m.bias)
+
+        def encode(self, x):
+            for pad, conv in zip(self.pads, self.convs):
+                x = torch.relu(conv(nn.functional.pad(x, pad)))
+            return self.embed(x.flatten(1))
+
+        def decode(self, z):
+            y = self.decoder(torch.relu(self.unembed(z)).view(-1, *self.shape))
+            if tuple(y.shape[-2:]) != (self.rows, self.cols):
+                y = nn.functional.interpolate(y, size=(self.rows, self.cols), mode="bilinear",
+                                              align_corners=False)
+            return y
+
+    def ConvAutoencoder(rows, cols, n_dim, architecture="reference"):
+        """(batch, 1, rows, cols) -> (batch, n_dim) -> (batch, 1, rows, cols)."""
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got "
+                             f"{architecture!r}")
+        cls = ReferenceAutoencoder if architecture == "reference" else CompactAutoencoder
+        return cls(rows, cols, n_dim)
 
     return torch, ConvAutoencoder
 
@@ -106,13 +182,17 @@ class GenoDEC(GenomapCNN):
     embeddings of any cells, ``predict(X)`` -> clusters; ``save``/``load``.
     n_clusters=None estimates the number with Louvain on a kNN graph of the placed genes'
     z-scores. ``genomap``: see :class:`~genomap_fast.cnn.base.GenomapCNN`.
+    architecture: "reference" (the reference's ConvIDEC autoencoder, 15/5/3-pixel kernels) or
+    "compact" (3x3 kernels). tol: the clustering stage stops once fewer than this fraction of
+    cells change cluster between target updates (the reference's rule; 0 runs ``maxiter``
+    batches); ``n_iter_`` is the number of clustering batches run.
     """
 
     _format = "genomap_fast.GenoDEC/1"
     _param_names = ("rows", "cols", "n_clusters", "n_dim", "pretrain_epochs", "maxiter",
                     "update_interval", "batch_size", "gamma", "lr", "seed", "device",
                     "progress", "select_genes", "grid_metric", "max_image_bytes",
-                    "num_threads", "genomap")
+                    "num_threads", "genomap", "architecture", "tol")
 
     def __init__(self, rows: int = 32, cols: int = 32, n_clusters: int | None = None,
                  n_dim: int = 32, pretrain_epochs: int = 100, maxiter: int = 300,
@@ -120,9 +200,16 @@ class GenoDEC(GenomapCNN):
                  lr: float = 1e-3, seed: int = 0, device: str | None = None,
                  progress: bool = False, select_genes: str | None = "variance",
                  grid_metric: str = "radial", max_image_bytes: int = 1 << 30,
-                 num_threads: int | None = None, genomap=None):
+                 num_threads: int | None = None, genomap=None, architecture: str = "reference",
+                 tol: float = 1e-3):
         if n_clusters is not None and int(n_clusters) < 1:
             raise ValueError(f"n_clusters must be >= 1 or None, got {n_clusters}")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got "
+                             f"{architecture!r}")
+        if not (np.isfinite(tol) and tol >= 0):
+            raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+        self.architecture, self.tol = architecture, float(tol)
         self._init_genomap(genomap, rows, cols, grid_metric, select_genes, num_threads,
                            max_image_bytes)
         self.n_clusters, self.n_dim = n_clusters, int(n_dim)
@@ -159,7 +246,8 @@ class GenoDEC(GenomapCNN):
             raise ValueError(f"n_clusters={k} is more than the {n} cells")
         self.device_ = device_for(self.device)
         with deterministic(self.seed) as gen:
-            model = ConvAutoencoder(self.rows, self.cols, self.n_dim).to(self.device_)
+            model = ConvAutoencoder(self.rows, self.cols, self.n_dim, self.architecture).to(
+                self.device_)
             opt = torch.optim.Adam(model.parameters(), lr=self.lr)
             bar = tqdm(range(self.pretrain_epochs), desc="autoencoder", disable=not self.progress)
             for _ in bar:  # pretraining: reconstruction only
@@ -171,12 +259,13 @@ class GenoDEC(GenomapCNN):
                     loss.backward()
                     opt.step()
             z = self._encode(model, images)
-            km = KMeans(n_clusters=k, n_init=10, random_state=self.seed).fit(z)
+            km = KMeans(n_clusters=k, n_init=20, random_state=self.seed).fit(z)
             centres = torch.nn.Parameter(torch.from_numpy(km.cluster_centers_.astype(np.float32))
                                          .to(self.device_))
             opt = torch.optim.Adam(list(model.parameters()) + [centres], lr=self.lr)
             order = torch.randperm(n, generator=gen)
-            pos = 0
+            pos, last = 0, torch.from_numpy(km.labels_.astype(np.int64)).to(self.device_)
+            self.n_iter_ = self.maxiter
             for it in tqdm(range(self.maxiter), desc="clustering", disable=not self.progress):
                 if it % self.update_interval == 0:  # sharpened target distribution
                     with torch.no_grad():
@@ -184,6 +273,12 @@ class GenoDEC(GenomapCNN):
                                          .to(self.device_), centres)
                         p = q**2 / q.sum(0)
                         p = (p / p.sum(1, keepdim=True)).detach()
+                        labels = q.argmax(1)
+                        changed = float((labels != last).float().mean())
+                        last = labels
+                    if it > 0 and changed < self.tol:  # the reference's stopping rule
+                        self.n_iter_ = it
+                        break
                 if pos >= n:
                     order, pos = torch.randperm(n, generator=gen), 0
                 idx = order[pos : pos + self.batch_size]
@@ -230,7 +325,7 @@ class GenoDEC(GenomapCNN):
     # --------------------------------------------------------- persistence
     def _build_model(self, state):
         _, ConvAutoencoder = _modules()
-        return ConvAutoencoder(self.rows, self.cols, self.n_dim)
+        return ConvAutoencoder(self.rows, self.cols, self.n_dim, self.architecture)
 
     def _extra_state(self):
         import torch
