@@ -50,6 +50,13 @@ def _record(case, impl, seconds, note=""):
     ROWS.setdefault(case, {})[impl] = (seconds, note)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _needs_gpu(quick):
+    """Full sizes only where there is a GPU (the CPU column alone would take minutes here)."""
+    if not quick and not CUDA["available"]:
+        pytest.skip(f"no GPU: {CUDA.get('reason')} (--bench-quick checks the code paths)")
+
+
 @pytest.fixture(scope="module")
 def data(quick):
     cells, side = _sizes(quick)
@@ -125,12 +132,14 @@ def test_placement(quick):
         return
     # POT's entropic GW on torch-CUDA, same costs (POT's exact GW solves its linear programs on
     # the CPU, hours at 10,000 genes); a fixed 20 outer iterations, labelled as such.
+    from genomap_fast import _gpu
     from genomap_fast.placement import pixel_distance_matrix
 
-    C1 = torch.as_tensor(gf.interaction_matrix(X).distance, device="cuda")
-    C2 = torch.as_tensor(pixel_distance_matrix(side, side, "radial"), device="cuda")
+    n = side * side
+    C1 = torch.as_tensor(_gpu.interaction_matrix(X).distance, device="cuda")
+    C2 = torch.as_tensor(pixel_distance_matrix(side, side, n, "radial"), device="cuda")
     C2 = C2 / C2.max()
-    p = torch.full((side * side,), 1.0 / (side * side), dtype=torch.float64, device="cuda")
+    p = torch.full((n,), 1.0 / n, dtype=torch.float64, device="cuda")
     torch.cuda.synchronize()
     pot, _ = _timed(lambda: ot.gromov.entropic_gromov_wasserstein(
         C1, C2, p, p, "kl_loss", epsilon=5e-3, max_iter=20), torch.cuda.synchronize)

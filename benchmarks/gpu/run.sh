@@ -15,6 +15,21 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT
 nvcc --version | tail -1
 start=$(date +%s)
 
+# The package needs numpy, scipy, threadpoolctl and tqdm (POT is optional: the benchmark's POT
+# column). The GPU machine has no network: wheels put in benchmarks/gpu/wheels (ignored, carried
+# along) are installed from there.
+WHEELS="${WHEELS:-benchmarks/gpu/wheels}"
+if [ -d "$WHEELS" ]; then
+  "$PY" -m pip install -q --no-index --find-links "$WHEELS" scipy threadpoolctl tqdm pot \
+    || echo "some wheels in $WHEELS did not install"
+fi
+"$PY" - <<'PYEOF'
+import importlib.util
+missing = [m for m in ("numpy", "scipy", "threadpoolctl", "tqdm", "cupy", "torch", "pytest", "ot")
+           if importlib.util.find_spec(m) is None]
+print("missing modules:", missing or "none")
+PYEOF
+
 echo "== build (GENOMAP_FAST_CUDA=ON, sm_90)"
 "$PY" -m pip install -q --no-build-isolation --no-deps \
   -Ccmake.define.GENOMAP_FAST_CUDA=ON -Ccmake.define.CMAKE_CUDA_ARCHITECTURES=90 \
