@@ -142,3 +142,59 @@ def test_host_sinkhorn_converges_to_core():
     assert err < 1e-12 and it < 5000
     np.testing.assert_allclose(ours, core, rtol=1e-8, atol=1e-14)
     np.testing.assert_allclose(ours.sum(1), 1 / M.shape[0], rtol=1e-12)
+
+
+class _HostDevice:
+    """Stands in for the device entry points of _cuda with the host-compiled kernel bodies, so
+    the estimator's device="cuda" path (host arrays) runs here end to end."""
+
+    def raster_dense_streamed(self, x, dest, scale, out, chunk_rows):
+        assert chunk_rows >= 1
+        bad = -1
+        for c0 in range(0, x.shape[0], chunk_rows):
+            b = _cuda.host_raster_dense(x[c0 : c0 + chunk_rows], dest, scale,
+                                        out[c0 : c0 + chunk_rows])
+            if b >= 0 and bad < 0:
+                bad = c0 + b
+        return bad
+
+    class DeviceAccumulator:
+        def __init__(self, n_genes, max_rows):
+            self.n_genes, self.max_rows, self.blocks = n_genes, max_rows, []
+
+        def add_host_block(self, block):
+            assert block.shape[0] <= self.max_rows and block.dtype == np.float64
+            self.blocks.append(block.copy())
+
+        def state(self):
+            x = np.concatenate(self.blocks)
+            sizes = {b.shape[0] for b in self.blocks[:-1]}
+            assert len(sizes) <= 1  # equal blocks but the last: one block_rows describes them
+            return _cuda.host_block_fold(x, self.blocks[0].shape[0])
+
+
+def test_estimator_cuda_path_with_host_kernels(monkeypatch):
+    from genomap_fast import _gpu
+
+    monkeypatch.setattr(_gpu, "_cuda", lambda: _HostDevice())
+    rng = np.random.default_rng(6)
+    X = (rng.standard_normal((300, 4)) @ rng.standard_normal((4, 30))
+         + rng.uniform(0, 3, 30)).astype(np.float32)
+    cpu = gf.Genomap(6, 6, chunk_size=64).fit(X)
+    gpu = gf.Genomap(6, 6, chunk_size=64)
+    gpu.device_ = "cuda"  # as resolve_device gives on a GPU machine
+    gpu.fit(X)
+    np.testing.assert_array_equal(gpu.placement_, cpu.placement_)
+    np.testing.assert_array_equal(gpu.transform(X), cpu.transform(X))
+    Xs = sp.csr_matrix(np.where(X > 1, X, 0))
+    np.testing.assert_array_equal(gpu.transform(Xs, batch_size=50), cpu.transform(Xs))
+    bad = X.copy()
+    bad[123, 7] = np.nan
+    with pytest.raises(ValueError, match="123"):
+        gpu.transform(bad)
+    # a device-memory cap smaller than one block of 64 rows: blocks of what fits
+    monkeypatch.setenv("GENOMAP_FAST_DEVICE_MEMORY", str(2 * 30 * 30 * 8 + 3 * 30 * 8 * 10))
+    assert _gpu.block_rows(30) == 10
+    capped = _gpu.interaction_matrix(X, chunk_size=64).distance
+    np.testing.assert_allclose(capped, gf.interaction_matrix(X, chunk_size=10).distance,
+                               rtol=0, atol=1e-12)
