@@ -374,6 +374,8 @@ DeviceAccumulator::DeviceAccumulator(int64_t n_genes, int64_t max_rows)
     consumed_[k] = e;
     GENOMAP_CUDA(cudaEventRecord(e, static_cast<cudaStream_t>(compute_stream_)));
   }
+  // the memsets above ran on the legacy stream, which the non-blocking streams do not wait for
+  GENOMAP_CUDA(cudaDeviceSynchronize());
 }
 
 DeviceAccumulator::~DeviceAccumulator() {
