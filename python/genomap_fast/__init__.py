@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (scanpy-style tools and plots)
 from ._core import __version__
 from ._memory import MemoryEstimateWarning
 from ._validate import NotFittedError
+from .backends import backends
 from .compat import construct_genomap, construct_genomap_returnT
 from .estimator import Genomap
 from .interaction import interaction_matrix
@@ -23,6 +24,7 @@ __all__ = [
     "Placement",
     "PlacementResult",
     "__version__",
+    "backends",
     "construct_genomap",
     "construct_genomap_returnT",
     "interaction_matrix",

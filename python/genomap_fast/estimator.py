@@ -14,6 +14,7 @@ from ._validate import (
     check_grid_shape,
     default_threads,
 )
+from .backends import resolve_device
 from .interaction import default_chunk_rows, gene_moments, interaction_matrix
 from .placement import (
     FFT_MIN_PIXELS,
@@ -36,6 +37,12 @@ def _check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
+def _gpu_module():
+    from . import _gpu  # only with device="cuda": never imports cupy/torch by itself
+
+    return _gpu
+
+
 class Genomap:
     """Genomap construction as an estimator.
 
@@ -55,6 +62,9 @@ class Genomap:
         fixed point of the same iteration, sooner on mid-size grids); see
         :func:`genomap_fast.solve_placement`.
     num_threads : threads for the C++ kernels and BLAS (default: all available cores).
+    device : "cpu", "cuda" (the interaction statistics and rasterisation on the GPU; the GW
+        placement stays on the CPU) or "auto" (cuda when :func:`genomap_fast.backends` has it).
+        Device arrays (cupy, CUDA torch) given to ``transform`` give device arrays back.
     chunk_size : cells per chunk when streaming the interaction statistics.
     progress : show a progress bar during transform of many cells.
     standardize : transform per-gene z-scores (the fit's mean and standard deviation, ddof=1,
@@ -96,6 +106,7 @@ class Genomap:
         solver: str = "exact",
         seed: int = 0,
         restarts: int = 1,
+        device: str = "cpu",
     ):
         self.rows, self.cols = check_grid_shape(rows, cols)
         if grid_metric not in GRID_METRICS:
@@ -132,6 +143,8 @@ class Genomap:
         self.solver = solver
         self.seed = int(seed)
         self.restarts = int(restarts)
+        self.device = device
+        self.device_ = resolve_device(device)  # "cpu" or "cuda"; a one-line error when absent
 
     @property
     def n_pixels(self) -> int:
@@ -149,6 +162,8 @@ class Genomap:
         gene_names : (genes,) names (by default AnnData ``var_names`` or DataFrame columns),
             kept as ``feature_names_in_`` so the placement can be read by name (:meth:`pixel_of`).
         """
+        if self.device_ == "cuda" and _gpu_module().is_device_array(X):
+            return self._fit_device(X, gene_names)
         src = as_source(X, layer, gene_names)
         gene_names = src.var_names
         if sample is not None:
@@ -169,6 +184,8 @@ class Genomap:
             moments_of, stats_of = distributed.gene_moments, distributed.interaction_stats
         else:
             moments_of, stats_of = gene_moments, interaction_matrix
+            if self.device_ == "cuda":
+                stats_of = _gpu_module().interaction_matrix
         genes = None
         if n_genes > self.n_pixels:
             if self.select_genes != "variance":
@@ -198,6 +215,31 @@ class Genomap:
             stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
             refine_rounds=self.refine_rounds, num_threads=nt, multilevel=self.multilevel,
             solver=self.solver, seed=self.seed, restarts=self.restarts,
+        )
+        genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
+        self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
+                         stats.n_cells, gene_names)
+        return self
+
+    def _fit_device(self, X, gene_names=None) -> Genomap:
+        """fit for a device matrix (cupy array, CUDA torch tensor): statistics on the device."""
+        gpu = _gpu_module()
+        n_cells, n_genes = X.shape
+        if n_cells < 2:
+            raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
+        genes = None
+        if n_genes > self.n_pixels:
+            if self.select_genes != "variance":
+                raise ValueError(
+                    f"X has {n_genes} genes but a {self.rows}x{self.cols} genomap has only "
+                    f"{self.n_pixels} pixels; pass select_genes='variance'")
+            var_all = gpu.column_variance(X)
+            genes = np.sort(np.argsort(-var_all, kind="stable")[: self.n_pixels])
+        nt = default_threads(self.num_threads)
+        stats = gpu.interaction_matrix(X, self.chunk_size, nt, genes)
+        placement = solve_placement(
+            stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
+            refine_rounds=self.refine_rounds, num_threads=nt, multilevel=self.multilevel,
         )
         genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
         self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
@@ -263,10 +305,13 @@ class Genomap:
         gives a lazy dask array of images (one image block per row block).
         """
         self._check_fitted()
-        src = self._check_input(X, layer)
         layout = layout or self.layout
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if self.device_ == "cuda" and _gpu_module().is_device_array(X):
+            shape = image_shape(X.shape[0], self.rows, self.cols, layout)
+            return _gpu_module().transform_device(self, X, shape)
+        src = self._check_input(X, layer)
         if src.is_dask:
             from .distributed import transform_blocks
 
@@ -314,6 +359,19 @@ class Genomap:
         input genes; its first row is cell ``start`` of the input, for error messages) into
         ``out`` (block rows, image shape); with ``standardize``, per-gene z-scores with the
         fit's ``mean_`` and ``scale_``, for this block only."""
+        if self.device_ == "cuda" and self.placement_obj_.pixel is not None:
+            gpu = _gpu_module()
+            if self.standardize:
+                placed = block[:, self.genes_]
+                placed = placed.toarray() if hasattr(placed, "toarray") else np.asarray(placed)
+                block = (placed - self.mean_) / self.scale_
+                dest, scale = gpu.placement_dest(self.placement_obj_,
+                                                 np.arange(self.genes_.size), self.genes_.size)
+            else:
+                dest, scale = gpu.placement_dest(self.placement_obj_, self.genes_,
+                                                 self.n_genes_in_)
+            gpu.rasterize_host_block(block, dest, scale, out, start)
+            return
         if not self.standardize:
             rasterize(block, self.placement_obj_, self.genes_, out.dtype, layout, None,
                       num_threads, out, row_offset=start)
@@ -360,6 +418,7 @@ class Genomap:
             "chunk_size": self.chunk_size, "progress": self.progress,
             "standardize": self.standardize, "multilevel": self.multilevel,
             "solver": self.solver, "seed": self.seed, "restarts": self.restarts,
+            "device": self.device,
         }
 
     def clone(self, **overrides) -> Genomap:

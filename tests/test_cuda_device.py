@@ -1,0 +1,117 @@
+"""The CUDA backend on a GPU (skipped without one): same placements, images and statistics as
+the CPU path; device arrays in give device arrays out."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import genomap_fast as gf
+from genomap_fast import _core
+from genomap_fast.backends import backends
+
+pytestmark = pytest.mark.skipif(
+    not backends()["cuda"]["available"],
+    reason=f"no usable CUDA backend: {backends()['cuda'].get('reason', '')}",
+)
+
+
+def _data(cells=600, genes=49, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((cells, 5))
+    return (z @ rng.standard_normal((5, genes)) + 0.3 * rng.standard_normal((cells, genes))
+            + 3.0).astype(np.float32)
+
+
+def test_placement_and_images_equal_cpu():
+    X = _data()
+    cpu = gf.Genomap(7, 7, device="cpu").fit(X)
+    gpu = gf.Genomap(7, 7, device="cuda").fit(X)
+    np.testing.assert_array_equal(gpu.placement_, cpu.placement_)  # exact mode
+    np.testing.assert_array_equal(gpu.transform(X), cpu.transform(X))  # exactly
+    Xs = sp.csr_matrix(np.where(X > 3.5, X, 0))
+    np.testing.assert_array_equal(gpu.transform(Xs), cpu.transform(Xs))
+    std_cpu = cpu.clone(standardize=True).fit(X)
+    std_gpu = gpu.clone(standardize=True).fit(X)
+    np.testing.assert_allclose(std_gpu.transform(X), std_cpu.transform(X), rtol=1e-6, atol=1e-6)
+
+
+def test_interaction_matrix_equals_cpu():
+    from genomap_fast import _gpu
+
+    X = _data(5000, 300).astype(np.float64)
+    ours = _gpu.interaction_matrix(X, chunk_size=777).distance
+    cpu = gf.interaction_matrix(X, chunk_size=777).distance
+    np.testing.assert_allclose(ours, cpu, rtol=0, atol=1e-12)
+
+
+def test_cupy_in_cupy_out():
+    cupy = pytest.importorskip("cupy")
+    X = _data()
+    gm = gf.Genomap(7, 7, device="cuda").fit(X)
+    out = gm.transform(cupy.asarray(X))
+    assert isinstance(out, cupy.ndarray) and out.dtype == np.float32
+    np.testing.assert_array_equal(out.get(), gm.transform(X))
+    for dtype in (np.float64, np.int32):  # any input dtype
+        Xd = np.round(X).astype(dtype)
+        np.testing.assert_array_equal(gm.transform(cupy.asarray(Xd)).get(),
+                                      gm.transform(Xd.astype(np.float64)).astype(np.float32))
+    import cupyx.scipy.sparse as csp
+
+    Xs = sp.csr_matrix(np.where(X > 3.5, X, 0))
+    np.testing.assert_array_equal(gm.transform(csp.csr_matrix(Xs)).get(), gm.transform(Xs))
+    fit_dev = gf.Genomap(7, 7, device="cuda").fit(cupy.asarray(X))
+    np.testing.assert_array_equal(fit_dev.placement_, gm.placement_)
+
+
+def test_torch_in_torch_out():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    X = _data()
+    gm = gf.Genomap(7, 7, device="cuda", layout="nhwc").fit(X)
+    out = gm.transform(torch.as_tensor(X, device="cuda"))
+    assert isinstance(out, torch.Tensor) and out.is_cuda and out.shape == (600, 7, 7, 1)
+    np.testing.assert_array_equal(out.cpu().numpy(), gm.transform(X))
+
+
+def test_float16_images():
+    cupy = pytest.importorskip("cupy")
+    from genomap_fast import _gpu
+
+    X = _data()
+    gm = gf.Genomap(7, 7).fit(X)
+    dest, scale = _gpu.placement_dest(gm.placement_obj_, gm.genes_, gm.n_genes_in_)
+    out = _gpu.rasterize_device(cupy.asarray(X), dest, scale, (600, 1, 7, 7), np.float16)
+    ref = gm.clone(dtype=np.float64).fit(X).transform(X.astype(np.float64))
+    np.testing.assert_array_equal(out.get(), ref.astype(np.float16))
+
+
+@pytest.mark.parametrize("reg", [0.05, 0.005])
+def test_sinkhorn_matches_cpu(reg):
+    from genomap_fast import _gpu
+
+    rng = np.random.default_rng(1)
+    n, D = 400, 12
+    capacity = (1 + rng.multinomial(n - D, np.full(D, 1 / D))).astype(np.int64)
+    M = rng.uniform(0, 1, (n, D))
+    ours, _, err = _gpu.sinkhorn_classes(M, capacity, reg, 10000, 1e-11)
+    cpu = _core.sinkhorn_classes(M, capacity, reg, 10000, 1e-11)[0]
+    assert err < 1e-11
+    np.testing.assert_allclose(ours, cpu, rtol=1e-6, atol=1e-6 * cpu.max())
+
+
+@pytest.mark.slow
+def test_million_cells_through_a_small_device_cap():
+    from genomap_fast import _gpu
+
+    rng = np.random.default_rng(2)
+    X = (rng.standard_normal((1_000_000, 64)) + rng.uniform(0, 5, 64)).astype(np.float32)
+    small = _gpu.interaction_matrix(X, max_device_bytes=8 << 20).distance  # 8 MiB: ~5,000 rows
+    large = _gpu.interaction_matrix(X, max_device_bytes=1 << 30).distance
+    cpu = gf.interaction_matrix(X).distance
+    np.testing.assert_allclose(small, cpu, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(large, cpu, rtol=0, atol=1e-12)
+    gm = gf.Genomap(8, 8).fit(X[:20000])
+    dest, scale = _gpu.placement_dest(gm.placement_obj_, gm.genes_, gm.n_genes_in_)
+    capped = np.empty((1_000_000, 1, 8, 8), np.float32)
+    _gpu.rasterize_host_block(X, dest, scale, capped, max_device_bytes=4 << 20)
+    np.testing.assert_array_equal(capped, gm.transform(X))
