@@ -87,3 +87,17 @@ def test_placement_result_is_frozen_with_named_fields(problem):
     e = gf.solve_placement(C1, 12, 12, epsilon=0.05, max_iter=20)
     assert e.pixel is None and e.classes is None and e.class_coupling.shape[0] == 144
     assert e.coupling().shape == (144, 144)
+
+
+def test_transport_result_fields():
+    rng = np.random.default_rng(0)
+    cap = np.array([2, 1, 3])
+    cost = rng.normal(size=(6, 3))
+    t = _core.solve_transport(cost, cap)
+    assert isinstance(t, _core.TransportResult)
+    assert np.array_equal(np.bincount(t.assign, minlength=3), cap)
+    assert t.cost == pytest.approx(cost[np.arange(6), t.assign].sum(), rel=1e-14)
+    assert t.potentials.shape == (3,) and t.n_greedy + t.n_augment >= 1
+    _read_only(t, ["assign", "cost", "potentials", "n_augment"])
+    again = _core.solve_transport(cost, cap, potentials=t.potentials, previous=t.assign)
+    assert np.array_equal(again.assign, t.assign)

@@ -24,7 +24,8 @@ def test_class_transport_is_optimal(seed):
     cost = rng.normal(size=(n, D))
     if seed % 2:
         cost = np.round(cost, 1)  # many ties
-    assign, total, _ = _core.solve_transport(cost, cap)
+    t = _core.solve_transport(cost, cap)
+    assign, total = t.assign, t.cost
     assert np.array_equal(np.bincount(assign, minlength=D), cap)
     np.testing.assert_allclose(total, cost[np.arange(n), assign].sum())
     np.testing.assert_allclose(total, _optimal_total(cost, cap), rtol=1e-12, atol=1e-12)
@@ -38,7 +39,8 @@ def test_class_transport_is_optimal_larger(seed):
     n = int(cap.sum())
     # low-rank structure plus noise, like a linearised GW cost
     cost = rng.normal(size=(n, 3)) @ rng.normal(size=(3, D)) + 0.1 * rng.normal(size=(n, D))
-    assign, total, _ = _core.solve_transport(cost, cap)
+    t = _core.solve_transport(cost, cap)
+    assign, total = t.assign, t.cost
     assert np.array_equal(np.bincount(assign, minlength=D), cap)
     np.testing.assert_allclose(total, _optimal_total(cost, cap), rtol=1e-12)
 
@@ -54,12 +56,14 @@ def test_class_transport_is_optimal_many_classes(D, ties):
     cost = rng.normal(size=(n, 2)) @ rng.normal(size=(2, D)) + 0.05 * rng.normal(size=(n, D))
     if ties:
         cost = np.round(cost, 1)
-    assign, total, info = _core.solve_transport(cost, cap)
+    t = _core.solve_transport(cost, cap)
+    assign, total = t.assign, t.cost
     assert np.array_equal(np.bincount(assign, minlength=D), cap)
     np.testing.assert_allclose(total, _optimal_total(cost, cap), rtol=1e-12, atol=1e-12)
     # warm start from these potentials on a perturbed cost: still optimal
     cost2 = cost + 0.01 * rng.normal(size=cost.shape)
-    assign2, total2, _ = _core.solve_transport(cost2, cap, potentials=info["potentials"])
+    t2 = _core.solve_transport(cost2, cap, potentials=t.potentials)
+    assign2, total2 = t2.assign, t2.cost
     assert np.array_equal(np.bincount(assign2, minlength=D), cap)
     np.testing.assert_allclose(total2, _optimal_total(cost2, cap), rtol=1e-12, atol=1e-12)
 
@@ -213,13 +217,14 @@ def test_linear_assignment_is_optimal(seed):
     cap = np.ones(n, dtype=np.int64)
     r, c = linear_sum_assignment(cost)
     best = cost[r, c].sum()
-    assign, total, info = _core.solve_transport(cost, cap)
+    t = _core.solve_transport(cost, cap)
+    assign, total = t.assign, t.cost
     assert np.array_equal(np.sort(assign), np.arange(n))
     np.testing.assert_allclose(total, best, rtol=1e-12, atol=1e-12)
     # a perturbed cost, warm-started from the last assignment (as consecutive GW steps are)
     cost2 = cost + 0.3 * rng.normal(size=(n, n))
     r, c = linear_sum_assignment(cost2)
-    assign2, total2, _ = _core.solve_transport(cost2, cap, potentials=info["potentials"],
-                                               previous=assign)
+    t2 = _core.solve_transport(cost2, cap, potentials=t.potentials, previous=assign)
+    assign2, total2 = t2.assign, t2.cost
     assert np.array_equal(np.sort(assign2), np.arange(n))
     np.testing.assert_allclose(total2, cost2[r, c].sum(), rtol=1e-12, atol=1e-12)

@@ -66,16 +66,18 @@ def test_results_are_typed_not_any(tmp_path):
         "from genomap_fast import _core\n"
         "from genomap_fast.placement import PlacementResult\n"
         "def f(r: _core.ExactResult, m: _core.MultilevelResult, e: _core.EntropicResult,\n"
-        "      w: _core.WithinClassResult, p: PlacementResult) -> None:\n"
+        "      w: _core.WithinClassResult, t: _core.TransportResult,\n"
+        "      p: PlacementResult) -> None:\n"
         "    a: str = r.objective\n"
         "    b: str = m.n_iter\n"
         "    c: str = e.coupling\n"
         "    d: str = w.pixel\n"
         "    g: str = p.objective\n"
+        "    h: str = t.potentials\n"
     )
     done = _mypy(use, cwd=tmp_path)
     errors = [line for line in done.stdout.splitlines() if "Incompatible types" in line]
-    assert done.returncode == 1 and len(errors) == 5, done.stdout + done.stderr
+    assert done.returncode == 1 and len(errors) == 6, done.stdout + done.stderr
 
 
 def test_the_installed_package_ships_the_stub_and_py_typed():

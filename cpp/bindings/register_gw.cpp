@@ -260,9 +260,9 @@ void register_gw(py::module_& m) {
           throw std::invalid_argument("need one capacity per class (column)");
         check_finite(cost, "cost");
         check_capacity(capacity, cost.shape(0), 0);
-        py::array_t<int64_t> assign(cost.shape(0));
-        int64_t* a = assign.mutable_data();
-        std::vector<double> v;
+        TransportOutput out;
+        out.assign.resize(cost.shape(0));
+        std::vector<double>& v = out.potentials;
         const bool warm = !potentials.is_none();
         if (warm) {
           auto pv = potentials.cast<carray<double>>();
@@ -278,20 +278,16 @@ void register_gw(py::module_& m) {
             throw std::invalid_argument("need one previous class per row");
           previous.assign(pr.data(), pr.data() + pr.shape(0));
         }
-        TransportStats st;
         {
           py::gil_scoped_release release;
-          st = solve_class_transport(cost.data(), cost.shape(0), cost.shape(1), capacity.data(), a,
-                                     v, warm, previous.empty() ? nullptr : previous.data());
+          out.stats = solve_class_transport(cost.data(), cost.shape(0), cost.shape(1),
+                                            capacity.data(), out.assign.data(), v, warm,
+                                            previous.empty() ? nullptr : previous.data());
         }
-        py::dict info;
-        info["potentials"] = to_numpy(v);
-        info["augment"] = st.n_augment;
-        info["scans"] = st.n_scans;
-        return py::make_tuple(assign, st.cost, info);
+        return out;
       },
       py::arg("cost"), py::arg("capacity"), py::arg("potentials") = py::none(),
       py::arg("previous") = py::none(),
-      "Exact transport of unit rows to capacitated columns; returns (column per row, cost, "
-      "info with the dual potentials and work counters).");
+      "Exact transport of unit rows to capacitated columns: the column of each row, the cost, "
+      "the dual potentials and work counters.");
 }

@@ -165,4 +165,38 @@ void register_results(py::module_& m) {
           << ", euclidean_after=" << o.stats.euclidean_after << ")";
         return s.str();
       });
+
+  py::class_<TransportOutput>(
+      m, "TransportResult",
+      "Exact class transport (solve_transport): read-only; arrays are read-only.")
+      .def_property_readonly(
+          "assign",
+          [](py::object s) { return readonly_view(self_as<TransportOutput>(s).assign, s); },
+          "(n,) int64: class (column) of each row")
+      .def_property_readonly(
+          "cost", [](const TransportOutput& o) { return o.stats.cost; },
+          "sum_i cost[i, assign[i]]")
+      .def_property_readonly(
+          "potentials",
+          [](py::object s) { return readonly_view(self_as<TransportOutput>(s).potentials, s); },
+          "(D,) float64: class dual potentials (a warm start for a similar cost)")
+      .def_property_readonly(
+          "n_augment", [](const TransportOutput& o) { return o.stats.n_augment; },
+          "augmenting paths")
+      .def_property_readonly(
+          "n_scans", [](const TransportOutput& o) { return o.stats.n_scans; },
+          "Dijkstra steps over all paths")
+      .def_property_readonly(
+          "n_greedy", [](const TransportOutput& o) { return o.stats.n_greedy; },
+          "rows assigned before any path search")
+      .def_property_readonly(
+          "n_kept", [](const TransportOutput& o) { return o.stats.n_kept; },
+          "rows kept from `previous`")
+      .def("__repr__", [](const TransportOutput& o) {
+        std::ostringstream s;
+        s.precision(17);
+        s << "TransportResult(n_rows=" << o.assign.size() << ", cost=" << o.stats.cost
+          << ", n_augment=" << o.stats.n_augment << ")";
+        return s.str();
+      });
 }

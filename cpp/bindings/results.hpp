@@ -5,6 +5,7 @@
 
 #include "genomap/gw.hpp"
 #include "genomap/refine.hpp"
+#include "genomap/transport.hpp"
 
 // solve_gw_entropic's result with the shape of its coupling.
 struct EntropicOutput {
@@ -16,4 +17,11 @@ struct EntropicOutput {
 struct WithinClassOutput {
   std::vector<int64_t> pixel;
   genomap::PlacementStats stats;
+};
+
+// solve_transport's assignment, dual potentials and statistics.
+struct TransportOutput {
+  std::vector<int64_t> assign;
+  std::vector<double> potentials;
+  genomap::TransportStats stats;
 };

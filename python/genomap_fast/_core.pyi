@@ -15,6 +15,7 @@ __all__: list[str] = [
     "ExactResult",
     "GridCost",
     "MultilevelResult",
+    "TransportResult",
     "WithinClassResult",
     "dense_grid",
     "euclidean_grid",
@@ -211,6 +212,47 @@ class WithinClassResult:
     def rounds(self) -> int:
         """
         refinement rounds that moved genes
+        """
+
+class TransportResult:
+    """
+    Exact class transport (solve_transport): read-only; arrays are read-only.
+    """
+    def __repr__(self) -> str: ...
+    @property
+    def assign(self) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        (n,) int64: class (column) of each row
+        """
+    @property
+    def cost(self) -> float:
+        """
+        sum_i cost[i, assign[i]]
+        """
+    @property
+    def n_augment(self) -> int:
+        """
+        augmenting paths
+        """
+    @property
+    def n_greedy(self) -> int:
+        """
+        rows assigned before any path search
+        """
+    @property
+    def n_kept(self) -> int:
+        """
+        rows kept from `previous`
+        """
+    @property
+    def n_scans(self) -> int:
+        """
+        Dijkstra steps over all paths
+        """
+    @property
+    def potentials(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        (D,) float64: class dual potentials (a warm start for a similar cost)
         """
 
 class GridCost:
@@ -474,9 +516,9 @@ def solve_transport(
     capacity: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
     potentials: typing.Any = None,
     previous: typing.Any = None,
-) -> tuple[numpy.typing.NDArray[numpy.int64], float, dict[str, typing.Any]]:
+) -> TransportResult:
     """
-    Exact transport of unit rows to capacitated columns; returns (column per row, cost, info with the dual potentials and work counters).
+    Exact transport of unit rows to capacitated columns: the column of each row, the cost, the dual potentials and work counters.
     """
 
 def update_linear_term(
