@@ -33,10 +33,13 @@ __all__: list[str] = [
     "rasterize_dense",
     "set_dgemm",
     "sinkhorn_classes",
+    "solve_gw_anneal",
     "solve_gw_entropic",
     "solve_gw_exact",
     "solve_gw_multilevel",
     "solve_transport",
+    "swap_anneal",
+    "swap_local_search",
     "update_linear_term",
 ]
 
@@ -477,6 +480,34 @@ def sinkhorn_classes(
     POT's sinkhorn_knopp iteration on genes x classes (uniform 1/n per gene and per pixel), log-stabilised; returns (class coupling, iterations, marginal error).
     """
 
+def solve_gw_anneal(
+    C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    grid: GridCost,
+    entropic_start: bool = False,
+    eps_start: typing.SupportsFloat | typing.SupportsIndex = 4.0,
+    eps_end: typing.SupportsFloat | typing.SupportsIndex = 0.05,
+    decay: typing.SupportsFloat | typing.SupportsIndex = 0.7,
+    steps_per_eps: typing.SupportsInt | typing.SupportsIndex = 1,
+    sinkhorn_iter: typing.SupportsInt | typing.SupportsIndex = 200,
+    sinkhorn_tol: typing.SupportsFloat | typing.SupportsIndex = 1e-05,
+    polish_iter: typing.SupportsInt | typing.SupportsIndex = 1000,
+    swap_rounds: typing.SupportsInt | typing.SupportsIndex = 8,
+    swap_passes: typing.SupportsInt | typing.SupportsIndex = 50,
+    swap_max_work: typing.SupportsFloat | typing.SupportsIndex = 4000000000.0,
+    sa_sweeps: typing.SupportsFloat | typing.SupportsIndex = 2000.0,
+    sa_max_work: typing.SupportsFloat | typing.SupportsIndex = 2000000000.0,
+    sa_t_start: typing.SupportsFloat | typing.SupportsIndex = 0.1,
+    sa_t_end: typing.SupportsFloat | typing.SupportsIndex = 0.001,
+    sa_neighbours: typing.SupportsInt | typing.SupportsIndex = 0,
+    restarts: typing.SupportsInt | typing.SupportsIndex = 1,
+    seed: typing.SupportsInt | typing.SupportsIndex = 0,
+    noise: typing.SupportsFloat | typing.SupportsIndex = 0.5,
+    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+) -> dict:
+    """
+    Annealed GW placement: epsilon scaling, rounding + exact polish, pair swaps, restarts.
+    """
+
 def solve_gw_entropic(
     C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     grid: GridCost,
@@ -519,6 +550,32 @@ def solve_transport(
 ) -> TransportResult:
     """
     Exact transport of unit rows to capacitated columns: the column of each row, the cost, the dual potentials and work counters.
+    """
+
+def swap_anneal(
+    C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    grid: GridCost,
+    assign: numpy.typing.NDArray[typing.Any],
+    proposals: typing.SupportsInt | typing.SupportsIndex,
+    t_start: typing.SupportsFloat | typing.SupportsIndex = 0.1,
+    t_end: typing.SupportsFloat | typing.SupportsIndex = 0.001,
+    seed: typing.SupportsInt | typing.SupportsIndex = 0,
+    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    neighbours: typing.SupportsInt | typing.SupportsIndex = 0,
+) -> tuple[numpy.typing.NDArray[numpy.int64], dict[str, typing.Any]]:
+    """
+    Simulated annealing over pair swaps from a feasible assignment: (best assignment, info).
+    """
+
+def swap_local_search(
+    C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    grid: GridCost,
+    assign: numpy.typing.NDArray[typing.Any],
+    max_passes: typing.SupportsInt | typing.SupportsIndex = 50,
+    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+) -> tuple[numpy.typing.NDArray[numpy.int64], dict[str, typing.Any]]:
+    """
+    Pair-swap descent of the GW objective from a feasible assignment: (assignment, info).
     """
 
 def update_linear_term(
