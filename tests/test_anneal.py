@@ -29,7 +29,7 @@ def test_anneal_not_worse_than_exact(seed, side, metric, start, objective):
     grid = make_grid(side, side, n, metric)
     exact = _core.solve_gw_exact(C1, grid, 1000, 1)
     r = gf.placement.solve_anneal(C1, grid, seed=seed, start=start, **FAST)
-    assert r["objective"] <= exact["objective"] + 1e-12
+    assert r["objective"] <= exact.objective + 1e-12
     # the objective reported is that of the returned assignment (dense numpy oracle)
     assign = r["assign"]
     assert np.array_equal(np.bincount(assign, minlength=grid.n_classes), grid.capacity)
@@ -44,7 +44,7 @@ def test_anneal_strictly_better_on_a_real_sized_problem():
     C1 = _problem(7, 400, modules=20)
     for metric in ("radial", "euclidean"):
         grid = make_grid(20, 20, 400, metric)
-        exact = _core.solve_gw_exact(C1, grid, 1000, 1)["objective"]
+        exact = _core.solve_gw_exact(C1, grid, 1000, 1).objective
         annealed = gf.placement.solve_anneal(C1, grid, **FAST)["objective"]
         assert annealed < exact - 1e-4, metric
 
@@ -108,9 +108,9 @@ def test_swap_search_and_swap_anneal_keep_capacities_and_improve():
     C1 = _problem(6, 100)
     grid = make_grid(10, 10, 100, "radial")
     exact = _core.solve_gw_exact(C1, grid, 1000, 1)
-    a, info = _core.swap_local_search(C1, grid, exact["assign"], 50, 1)
+    a, info = _core.swap_local_search(C1, grid, exact.assign, 50, 1)
     assert np.array_equal(np.bincount(a, minlength=grid.n_classes), grid.capacity)
-    assert info["objective"] <= exact["objective"]
+    assert info["objective"] <= exact.objective
     assert info["objective"] == pytest.approx(_core.objective_assignment(C1, grid, a, 1),
                                               rel=1e-12)
     # a swap-descent optimum: no single swap improves it (brute force over all pairs)
