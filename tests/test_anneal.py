@@ -29,14 +29,14 @@ def test_anneal_not_worse_than_exact(seed, side, metric, start, objective):
     grid = make_grid(side, side, n, metric)
     exact = _core.solve_gw_exact(C1, grid, 1000, 1)
     r = gf.placement.solve_anneal(C1, grid, seed=seed, start=start, **FAST)
-    assert r["objective"] <= exact.objective + 1e-12
+    assert r.objective <= exact.objective + 1e-12
     # the objective reported is that of the returned assignment (dense numpy oracle)
-    assign = r["assign"]
+    assign = r.assign
     assert np.array_equal(np.bincount(assign, minlength=grid.n_classes), grid.capacity)
     cls = grid.class_of_pixel
     T = (np.asarray(assign)[:, None] == cls[None, :]) / grid.capacity[cls][None, :] / n
     C2 = pixel_distance_matrix(side, side, n, metric)
-    np.testing.assert_allclose(r["objective"], objective(C1, C2, T), rtol=1e-10)
+    np.testing.assert_allclose(r.objective, objective(C1, C2, T), rtol=1e-10)
 
 
 def test_anneal_strictly_better_on_a_real_sized_problem():
@@ -45,7 +45,7 @@ def test_anneal_strictly_better_on_a_real_sized_problem():
     for metric in ("radial", "euclidean"):
         grid = make_grid(20, 20, 400, metric)
         exact = _core.solve_gw_exact(C1, grid, 1000, 1).objective
-        annealed = gf.placement.solve_anneal(C1, grid, **FAST)["objective"]
+        annealed = gf.placement.solve_anneal(C1, grid, **FAST).objective
         assert annealed < exact - 1e-4, metric
 
 
@@ -81,8 +81,8 @@ def test_anneal_same_result_across_threads_and_runs(metric):
         grid = make_grid(11, 11, 120, metric)
         a = [gf.placement.solve_anneal(C1, grid, seed=2, start=start, num_threads=nt, **FAST)
              for nt in (1, 2)]
-        assert np.array_equal(a[0]["assign"], a[1]["assign"])
-        assert a[0]["objective"] == a[1]["objective"]
+        assert np.array_equal(a[0].assign, a[1].assign)
+        assert a[0].objective == a[1].objective
 
 
 def test_anneal_restarts_and_seeds():
@@ -90,31 +90,32 @@ def test_anneal_restarts_and_seeds():
     grid = make_grid(12, 12, 144, "radial")
     one = gf.placement.solve_anneal(C1, grid, seed=0, restarts=1, **FAST)
     three = gf.placement.solve_anneal(C1, grid, seed=0, restarts=3, **FAST)
-    objs = three["restart_objectives"]
+    objs = three.restart_objectives
     assert objs.shape == (3,)
     # restart 0 is the single run; the best restart is kept
-    assert objs[0] == one["objective"]
-    assert three["objective"] == objs.min()
-    assert three["best_restart"] == int(np.argmin(objs))
-    assert _core.objective_assignment(C1, grid, three["assign"], 1) == pytest.approx(
-        three["objective"], rel=1e-12)
+    assert objs[0] == one.objective
+    assert three.objective == objs.min()
+    assert three.best_restart == int(np.argmin(objs))
+    assert _core.objective_assignment(C1, grid, three.assign, 1) == pytest.approx(
+        three.objective, rel=1e-12)
     # different seeds explore differently (annealing moves are random)
-    others = {float(gf.placement.solve_anneal(C1, grid, seed=s, **FAST)["objective"])
+    others = {float(gf.placement.solve_anneal(C1, grid, seed=s, **FAST).objective)
               for s in range(1, 5)}
-    assert len(others | {float(one["objective"])}) > 1
+    assert len(others | {float(one.objective)}) > 1
 
 
 def test_swap_search_and_swap_anneal_keep_capacities_and_improve():
     C1 = _problem(6, 100)
     grid = make_grid(10, 10, 100, "radial")
     exact = _core.solve_gw_exact(C1, grid, 1000, 1)
-    a, info = _core.swap_local_search(C1, grid, exact.assign, 50, 1)
+    info = _core.swap_local_search(C1, grid, exact.assign, 50, 1)
+    a = info.assign
     assert np.array_equal(np.bincount(a, minlength=grid.n_classes), grid.capacity)
-    assert info["objective"] <= exact.objective
-    assert info["objective"] == pytest.approx(_core.objective_assignment(C1, grid, a, 1),
-                                              rel=1e-12)
+    assert info.objective <= exact.objective
+    assert info.objective == pytest.approx(_core.objective_assignment(C1, grid, a, 1),
+                                           rel=1e-12)
     # a swap-descent optimum: no single swap improves it (brute force over all pairs)
-    base = info["objective"]
+    base = info.objective
     for i in range(0, 100, 7):
         for j in range(100):
             if a[i] != a[j]:
@@ -122,12 +123,13 @@ def test_swap_search_and_swap_anneal_keep_capacities_and_improve():
                 b[i], b[j] = a[j], a[i]
                 assert _core.objective_assignment(C1, grid, b, 1) >= base - 1e-12
     for neighbours in (0, 4):  # swap partners from all genes / from the 4 nearest rings
-        s, sinfo = _core.swap_anneal(C1, grid, a, 20000, 0.1, 0.001, 1, 1, neighbours)
+        sinfo = _core.swap_anneal(C1, grid, a, 20000, 0.1, 0.001, 1, 1, neighbours)
+        s = sinfo.assign
         assert np.array_equal(np.bincount(s, minlength=grid.n_classes), grid.capacity)
-        assert sinfo["objective"] <= base
-        assert sinfo["accepted"] > 0
-        assert sinfo["objective"] == pytest.approx(_core.objective_assignment(C1, grid, s, 1),
-                                                   rel=1e-12)
+        assert sinfo.objective <= base
+        assert sinfo.accepted > 0
+        assert sinfo.objective == pytest.approx(_core.objective_assignment(C1, grid, s, 1),
+                                                rel=1e-12)
     with pytest.raises(ValueError, match="capacity"):
         _core.swap_local_search(C1, grid, np.zeros(100, dtype=np.int64), 5, 1)
 

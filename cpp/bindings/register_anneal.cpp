@@ -6,6 +6,21 @@ using namespace genomap;
 
 namespace {
 
+// The assignment a swap search returns, with its statistics.
+struct SwapOutput {
+  std::vector<int64_t> assign;
+  SwapStats stats;
+};
+struct SwapAnnealOutput {
+  std::vector<int64_t> assign;
+  SwapAnnealStats stats;
+};
+
+template <class R>
+const R& self_as(const py::object& self) {
+  return self.cast<const R&>();
+}
+
 void check_problem(const carray<double>& C1, const GridCost& grid) {
   require_ndim(C1, 2, "interaction matrix");
   if (C1.shape(0) != C1.shape(1)) throw std::invalid_argument("interaction matrix must be square");
@@ -15,8 +30,8 @@ void check_problem(const carray<double>& C1, const GridCost& grid) {
                                 " pixels");
 }
 
-// A copy of a class assignment that fills every class exactly to its capacity.
-py::array_t<int64_t> feasible_copy(py::array assign_in, int64_t n, const GridCost& grid) {
+// A class assignment that fills every class exactly to its capacity, copied.
+std::vector<int64_t> feasible_copy(py::array assign_in, int64_t n, const GridCost& grid) {
   auto in = assign_in.cast<carray<int64_t>>();
   if (in.ndim() != 1 || in.shape(0) != n)
     throw std::invalid_argument("assignment must have one class per gene");
@@ -30,14 +45,77 @@ py::array_t<int64_t> feasible_copy(py::array assign_in, int64_t n, const GridCos
   for (int64_t d = 0; d < grid.n_classes; ++d)
     if (count[d] != grid.capacity[d])
       throw std::invalid_argument("assignment must fill every class to its capacity");
-  py::array_t<int64_t> out(n);
-  std::copy(in.data(), in.data() + n, out.mutable_data());
-  return out;
+  return std::vector<int64_t>(in.data(), in.data() + n);
 }
 
 }  // namespace
 
 void register_anneal(py::module_& m) {
+  py::class_<AnnealResult>(m, "AnnealResult",
+                           "Annealed GW placement (solve_gw_anneal): read-only; arrays read-only.")
+      .def_property_readonly(
+          "assign", [](py::object s) { return readonly_view(self_as<AnnealResult>(s).assign, s); },
+          "(n,) int64: class of each gene, the best restart's")
+      .def_property_readonly(
+          "objective", [](const AnnealResult& r) { return r.objective; },
+          "KL-loss GW objective of `assign`")
+      .def_property_readonly(
+          "best_restart", [](const AnnealResult& r) { return r.best_restart; },
+          "index of the restart that gave `assign`")
+      .def_property_readonly(
+          "restart_objectives",
+          [](py::object s) { return readonly_view(self_as<AnnealResult>(s).restart_objectives, s); },
+          "(restarts,) float64: final objective of each restart")
+      .def_property_readonly(
+          "coupling_objective", [](const AnnealResult& r) { return r.coupling_objective; },
+          "best restart: objective of the last entropic coupling (entropic start)")
+      .def_property_readonly(
+          "rounded_objective", [](const AnnealResult& r) { return r.rounded_objective; },
+          "best restart: objective after the start (rounding + exact polish)")
+      .def_property_readonly(
+          "gw_steps", [](const AnnealResult& r) { return r.gw_steps; },
+          "entropic GW steps, all restarts")
+      .def_property_readonly(
+          "sinkhorn_iters", [](const AnnealResult& r) { return r.sinkhorn_iters; },
+          "Sinkhorn scaling iterations, all restarts")
+      .def_property_readonly(
+          "exact_iters", [](const AnnealResult& r) { return r.exact_iters; },
+          "exact transport steps, all restarts")
+      .def_property_readonly(
+          "swaps", [](const AnnealResult& r) { return r.swaps; },
+          "pair swaps made by the swap descents, all restarts")
+      .def_property_readonly(
+          "sa_proposals", [](const AnnealResult& r) { return r.sa_proposals; },
+          "simulated-annealing proposals, all restarts")
+      .def_property_readonly(
+          "sa_accepted", [](const AnnealResult& r) { return r.sa_accepted; },
+          "simulated-annealing proposals accepted, all restarts");
+  py::class_<SwapOutput>(m, "SwapResult", "Pair-swap descent (swap_local_search): read-only.")
+      .def_property_readonly(
+          "assign", [](py::object s) { return readonly_view(self_as<SwapOutput>(s).assign, s); },
+          "(n,) int64: class of each gene after the descent")
+      .def_property_readonly(
+          "swaps", [](const SwapOutput& r) { return r.stats.swaps; }, "swaps made")
+      .def_property_readonly(
+          "passes", [](const SwapOutput& r) { return r.stats.passes; }, "passes over the genes")
+      .def_property_readonly(
+          "objective", [](const SwapOutput& r) { return r.stats.objective; },
+          "KL-loss GW objective of `assign`");
+  py::class_<SwapAnnealOutput>(m, "SwapAnnealResult",
+                               "Simulated annealing over pair swaps (swap_anneal): read-only.")
+      .def_property_readonly(
+          "assign",
+          [](py::object s) { return readonly_view(self_as<SwapAnnealOutput>(s).assign, s); },
+          "(n,) int64: class of each gene, the best assignment visited")
+      .def_property_readonly(
+          "proposals", [](const SwapAnnealOutput& r) { return r.stats.proposals; },
+          "swaps proposed")
+      .def_property_readonly(
+          "accepted", [](const SwapAnnealOutput& r) { return r.stats.accepted; },
+          "swaps accepted")
+      .def_property_readonly(
+          "objective", [](const SwapAnnealOutput& r) { return r.stats.objective; },
+          "KL-loss GW objective of `assign`");
   m.def(
       "solve_gw_anneal",
       [](carray<double> C1, const GridCost& grid, bool entropic_start, double eps_start,
@@ -73,20 +151,7 @@ void register_anneal(py::module_& m) {
           GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
           r = solve_gw_anneal(p, o, num_threads);
         }
-        py::dict d;
-        d["assign"] = to_numpy(r.assign);
-        d["objective"] = r.objective;
-        d["best_restart"] = r.best_restart;
-        d["restart_objectives"] = to_numpy(r.restart_objectives);
-        d["coupling_objective"] = r.coupling_objective;
-        d["rounded_objective"] = r.rounded_objective;
-        d["gw_steps"] = r.gw_steps;
-        d["sinkhorn_iters"] = r.sinkhorn_iters;
-        d["exact_iters"] = r.exact_iters;
-        d["swaps"] = r.swaps;
-        d["sa_proposals"] = r.sa_proposals;
-        d["sa_accepted"] = r.sa_accepted;
-        return d;
+        return r;
       },
       py::arg("C1"), py::arg("grid"), py::arg("entropic_start") = false,
       py::arg("eps_start") = AnnealOptions{}.eps_start,
@@ -112,45 +177,36 @@ void register_anneal(py::module_& m) {
          int num_threads) {
         check_problem(C1, grid);
         const int64_t n = C1.shape(0);
-        py::array_t<int64_t> out = feasible_copy(assign_in, n, grid);
-        int64_t* a = out.mutable_data();
-        SwapStats st;
+        SwapOutput out;
+        out.assign = feasible_copy(assign_in, n, grid);
         {
           py::gil_scoped_release release;
           GWProblem p = make_problem(C1.data(), n, grid, num_threads);
-          st = swap_local_search(p, a, max_passes, num_threads);
+          out.stats = swap_local_search(p, out.assign.data(), max_passes, num_threads);
         }
-        py::dict d;
-        d["swaps"] = st.swaps;
-        d["passes"] = st.passes;
-        d["objective"] = st.objective;
-        return py::make_tuple(out, d);
+        return out;
       },
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("max_passes") = 50,
       py::arg("num_threads") = 1,
-      "Pair-swap descent of the GW objective from a feasible assignment: (assignment, info).");
+      "Pair-swap descent of the GW objective from a feasible assignment: SwapResult.");
   m.def(
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,
          double t_start, double t_end, uint64_t seed, int num_threads, int64_t neighbours) {
         check_problem(C1, grid);
         const int64_t n = C1.shape(0);
-        py::array_t<int64_t> out = feasible_copy(assign_in, n, grid);
-        int64_t* a = out.mutable_data();
-        SwapAnnealStats st;
+        SwapAnnealOutput out;
+        out.assign = feasible_copy(assign_in, n, grid);
         {
           py::gil_scoped_release release;
           GWProblem p = make_problem(C1.data(), n, grid, num_threads);
-          st = swap_anneal(p, a, proposals, t_start, t_end, seed, num_threads, neighbours);
+          out.stats = swap_anneal(p, out.assign.data(), proposals, t_start, t_end, seed,
+                                  num_threads, neighbours);
         }
-        py::dict d;
-        d["proposals"] = st.proposals;
-        d["accepted"] = st.accepted;
-        d["objective"] = st.objective;
-        return py::make_tuple(out, d);
+        return out;
       },
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("proposals"),
       py::arg("t_start") = 0.1, py::arg("t_end") = 0.001, py::arg("seed") = 0,
       py::arg("num_threads") = 1, py::arg("neighbours") = 0,
-      "Simulated annealing over pair swaps from a feasible assignment: (best assignment, info).");
+      "Simulated annealing over pair swaps from a feasible assignment: SwapAnnealResult.");
 }

@@ -10,11 +10,14 @@ import numpy
 import numpy.typing
 
 __all__: list[str] = [
+    "AnnealResult",
     "CorrelationAccumulator",
     "EntropicResult",
     "ExactResult",
     "GridCost",
     "MultilevelResult",
+    "SwapAnnealResult",
+    "SwapResult",
     "TransportResult",
     "WithinClassResult",
     "dense_grid",
@@ -363,6 +366,121 @@ class CorrelationAccumulator:
     @property
     def n_genes(self) -> int: ...
 
+class AnnealResult:
+    """
+    Annealed GW placement (solve_gw_anneal): read-only; arrays read-only.
+    """
+    @property
+    def assign(self) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        (n,) int64: class of each gene, the best restart's
+        """
+    @property
+    def best_restart(self) -> int:
+        """
+        index of the restart that gave `assign`
+        """
+    @property
+    def coupling_objective(self) -> float:
+        """
+        best restart: objective of the last entropic coupling (entropic start)
+        """
+    @property
+    def exact_iters(self) -> int:
+        """
+        exact transport steps, all restarts
+        """
+    @property
+    def gw_steps(self) -> int:
+        """
+        entropic GW steps, all restarts
+        """
+    @property
+    def objective(self) -> float:
+        """
+        KL-loss GW objective of `assign`
+        """
+    @property
+    def restart_objectives(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        (restarts,) float64: final objective of each restart
+        """
+    @property
+    def rounded_objective(self) -> float:
+        """
+        best restart: objective after the start (rounding + exact polish)
+        """
+    @property
+    def sa_accepted(self) -> int:
+        """
+        simulated-annealing proposals accepted, all restarts
+        """
+    @property
+    def sa_proposals(self) -> int:
+        """
+        simulated-annealing proposals, all restarts
+        """
+    @property
+    def sinkhorn_iters(self) -> int:
+        """
+        Sinkhorn scaling iterations, all restarts
+        """
+    @property
+    def swaps(self) -> int:
+        """
+        pair swaps made by the swap descents, all restarts
+        """
+
+class SwapResult:
+    """
+    Pair-swap descent (swap_local_search): read-only.
+    """
+    @property
+    def assign(self) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        (n,) int64: class of each gene after the descent
+        """
+    @property
+    def objective(self) -> float:
+        """
+        KL-loss GW objective of `assign`
+        """
+    @property
+    def passes(self) -> int:
+        """
+        passes over the genes
+        """
+    @property
+    def swaps(self) -> int:
+        """
+        swaps made
+        """
+
+class SwapAnnealResult:
+    """
+    Simulated annealing over pair swaps (swap_anneal): read-only.
+    """
+    @property
+    def accepted(self) -> int:
+        """
+        swaps accepted
+        """
+    @property
+    def assign(self) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        (n,) int64: class of each gene, the best assignment visited
+        """
+    @property
+    def objective(self) -> float:
+        """
+        KL-loss GW objective of `assign`
+        """
+    @property
+    def proposals(self) -> int:
+        """
+        swaps proposed
+        """
+
 def dense_grid(
     cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     rows: typing.SupportsInt | typing.SupportsIndex,
@@ -503,7 +621,7 @@ def solve_gw_anneal(
     seed: typing.SupportsInt | typing.SupportsIndex = 0,
     noise: typing.SupportsFloat | typing.SupportsIndex = 0.5,
     num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
-) -> dict:
+) -> AnnealResult:
     """
     Annealed GW placement: epsilon scaling, rounding + exact polish, pair swaps, restarts.
     """
@@ -562,9 +680,9 @@ def swap_anneal(
     seed: typing.SupportsInt | typing.SupportsIndex = 0,
     num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
     neighbours: typing.SupportsInt | typing.SupportsIndex = 0,
-) -> tuple[numpy.typing.NDArray[numpy.int64], dict[str, typing.Any]]:
+) -> SwapAnnealResult:
     """
-    Simulated annealing over pair swaps from a feasible assignment: (best assignment, info).
+    Simulated annealing over pair swaps from a feasible assignment: SwapAnnealResult.
     """
 
 def swap_local_search(
@@ -573,9 +691,9 @@ def swap_local_search(
     assign: numpy.typing.NDArray[typing.Any],
     max_passes: typing.SupportsInt | typing.SupportsIndex = 50,
     num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
-) -> tuple[numpy.typing.NDArray[numpy.int64], dict[str, typing.Any]]:
+) -> SwapResult:
     """
-    Pair-swap descent of the GW objective from a feasible assignment: (assignment, info).
+    Pair-swap descent of the GW objective from a feasible assignment: SwapResult.
     """
 
 def update_linear_term(

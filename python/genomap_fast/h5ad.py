@@ -114,6 +114,15 @@ class H5adMatrix:
         self.var_names = H5adNames(self, "var", self.shape[1])
 
     # -------------------------------------------------------------- file
+    @property
+    def element(self) -> str:
+        """Where the matrix sits in the file: "X" or "layers/<name>"."""
+        return self._where
+
+    def file(self):
+        """The open h5py.File (opened on first use, in this process)."""
+        return self._open()
+
     def _open(self):
         if self._file is None:
             h5py = _h5py()
@@ -379,28 +388,28 @@ def csc_to_csr(src, dst, layer: str | None = None, rows_per_pass: int | None = N
     h5py = _h5py()
     with H5adMatrix(src, layer) as m:
         if m.format != "csc":
-            raise ValueError(f"{m.path}: {m._where} is not stored CSC")
+            raise ValueError(f"{m.path}: {m.element} is not stored CSC")
         n, g = m.shape
         nnz = m.nnz
-        elem = m._open()[m._where]
+        elem = m.file()[m.element]
         if rows_per_pass is None:
             per_row = max(1.0, nnz / max(n, 1)) * (elem["data"].dtype.itemsize + 8)
             rows_per_pass = max(1, int(memory_bytes // per_row))
         indptr = np.asarray(elem["indptr"][:], dtype=np.int64)  # (genes + 1,): genes, not cells
         with atomic_path(dst) as tmp, h5py.File(tmp, "w") as out:
-            for k, v in m._open().attrs.items():
+            for k, v in m.file().attrs.items():
                 out.attrs[k] = v
-            for key in m._open():
-                if key != m._where.split("/")[0]:
-                    m._open().copy(key, out)
+            for key in m.file():
+                if key != m.element.split("/")[0]:
+                    m.file().copy(key, out)
             if m.layer is not None:
                 out.create_group("layers")
-                for k, v in m._open()["layers"].attrs.items():
+                for k, v in m.file()["layers"].attrs.items():
                     out["layers"].attrs[k] = v
-                for key in m._open()["layers"]:
+                for key in m.file()["layers"]:
                     if key != m.layer:
-                        m._open().copy(f"layers/{key}", out["layers"])
-            grp = out.create_group(m._where)
+                        m.file().copy(f"layers/{key}", out["layers"])
+            grp = out.create_group(m.element)
             for k, v in elem.attrs.items():
                 grp.attrs[k] = v
             grp.attrs["encoding-type"] = "csr_matrix"

@@ -6,7 +6,7 @@ so adding a metric does not touch the solvers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -174,14 +174,14 @@ def solve_placement(
         raise ValueError("multilevel placement needs grid_metric='euclidean'")
     if solver == "anneal":
         with single_threaded_blas():
-            r = solve_anneal(C1, grid, seed=seed, restarts=restarts, start=anneal_start,
+            a = solve_anneal(C1, grid, seed=seed, restarts=restarts, start=anneal_start,
                              polish_iter=int(max_iter), num_threads=nt)
-            placed = _core.place_within_classes(C1, grid, r["assign"], int(refine_rounds), nt)
+            placed = _core.place_within_classes(C1, grid, a.assign, int(refine_rounds), nt)
         return PlacementResult(
             rows=rows, cols=cols, metric=metric, epsilon=0.0, pixel=placed.pixel,
-            classes=r["assign"], class_coupling=None, objective=r["objective"],
-            n_iter=int(r["exact_iters"]), converged=True,
-            trace=np.asarray(r["restart_objectives"]), euclidean_term=placed.euclidean_after,
+            classes=a.assign, class_coupling=None, objective=a.objective,
+            n_iter=int(a.exact_iters), converged=True,
+            trace=np.asarray(a.restart_objectives), euclidean_term=placed.euclidean_after,
         )
     if epsilon == 0:
         with single_threaded_blas():
@@ -206,8 +206,8 @@ def solve_placement(
     )
 
 
-def check_solver(solver, epsilon=0.0, multilevel=False, seed=0, restarts=1,
-                 anneal_start="exact") -> None:
+def check_solver(solver: str, epsilon: float = 0.0, multilevel: bool = False, seed: int = 0,
+                 restarts: int = 1, anneal_start: str = "exact") -> None:
     """Raises ValueError/TypeError naming the argument for a bad solver choice."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
@@ -227,8 +227,10 @@ def check_solver(solver, epsilon=0.0, multilevel=False, seed=0, restarts=1,
                              "solver='anneal' does not take it")
 
 
-def solve_anneal(C1: np.ndarray, grid, seed: int = 0, restarts: int = 1, start: str = "exact",
-                 polish_iter: int = 1000, num_threads: int = 1, **options) -> dict:
+def solve_anneal(C1: FloatArray, grid: _core.GridCost, seed: int = 0, restarts: int = 1,
+                 start: str = "exact",
+                 polish_iter: int = 1000, num_threads: int = 1,
+                 **options: Any) -> _core.AnnealResult:
     """Annealed GW placement of the genes of C1 (n, n) float64 on ``grid``'s classes.
 
     1. a start: "exact" (the reference's fixed point, from the exact iteration) or "entropic"
@@ -241,9 +243,10 @@ def solve_anneal(C1: np.ndarray, grid, seed: int = 0, restarts: int = 1, start: 
     4. ``restarts`` runs with their own annealing seeds (and, entropic start, perturbed starts);
        the lowest objective wins.
 
-    Returns a dict: ``assign`` (n,) int64 class per gene, ``objective``, ``restart_objectives``,
-    ``rounded_objective`` (the start's), work counters. Deterministic for a given seed, whatever
-    the thread count. ``options`` go to ``_core.solve_gw_anneal`` (schedule parameters).
+    Returns a typed ``_core.AnnealResult``: ``assign`` (n,) int64 class per gene,
+    ``objective``, ``restart_objectives``, ``rounded_objective`` (the start's), work counters.
+    Deterministic for a given seed, whatever the thread count. ``options`` go to
+    ``_core.solve_gw_anneal`` (schedule parameters).
     """
     if start not in ANNEAL_STARTS:
         raise ValueError(f"start must be one of {ANNEAL_STARTS}, got {start!r}")
