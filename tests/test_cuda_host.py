@@ -44,6 +44,12 @@ def test_cuda_without_device_is_a_one_line_error():
     assert "\n" not in msg and reason in msg
     assert gf.Genomap(4, 4, device="auto").device_ == "cpu"
     assert resolve_device("auto") == "cpu"
+    X = np.random.default_rng(0).normal(size=(20, 16))
+    with pytest.raises(RuntimeError, match="device='cuda' is unavailable") as err:
+        gf.construct_genomap(X, 4, 4, device="cuda")
+    assert "\n" not in str(err.value)
+    np.testing.assert_array_equal(gf.construct_genomap(X, 4, 4, device="auto"),
+                                  gf.construct_genomap(X, 4, 4))
 
 
 def test_device_argument_is_checked():

@@ -6,19 +6,21 @@ import numpy as np
 from .estimator import Genomap
 
 
-def _fit(data, rowNum, colNum, epsilon, num_iter, solver="exact", seed=0, restarts=1):
+def _fit(data, rowNum, colNum, epsilon, num_iter, solver="exact", seed=0, restarts=1,
+         device="cpu"):
     if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)):
         raise TypeError(f"num_iter must be an integer, got {type(num_iter).__name__}")
     if num_iter < 1:
         raise ValueError(f"num_iter must be >= 1, got {num_iter}")
     gm = Genomap(rowNum, colNum, grid_metric="radial", epsilon=epsilon, max_iter=num_iter,
-                 dtype=np.float64, layout="nhwc", solver=solver, seed=seed, restarts=restarts)
+                 dtype=np.float64, layout="nhwc", solver=solver, seed=seed, restarts=restarts,
+                 device=device)
     images = gm.fit_transform(data)
     return images, gm
 
 
 def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver="exact",
-                      seed=0, restarts=1):
+                      seed=0, restarts=1, device="cpu"):
     """Genomaps of the cells of ``data`` (cells x genes), as ``genomap.construct_genomap``.
 
     Returns float64 ``(cells, rowNum, colNum, 1)``. Same placement problem (radial grid cost,
@@ -34,16 +36,18 @@ def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver=
 
     Opt-in (not in the reference): ``solver="anneal"`` finds a placement with a lower GW
     objective than the reference's fixed point (``seed``, ``restarts``: see
-    :class:`genomap_fast.Genomap`); the default keeps the reference's.
+    :class:`genomap_fast.Genomap`); the default keeps the reference's. ``device="cuda"`` (or
+    "auto") computes the statistics and images on a GPU (see :func:`genomap_fast.backends`);
+    the placement is the CPU's either way.
     """
-    return _fit(data, rowNum, colNum, epsilon, num_iter, solver, seed, restarts)[0]
+    return _fit(data, rowNum, colNum, epsilon, num_iter, solver, seed, restarts, device)[0]
 
 
 def construct_genomap_returnT(data, rowNum, colNum, epsilon=0, num_iter=1000, *,
-                              solver="exact", seed=0, restarts=1):
+                              solver="exact", seed=0, restarts=1, device="cpu"):
     """As :func:`construct_genomap`, also returning the coupling ``T`` (genes x used pixels);
     with ``solver="anneal"`` that of the annealed placement (one gene per pixel, 1/n)."""
-    images, gm = _fit(data, rowNum, colNum, epsilon, num_iter, solver, seed, restarts)
+    images, gm = _fit(data, rowNum, colNum, epsilon, num_iter, solver, seed, restarts, device)
     return images, gm.coupling_
 
 
