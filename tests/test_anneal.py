@@ -202,3 +202,20 @@ def test_anneal_bad_argument_types_and_start():
     grid = make_grid(8, 8, 50, "radial")
     with pytest.raises(ValueError, match="decay"):
         gf.placement.solve_anneal(C1, grid, decay=1.5)
+
+
+def test_anneal_bindings_refuse_a_bad_interaction_matrix():
+    """The annealing bindings check C1 as the exact solver's do (finite, non-negative): a NaN
+    distance would otherwise give a silent NaN placement."""
+    C1 = _problem(1, 49)
+    grid = make_grid(7, 7, 49, "radial")
+    exact = _core.solve_gw_exact(C1, grid, 100, 1)
+    for bad in (np.nan, -0.5, np.inf):
+        C = C1.copy()
+        C[3, 5] = C[5, 3] = bad
+        with pytest.raises(ValueError, match="finite and non-negative"):
+            _core.solve_gw_anneal(C, grid)
+        with pytest.raises(ValueError, match="finite and non-negative"):
+            _core.swap_local_search(C, grid, exact.assign, 5, 1)
+        with pytest.raises(ValueError, match="finite and non-negative"):
+            _core.swap_anneal(C, grid, exact.assign, 10)

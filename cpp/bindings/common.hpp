@@ -3,10 +3,13 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "genomap/grid.hpp"
 
 namespace py = pybind11;
 
@@ -81,6 +84,28 @@ py::array_t<T> readonly_view(const std::vector<T>& v, py::handle owner,
   py::array_t<T> out = v.empty() ? py::array_t<T>(shape) : py::array_t<T>(shape, v.data(), owner);
   out.attr("setflags")(py::arg("write") = false);
   return out;
+}
+
+// The typed result object behind a Python `self` (register_results, register_anneal).
+template <class R>
+const R& self_as(const py::object& self) {
+  return self.cast<const R&>();
+}
+
+// The interaction matrix of a GW problem on `grid`: square, one row per used pixel, finite and
+// non-negative.
+inline void check_c1(const carray<double>& C1, const genomap::GridCost& grid) {
+  require_ndim(C1, 2, "interaction matrix");
+  if (C1.shape(0) != C1.shape(1)) throw std::invalid_argument("interaction matrix must be square");
+  if (C1.shape(0) != grid.n_used)
+    throw std::invalid_argument("interaction matrix has " + std::to_string(C1.shape(0)) +
+                                " genes but the grid uses " + std::to_string(grid.n_used) +
+                                " pixels");
+  // a NaN or negative distance would give a NaN objective (a silent NaN placement)
+  const double* c = C1.data();
+  for (py::ssize_t i = 0, nn = C1.size(); i < nn; ++i)
+    if (!(c[i] >= 0.0) || !std::isfinite(c[i]))
+      throw std::invalid_argument("interaction matrix must be finite and non-negative");
 }
 
 void register_results(py::module_& m);

@@ -16,20 +16,6 @@ struct SwapAnnealOutput {
   SwapAnnealStats stats;
 };
 
-template <class R>
-const R& self_as(const py::object& self) {
-  return self.cast<const R&>();
-}
-
-void check_problem(const carray<double>& C1, const GridCost& grid) {
-  require_ndim(C1, 2, "interaction matrix");
-  if (C1.shape(0) != C1.shape(1)) throw std::invalid_argument("interaction matrix must be square");
-  if (C1.shape(0) != grid.n_used)
-    throw std::invalid_argument("interaction matrix has " + std::to_string(C1.shape(0)) +
-                                " genes but the grid uses " + std::to_string(grid.n_used) +
-                                " pixels");
-}
-
 // A class assignment that fills every class exactly to its capacity, copied.
 std::vector<int64_t> feasible_copy(py::array assign_in, int64_t n, const GridCost& grid) {
   auto in = assign_in.cast<carray<int64_t>>();
@@ -124,7 +110,7 @@ void register_anneal(py::module_& m) {
          double swap_max_work, double sa_sweeps, double sa_max_work, double sa_t_start,
          double sa_t_end, int64_t sa_neighbours, int64_t restarts, uint64_t seed, double noise,
          int num_threads) {
-        check_problem(C1, grid);
+        check_c1(C1, grid);
         AnnealOptions o;
         o.entropic_start = entropic_start;
         o.eps_start = eps_start;
@@ -175,7 +161,7 @@ void register_anneal(py::module_& m) {
       "swap_local_search",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t max_passes,
          int num_threads) {
-        check_problem(C1, grid);
+        check_c1(C1, grid);
         const int64_t n = C1.shape(0);
         SwapOutput out;
         out.assign = feasible_copy(assign_in, n, grid);
@@ -193,7 +179,7 @@ void register_anneal(py::module_& m) {
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,
          double t_start, double t_end, uint64_t seed, int num_threads, int64_t neighbours) {
-        check_problem(C1, grid);
+        check_c1(C1, grid);
         const int64_t n = C1.shape(0);
         SwapAnnealOutput out;
         out.assign = feasible_copy(assign_in, n, grid);

@@ -12,20 +12,6 @@ using namespace genomap;
 
 namespace {
 
-void check_c1(const carray<double>& C1, const GridCost& grid) {
-  require_ndim(C1, 2, "interaction matrix");
-  if (C1.shape(0) != C1.shape(1)) throw std::invalid_argument("interaction matrix must be square");
-  if (C1.shape(0) != grid.n_used)
-    throw std::invalid_argument("interaction matrix has " + std::to_string(C1.shape(0)) +
-                                " genes but the grid uses " + std::to_string(grid.n_used) +
-                                " pixels");
-  // a NaN or negative distance would give a NaN objective (a silent NaN placement)
-  const double* c = C1.data();
-  for (py::ssize_t i = 0, nn = C1.size(); i < nn; ++i)
-    if (!(c[i] >= 0.0) || !std::isfinite(c[i]))
-      throw std::invalid_argument("interaction matrix must be finite and non-negative");
-}
-
 void check_max_iter(int64_t max_iter) {
   if (max_iter < 1)
     throw std::invalid_argument("max_iter must be >= 1, got " + std::to_string(max_iter));

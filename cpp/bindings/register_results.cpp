@@ -8,11 +8,6 @@ using namespace genomap;
 
 namespace {
 
-template <class R>
-const R& self_as(const py::object& self) {
-  return self.cast<const R&>();
-}
-
 std::string exact_repr(const ExactResult& r, int64_t n_iter, const char* name) {
   std::ostringstream s;
   s.precision(17);
