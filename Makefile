@@ -42,6 +42,8 @@ SAN_ENV = LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-fi
 	PYTHONPATH=$(CURDIR)/$(SAN_DIR)/pkg GENOMAP_FAST_SANITIZED=1
 
 sanitize-build: install
+	# pybind11's CMake config (the package build gets it in its isolated build environment)
+	$(PY) -m pip install -q "pybind11>=2.12"
 	cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
 		-DGENOMAP_FAST_SANITIZE=address,undefined -DSKBUILD_PROJECT_VERSION=0.1.0 \
 		-DPython_EXECUTABLE=$(CURDIR)/$(PY) \
