@@ -75,3 +75,48 @@ def test_cli_construct_to_zarr(tmp_path, fitted):
                           "-q"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     np.testing.assert_allclose(open_images(out)[:], gm.transform(X), rtol=1e-6)
+
+
+def _files(root):
+    return {os.path.relpath(os.path.join(d, f), root): open(os.path.join(d, f), "rb").read()
+            for d, _, fs in os.walk(root) for f in fs}
+
+
+@pytest.mark.parametrize("batch", [37, 64, 1000])
+def test_chunk_writer_writes_zarrs_own_bytes(tmp_path, batch):
+    """The direct chunk writer (the atlas path) leaves the files zarr itself would: blocks
+    not aligned with chunks, a padded edge chunk, an all-zero chunk not written."""
+    from genomap_fast.store import ChunkWriter, image_compressor
+
+    x = np.random.default_rng(batch).random((530, 1, 4, 4)).astype(np.float32)
+    x[x < 0.7] = 0
+    x[64:128] = 0  # chunk 1 is all fill value
+    roots = {}
+    for name in ("direct", "zarr"):
+        roots[name] = str(tmp_path / f"{name}.zarr")
+        a = zarr.create_array(roots[name], shape=x.shape, chunks=(64, 1, 4, 4), dtype="float32",
+                              compressors=image_compressor())
+        if name == "zarr":
+            a[:] = x
+            continue
+        writer = ChunkWriter(a, num_threads=2)
+        assert writer.direct
+        for start in range(0, len(x), batch):
+            writer.write(start, x[start : start + batch])
+        writer.flush()
+        writer.close()
+    direct, own = _files(roots["direct"]), _files(roots["zarr"])
+    assert "c/1/0/0/0" not in own and sorted(direct) == sorted(own)
+    assert all(direct[k] == own[k] for k in own)
+    np.testing.assert_array_equal(zarr.open_array(roots["direct"], mode="r")[:], x)
+
+
+def test_chunk_writer_refuses_blocks_out_of_order(tmp_path):
+    from genomap_fast.store import ChunkWriter, image_compressor
+
+    a = zarr.create_array(str(tmp_path / "a.zarr"), shape=(100, 2), chunks=(10, 2),
+                          dtype="float32", compressors=image_compressor())
+    writer = ChunkWriter(a)
+    writer.write(0, np.ones((15, 2), np.float32))
+    with pytest.raises(ValueError, match="expected cell 15, got 20"):
+        writer.write(20, np.ones((5, 2), np.float32))

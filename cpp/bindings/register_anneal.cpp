@@ -104,7 +104,8 @@ void register_anneal(py::module_& m) {
           "KL-loss GW objective of `assign`");
   m.def(
       "solve_gw_anneal",
-      [](carray<double> C1, const GridCost& grid, bool entropic_start, double eps_start,
+      [](carray<double> C1, const GridCost& grid, bool entropic_start, bool multilevel_start,
+         int64_t multilevel_tile, double eps_start,
          double eps_end, double decay, int64_t steps_per_eps, int64_t sinkhorn_iter,
          double sinkhorn_tol, int64_t polish_iter, int64_t swap_rounds, int64_t swap_passes,
          double swap_max_work, double sa_sweeps, double sa_max_work, double sa_t_start,
@@ -113,6 +114,8 @@ void register_anneal(py::module_& m) {
         check_c1(C1, grid);
         AnnealOptions o;
         o.entropic_start = entropic_start;
+        o.multilevel_start = multilevel_start;
+        o.multilevel_tile = multilevel_tile;
         o.eps_start = eps_start;
         o.eps_end = eps_end;
         o.decay = decay;
@@ -140,6 +143,8 @@ void register_anneal(py::module_& m) {
         return r;
       },
       py::arg("C1"), py::arg("grid"), py::arg("entropic_start") = false,
+      py::arg("multilevel_start") = false,
+      py::arg("multilevel_tile") = AnnealOptions{}.multilevel_tile,
       py::arg("eps_start") = AnnealOptions{}.eps_start,
       py::arg("eps_end") = AnnealOptions{}.eps_end, py::arg("decay") = AnnealOptions{}.decay,
       py::arg("steps_per_eps") = AnnealOptions{}.steps_per_eps,

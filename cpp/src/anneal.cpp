@@ -7,6 +7,9 @@
 #include <random>
 #include <stdexcept>
 
+#include "genomap/multilevel.hpp"
+#include "genomap/transport.hpp"
+
 namespace genomap {
 
 namespace {
@@ -246,6 +249,49 @@ struct SwapState {
 
 }  // namespace
 
+namespace {
+
+// One gene per class on a large grid (a euclidean grid of 4,096+ pixels): the swap annealing
+// reads the class sums through the assignment instead of storing them, and objectives are
+// computed by rows (objective_by_rows) instead of from the (n, D) linear term.
+bool large_unit_grid(const GWProblem& p) {
+  if (p.n != p.grid->n_classes || p.n <= 4096) return false;
+  for (int64_t c : p.grid->capacity)
+    if (c != 1) return false;
+  return true;
+}
+
+// The objective of an assignment from rows of the log-cost: sum_i A[i, a_i] with
+// A[i, a_i] = sum_k C1[i, k] L[a_k, a_i], O(n^2 + n D) without the (n, D) linear term, for
+// grids too large for it. Fixed row blocks: the sum does not depend on the thread count.
+double objective_by_rows(const GWProblem& p, const int64_t* assign, int nt) {
+  const int64_t n = p.n, D = p.grid->n_classes;
+  const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+  std::vector<double> partial(blocks, 0.0);
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<double> L(D);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      double acc = 0.0;
+      for (int64_t i = b * kRowBlock; i < std::min(n, (b + 1) * kRowBlock); ++i) {
+        p.grid->log_cost_row(assign[i], L.data());  // symmetric: L[a_k, a_i] = L[a_i, a_k]
+        const double* c = p.C1 + i * n;
+        double s = 0.0;
+        for (int64_t k = 0; k < n; ++k) s += c[k] * L[assign[k]];
+        acc += s;
+      }
+      partial[b] = acc;
+    }
+  }
+  double q = 0.0;
+  for (double x : partial) q += x;
+  const double nn = static_cast<double>(n) * static_cast<double>(n);
+  return p.f1_term + p.grid->mean_cost - q / nn;
+}
+
+}  // namespace
+
 SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_passes,
                             int num_threads, double max_work) {
   const int64_t n = p.n, D = p.grid->n_classes;
@@ -312,14 +358,38 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   const int64_t n = p.n, D = p.grid->n_classes;
   const int nt = num_threads > 0 ? num_threads : 1;
   SwapAnnealStats st;
-  st.objective = objective_assignment(p, assign, nt);
+  const bool gather = large_unit_grid(p);
+  auto objective = [&]() {
+    return gather ? objective_by_rows(p, assign, nt) : objective_assignment(p, assign, nt);
+  };
+  st.objective = objective();
   if (D < 2 || n < 2 || proposals <= 0) return st;
   const std::vector<int64_t> start(assign, assign + n);
   // Class sums CS = C1 S (n, D): a swap changes two of its columns (O(n)), and the change of
   // Q it makes needs one dot product of length D, so a proposal costs O(D) and an accepted
-  // swap O(n), instead of O(n D) for keeping the full linear term.
+  // swap O(n), instead of O(n D) for keeping the full linear term. CS is held in blocks of kLane
+  // genes, [gene / kLane][class][gene % kLane], so that a class column (written by every
+  // accepted swap) is n / kLane runs of kLane values instead of n scattered values.
+  // One gene per class on a large grid (euclidean, 4,096+ pixels): CS is C1 with its columns
+  // permuted, CS[k, e] = C1[k, gene_of[e]]; it is read through gene_of instead of stored
+  // (n x D doubles would be 800 MB at 100x100), and an accepted swap costs O(1).
+  constexpr int64_t kLane = 2;
   const double* C1 = p.C1;
-  std::vector<double> CS(n * D), Ldiag(D), dC(n), Lbuf(D), Lbuf2(D);
+  const int64_t nb = gather ? 0 : (n + kLane - 1) / kLane;
+  std::vector<double> CS(nb * D * kLane, 0.0), Ldiag(D), dC(n), Lbuf(D), Lbuf2(D),
+      w(nb * kLane, 0.0);
+  std::vector<int64_t> gene_of(gather ? D : 0);
+  auto load_sums = [&]() {
+    if (gather) {
+      for (int64_t k = 0; k < n; ++k) gene_of[assign[k]] = k;
+      return;
+    }
+    std::vector<double> rowmajor(n * D);
+    class_sums(p, assign, D, rowmajor.data(), nt);
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t e = 0; e < D; ++e)
+        CS[(k / kLane) * D * kLane + e * kLane + k % kLane] = rowmajor[k * D + e];
+  };
   const bool dense = D <= 4096;
   const std::vector<double> Ldense = dense ? p.grid->dense_log_cost() : std::vector<double>();
   auto log_row = [&](int64_t d, double* buf) -> const double* {
@@ -329,14 +399,40 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   };
   for (int64_t d = 0; d < D; ++d) Ldiag[d] = log_row(d, Lbuf.data())[d];
   for (int64_t i = 0; i < n; ++i) dC[i] = C1[i * n + i];
-  class_sums(p, assign, D, CS.data(), nt);
+  load_sums();
+  // sum_e (CS[i, e] - CS[j, e]) (Lb[e] - La[e]), in four partial sums: one serial chain of D
+  // additions would bound a proposal by the add latency (no vectorising without -ffast-math).
+  auto row_dot = [&](int64_t i, int64_t j, const double* La, const double* Lb) {
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int64_t e = 0;
+    if (gather) {
+      const double* ri = C1 + i * n;
+      const double* rj = C1 + j * n;
+      const int64_t* g = gene_of.data();
+      for (; e + 4 <= D; e += 4) {
+        s0 += (ri[g[e]] - rj[g[e]]) * (Lb[e] - La[e]);
+        s1 += (ri[g[e + 1]] - rj[g[e + 1]]) * (Lb[e + 1] - La[e + 1]);
+        s2 += (ri[g[e + 2]] - rj[g[e + 2]]) * (Lb[e + 2] - La[e + 2]);
+        s3 += (ri[g[e + 3]] - rj[g[e + 3]]) * (Lb[e + 3] - La[e + 3]);
+      }
+      for (; e < D; ++e) s0 += (ri[g[e]] - rj[g[e]]) * (Lb[e] - La[e]);
+      return (s0 + s1) + (s2 + s3);
+    }
+    const double* ci = CS.data() + (i / kLane) * D * kLane + i % kLane;
+    const double* cj = CS.data() + (j / kLane) * D * kLane + j % kLane;
+    for (; e + 4 <= D; e += 4) {
+      s0 += (ci[e * kLane] - cj[e * kLane]) * (Lb[e] - La[e]);
+      s1 += (ci[(e + 1) * kLane] - cj[(e + 1) * kLane]) * (Lb[e + 1] - La[e + 1]);
+      s2 += (ci[(e + 2) * kLane] - cj[(e + 2) * kLane]) * (Lb[e + 2] - La[e + 2]);
+      s3 += (ci[(e + 3) * kLane] - cj[(e + 3) * kLane]) * (Lb[e + 3] - La[e + 3]);
+    }
+    for (; e < D; ++e) s0 += (ci[e * kLane] - cj[e * kLane]) * (Lb[e] - La[e]);
+    return (s0 + s1) + (s2 + s3);
+  };
   auto gain = [&](int64_t i, int64_t j, int64_t a, int64_t b) {
     const double* La = log_row(a, Lbuf.data());
     const double* Lb = log_row(b, Lbuf2.data());
-    const double* ci = CS.data() + i * D;
-    const double* cj = CS.data() + j * D;
-    double dot = 0.0;
-    for (int64_t e = 0; e < D; ++e) dot += (ci[e] - cj[e]) * (Lb[e] - La[e]);
+    const double dot = row_dot(i, j, La, Lb);
     const double Lab = La[b], La_ = Ldiag[a], Lb_ = Ldiag[b];
     return 2.0 * dot + 2.0 * C1[i * n + j] * (2.0 * Lab - La_ - Lb_) - 2.0 * dC[i] * (Lab - La_) +
            2.0 * dC[j] * (Lb_ - Lab) + (dC[i] - dC[j]) * (Lb_ - La_);
@@ -403,12 +499,22 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     const double g = gain(i, j, a, b);
     if (g < 0 && unif(rng) >= std::exp(g / T)) continue;
     // Gene i leaves class a for b, gene j leaves b for a (C1 symmetric: rows for columns).
+    if (gather) {
+      gene_of[a] = j;
+      gene_of[b] = i;
+    }
     const double* ci = C1 + i * n;
     const double* cj = C1 + j * n;
-    for (int64_t k = 0; k < n; ++k) {
-      const double w = ci[k] - cj[k];
-      CS[k * D + a] -= w;
-      CS[k * D + b] += w;
+    if (!gather)
+      for (int64_t k = 0; k < n; ++k) w[k] = ci[k] - cj[k];  // w[n:] stays 0
+    for (int64_t kb = 0; kb < nb; ++kb) {
+      double* col_a = CS.data() + kb * D * kLane + a * kLane;
+      double* col_b = CS.data() + kb * D * kLane + b * kLane;
+      const double* wk = w.data() + kb * kLane;
+      for (int64_t t = 0; t < kLane; ++t) {
+        col_a[t] -= wk[t];
+        col_b[t] += wk[t];
+      }
     }
     assign[i] = b;
     assign[j] = a;
@@ -424,18 +530,78 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       std::copy(assign, assign + n, best.begin());
     }
     if (++since_refresh == 65536) {  // bound the drift of the incremental updates
-      class_sums(p, assign, D, CS.data(), nt);
+      load_sums();
       since_refresh = 0;
     }
   }
   std::copy(best.begin(), best.end(), assign);
-  const double obj = objective_assignment(p, assign, nt);
+  const double obj = objective();
   if (obj <= st.objective)
     st.objective = obj;
   else  // only rounding can get here: keep the start
     std::copy(start.begin(), start.end(), assign);
   return st;
 }
+
+namespace {
+
+// The multilevel start: the coarse-to-fine exact iteration down to tiles of `tile` pixels, then
+// each tile's genes placed on its pixels by one small exact assignment on the linear term of the
+// tile coupling spread evenly over the tile's pixels (the next level's first linear term in
+// solve_gw_multilevel): A0[i, q] = sum_t CS[i, t] LT[q, t], CS the tile sums of C1 and LT[q, t]
+// the mean log-cost from pixel q to the pixels of tile t. Tiles are independent: the result does
+// not depend on the thread count.
+std::vector<int64_t> multilevel_start(const GWProblem& p, int64_t tile, int64_t max_iter, int nt,
+                                      int64_t& iters) {
+  const GridCost& fine = *p.grid;
+  const MultilevelResult ml = solve_gw_multilevel(p.C1, p.n, fine, max_iter, nt, 256, 4, tile);
+  for (int64_t it : ml.level_iter) iters += it;
+  const int64_t t = ml.tiles.back();
+  if (t == 1) return ml.finest.assign;
+  const GridCost coarse = fine.coarsen(t);
+  const int64_t n = p.n, D = fine.n_classes, Dc = coarse.n_classes;
+  const std::vector<int64_t>& tile_of = coarse.class_of_pixel;  // fine class == pixel
+  const std::vector<int64_t>& gene_tile = ml.finest.assign;
+  std::vector<double> LT(D * Dc, 0.0), CS(n * Dc);
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<double> row(D);
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < D; ++q) {
+      fine.log_cost_row(q, row.data());
+      double* lt = LT.data() + q * Dc;
+      for (int64_t e = 0; e < D; ++e) lt[tile_of[e]] += row[e];
+      for (int64_t c = 0; c < Dc; ++c) lt[c] /= static_cast<double>(coarse.capacity[c]);
+    }
+  }
+  class_sums(p, gene_tile.data(), Dc, CS.data(), nt);
+  std::vector<std::vector<int64_t>> genes(Dc), pixels(Dc);
+  for (int64_t i = 0; i < n; ++i) genes[gene_tile[i]].push_back(i);
+  for (int64_t q = 0; q < D; ++q) pixels[tile_of[q]].push_back(q);
+  std::vector<int64_t> assign(n, -1);
+#pragma omp parallel for schedule(dynamic, 64) num_threads(nt)
+  for (int64_t c = 0; c < Dc; ++c) {
+    const int64_t k = static_cast<int64_t>(genes[c].size());
+    if (k == 0) continue;
+    std::vector<double> cost(k * k);
+    for (int64_t a = 0; a < k; ++a) {
+      const double* cs = CS.data() + genes[c][a] * Dc;
+      for (int64_t b = 0; b < k; ++b) {
+        const double* lt = LT.data() + pixels[c][b] * Dc;
+        double s = 0.0;
+        for (int64_t e = 0; e < Dc; ++e) s += cs[e] * lt[e];
+        cost[a * k + b] = -s;
+      }
+    }
+    std::vector<int64_t> ones(k, 1), local(k);
+    std::vector<double> v;
+    solve_class_transport(cost.data(), k, k, ones.data(), local.data(), v, false);
+    for (int64_t a = 0; a < k; ++a) assign[genes[c][a]] = pixels[c][local[a]];
+  }
+  return assign;
+}
+
+}  // namespace
 
 AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int num_threads) {
   if (!(opt.eps_start > 0) || !(opt.eps_end > 0) || opt.eps_end > opt.eps_start)
@@ -451,9 +617,16 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
     throw std::invalid_argument("sa_sweeps and sa_max_work must be >= 0");
   if (!(opt.sa_t_start > 0) || !(opt.sa_t_end > 0) || opt.sa_t_end > opt.sa_t_start)
     throw std::invalid_argument("need 0 < sa_t_end <= sa_t_start");
+  if (opt.multilevel_start && opt.entropic_start)
+    throw std::invalid_argument("choose one start: entropic or multilevel");
+  if (opt.multilevel_tile < 1) throw std::invalid_argument("multilevel_tile must be >= 1");
   const int nt = num_threads > 0 ? num_threads : 1;
   const int64_t n = p.n, D = p.grid->n_classes;
   const auto& cap = p.grid->capacity;
+  const bool by_rows = large_unit_grid(p);
+  auto start_objective = [&](const int64_t* a) {
+    return by_rows ? objective_by_rows(p, a, nt) : objective_assignment(p, a, nt);
+  };
   const double nn = static_cast<double>(n) * static_cast<double>(n);
   AnnealResult res;
   res.objective = std::numeric_limits<double>::infinity();
@@ -490,7 +663,12 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
     }
     ExactResult er;
     double coupling_obj = std::numeric_limits<double>::quiet_NaN();
-    if (!opt.entropic_start) {
+    if (opt.multilevel_start) {
+      if (r == 0) {
+        er.assign = multilevel_start(p, opt.multilevel_tile, opt.polish_iter, nt, res.exact_iters);
+        er.objective = start_objective(er.assign.data());
+      }
+    } else if (!opt.entropic_start) {
       if (r == 0) {
         er = solve_gw_exact(p, opt.polish_iter, nt);
         res.exact_iters += er.n_iter;

@@ -15,11 +15,32 @@ namespace genomap {
 namespace {
 
 // Rows [i0, i1) of the upper-triangle cross-products of a CSR chunk (sorted unique indices per
-// row), added into out (row i at out + (i - i0) * n). Thread t owns rows i with i % T == t and
-// walks every cell in order, so each element's sum has the same order whatever the thread count.
+// row), added into out (row i at out + (i - i0) * n). Gene by gene (Gustavson): the chunk's
+// entries of each gene are listed in cell order first (a counting sort), then gene i walks its
+// cells and adds v_i * v_q over each cell's entries q >= i into its own row of out, which stays
+// in cache (walking cells and scattering into all rows at once misses the cache on a
+// 1,000-gene slab). Each element's sum runs over cells in order either way, and thread t owns
+// genes i with i % T == t, so sums do not depend on the thread count.
 template <class Idx, class Val>
 void csr_cross_rows(const Idx* indptr, const Idx* indices, const Val* data, int64_t rows,
                     int64_t n, int64_t i0, int64_t i1, double* out, int num_threads) {
+  const int64_t G = i1 - i0;
+  std::vector<int64_t> first(G + 1, 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t p = static_cast<int64_t>(indptr[r]); p < static_cast<int64_t>(indptr[r + 1]); ++p) {
+      const int64_t i = static_cast<int64_t>(indices[p]);
+      if (i >= i0 && i < i1) ++first[i - i0 + 1];
+    }
+  for (int64_t g = 0; g < G; ++g) first[g + 1] += first[g];
+  std::vector<int64_t> entry(first[G]), cell(first[G]), next(first.begin(), first.end() - 1);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t p = static_cast<int64_t>(indptr[r]); p < static_cast<int64_t>(indptr[r + 1]); ++p) {
+      const int64_t i = static_cast<int64_t>(indices[p]);
+      if (i < i0 || i >= i1) continue;
+      const int64_t k = next[i - i0]++;
+      entry[k] = p;
+      cell[k] = r;
+    }
 #pragma omp parallel num_threads(num_threads > 0 ? num_threads : 1)
   {
     int t = 0, T = 1;
@@ -27,16 +48,12 @@ void csr_cross_rows(const Idx* indptr, const Idx* indices, const Val* data, int6
     t = omp_get_thread_num();
     T = omp_get_num_threads();
 #endif
-    for (int64_t r = 0; r < rows; ++r) {
-      const Idx* lo = std::lower_bound(indices + indptr[r], indices + indptr[r + 1],
-                                       static_cast<Idx>(i0));
-      const int64_t hi = static_cast<int64_t>(indptr[r + 1]);
-      for (int64_t p = lo - indices; p < hi; ++p) {
-        const int64_t i = static_cast<int64_t>(indices[p]);
-        if (i >= i1) break;
-        if (i % T != t) continue;
+    for (int64_t i = i0; i < i1; ++i) {
+      if (i % T != t) continue;
+      double* row = out + (i - i0) * n;
+      for (int64_t k = first[i - i0]; k < first[i - i0 + 1]; ++k) {
+        const int64_t p = entry[k], hi = static_cast<int64_t>(indptr[cell[k] + 1]);
         const double vi = static_cast<double>(data[p]);
-        double* row = out + (i - i0) * n;
         for (int64_t q = p; q < hi; ++q)
           row[static_cast<int64_t>(indices[q])] += vi * static_cast<double>(data[q]);
       }

@@ -23,14 +23,16 @@ std::vector<int64_t> multilevel_tiles(int64_t rows, int64_t cols, int64_t n_used
 
 MultilevelResult solve_gw_multilevel(const double* C1, int64_t n, const GridCost& fine,
                                      int64_t max_iter, int num_threads, int64_t min_tiles,
-                                     int64_t max_levels) {
+                                     int64_t max_levels, int64_t stop_tile) {
   if (fine.n_classes != fine.n_used || !fine.coarsen)
     throw std::invalid_argument(
         "the multilevel solver needs a grid with coarse levels (a euclidean grid), one class per "
         "pixel");
   const GWProblem p_fine = make_problem(C1, n, fine, num_threads);
   MultilevelResult out;
+  if (stop_tile < 1) throw std::invalid_argument("stop_tile must be >= 1");
   out.tiles = multilevel_tiles(fine.rows, fine.cols, fine.n_used, min_tiles, max_levels);
+  while (out.tiles.size() > 1 && out.tiles.back() < stop_tile) out.tiles.pop_back();
 
   GridCost prev_grid;
   std::vector<int64_t> prev_assign;    // class (tile) of each gene at the previous level
@@ -74,7 +76,7 @@ MultilevelResult solve_gw_multilevel(const double* C1, int64_t n, const GridCost
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     prev_assign = r.assign;
     prev_potentials = r.potentials;
-    if (tile == 1) {
+    if (tile == out.tiles.back()) {
       out.finest = std::move(r);
     } else {
       prev_grid = std::move(level_grid);

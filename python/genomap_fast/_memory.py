@@ -79,3 +79,21 @@ def check_fit_memory(n_genes_in: int, n_placed: int, n_classes: int, chunk_rows:
             stacklevel=3,
         )
     return need
+
+
+def cap_malloc_arenas(arenas: int = 1) -> bool:
+    """Caps glibc's malloc arenas (M_ARENA_MAX) for this process; True if set. A streamed run
+    reads, rasterises and encodes blocks of several MB in three threads, and each thread's
+    arena keeps its own freed blocks: the peak RSS grew over the run (1M cells 0.20 GiB, 10M
+    0.25 GiB) where one arena keeps it flat (0.17 GiB). glibc fixes the limit when a second
+    thread first allocates: call this before any thread starts; a no-op away from glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:  # pragma: no cover - not glibc
+        return False
+    try:
+        return bool(ctypes.CDLL(name).mallopt(-8, int(arenas)))  # M_ARENA_MAX
+    except (OSError, AttributeError):  # pragma: no cover - a libc without mallopt
+        return False

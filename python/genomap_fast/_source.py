@@ -10,6 +10,7 @@ message naming the cell, the gene and the block (:func:`check_block`).
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -78,11 +79,27 @@ class RowSource:
         """The whole matrix in memory: a float ndarray or canonical CSR matrix, checked."""
         return self.block(0, self.shape[0])
 
-    def blocks(self, step: int, columns=None, check: bool = True):
+    def blocks(self, step: int, columns=None, check: bool = True, prefetch: bool = False):
         """Yields (start, block) over consecutive row blocks of ``step`` rows (``check=False``
-        leaves the NaN/inf check to the caller)."""
-        for start in range(0, self.shape[0], step):
-            yield start, self.block(start, min(start + step, self.shape[0]), columns, check)
+        leaves the NaN/inf check to the caller). ``prefetch``: a source on disk reads the next
+        block in a background thread while the caller works on this one (the kernels release
+        the GIL); blocks come in the same order either way."""
+        starts = range(0, self.shape[0], step)
+
+        def read(start):
+            return self.block(start, min(start + step, self.shape[0]), columns, check)
+
+        if not (prefetch and self.lazy and not self.is_dask and len(starts) > 1):
+            for start in starts:
+                yield start, read(start)
+            return
+        with ThreadPoolExecutor(1) as reader:  # closing the generator waits for the read
+            ahead = reader.submit(read, starts[0])
+            for k, start in enumerate(starts):
+                block = ahead.result()
+                if k + 1 < len(starts):
+                    ahead = reader.submit(read, starts[k + 1])
+                yield start, block
 
 
 def as_source(X, layer: str | None = None, gene_names=None, name: str = "data") -> RowSource:

@@ -74,6 +74,10 @@ def _construct(args) -> int:
     scheduler = args.scheduler or os.environ.get("GENOMAP_FAST_SCHEDULER") or None
     if scheduler and not to_store:
         raise ValueError("--scheduler writes a .zarr store: pass -o OUT.zarr")
+    if to_store:  # streamed: peak memory flat in cells (before any thread starts)
+        from ._memory import cap_malloc_arenas
+
+        cap_malloc_arenas(1)
     table = read_table(args.input, layer=args.layer, backed=to_store)  # a store: streamed
     if scheduler:  # the cluster's workers read their own row blocks of the file
         from .distributed import on_cluster

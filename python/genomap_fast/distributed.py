@@ -106,9 +106,12 @@ def write_images(genomap, X, group, component, chunks):
     """Writes the float32 genomaps of X into a new array ``component`` of the zarr ``group``
     from the workers; image blocks are whole multiples of the zarr chunks, so no two tasks
     write the same chunk."""
+    from .store import image_compressor
+
     _, da = _dask()
     images = transform_blocks(genomap, X.rechunk({0: chunks[0] * 8}), "nchw")
-    target = group.create_array(component, shape=images.shape, chunks=chunks, dtype="float32")
+    target = group.create_array(component, shape=images.shape, chunks=chunks, dtype="float32",
+                                compressors=image_compressor())
     # da.store, not da.to_zarr: to_zarr would rechunk the image blocks to its "auto" size
     da.store(images.astype(np.float32), target, lock=False, compute=True)
 

@@ -17,7 +17,19 @@ from ._validate import default_threads
 
 GRID_METRICS = ("radial", "euclidean")
 SOLVERS = ("exact", "anneal")
-ANNEAL_STARTS = ("exact", "entropic")
+ANNEAL_STARTS = ("auto", "exact", "entropic", "multilevel")
+# "auto": the multilevel start on euclidean grids from this many genes on (the exact iteration
+# there costs n x n assignments per step: 64x64 45 s, 100x100 over 20 minutes), else "exact"
+MULTILEVEL_START_GENES = 2048
+# Annealing schedules per start (keywords of _core.solve_gw_anneal), from benchmarks/
+# test_anneal.py and the tuning recorded in the README.
+ANNEAL_SCHEDULES: dict[str, dict[str, Any]] = {
+    "exact": {"sa_t_start": 0.3, "sa_t_end": 0.003, "sa_neighbours": 24},
+    "entropic": {"sa_t_start": 0.3, "sa_t_end": 0.003, "sa_neighbours": 24},
+    # from a coarse-to-fine start: no exact polish (n x n assignments), the annealing refines
+    "multilevel": {"swap_rounds": 0, "sa_t_start": 0.05, "sa_t_end": 0.001,
+                   "sa_neighbours": 8, "sa_sweeps": 200.0, "sa_max_work": 4e10},
+}
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -145,7 +157,7 @@ def solve_placement(
     solver: str = "exact",
     seed: int = 0,
     restarts: int = 1,
-    anneal_start: str = "exact",
+    anneal_start: str = "auto",
 ) -> PlacementResult:
     """Solves the GW placement of the genes of C1 (n x n) on the first n pixels of the grid.
 
@@ -207,7 +219,7 @@ def solve_placement(
 
 
 def check_solver(solver: str, epsilon: float = 0.0, multilevel: bool = False, seed: int = 0,
-                 restarts: int = 1, anneal_start: str = "exact") -> None:
+                 restarts: int = 1, anneal_start: str = "auto") -> None:
     """Raises ValueError/TypeError naming the argument for a bad solver choice."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
@@ -250,6 +262,19 @@ def solve_anneal(C1: FloatArray, grid: _core.GridCost, seed: int = 0, restarts: 
     """
     if start not in ANNEAL_STARTS:
         raise ValueError(f"start must be one of {ANNEAL_STARTS}, got {start!r}")
+    if start == "auto":
+        start = anneal_start_for(grid)
+    schedule = dict(ANNEAL_SCHEDULES[start])
+    schedule.update(options)
     return _core.solve_gw_anneal(C1, grid, entropic_start=start == "entropic",
+                                 multilevel_start=start == "multilevel",
                                  polish_iter=int(polish_iter), restarts=int(restarts),
-                                 seed=int(seed), num_threads=int(num_threads), **options)
+                                 seed=int(seed), num_threads=int(num_threads), **schedule)
+
+
+def anneal_start_for(grid: _core.GridCost) -> str:
+    """The start "auto" picks: "multilevel" on a euclidean grid of MULTILEVEL_START_GENES genes
+    or more (one class per pixel), else "exact"."""
+    if grid.metric == "euclidean" and grid.n_classes >= MULTILEVEL_START_GENES:
+        return "multilevel"
+    return "exact"

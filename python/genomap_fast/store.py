@@ -34,6 +34,114 @@ def chunk_cells(rows: int, cols: int, target_bytes: int = 1 << 21) -> int:
     return max(1, target_bytes // (rows * cols * 4))
 
 
+IMAGE_LEVEL = 0  # zstd level of the images (zarr's default codec, pinned so stores do not drift)
+
+
+def image_compressor():
+    """The codec of ``images``: zstd, zarr's default for numeric arrays, pinned."""
+    from zarr.codecs import ZstdCodec
+
+    return ZstdCodec(level=IMAGE_LEVEL, checksum=False)
+
+
+class ChunkWriter:
+    """Writes whole chunks of a new float32 zarr array of a local store straight to its chunk
+    files: zarr's own write path costs about eight times the encoding (1.4 s against 0.17 s of
+    plain file writes per 100k 33x33 images, all of it in zarr's event loop), which made it the
+    atlas path's bottleneck. The bytes are zarr's own: zstd frames of the chunk's little-endian
+    float32 values, chunk keys from the array's metadata, edge chunks padded with the fill value
+    0 and chunks that are all fill value not written (zarr's ``write_empty_chunks=False``); a
+    test reads the store back with zarr and compares the files with zarr's. Any other array
+    (not on a local store, other codecs) is written by zarr."""
+
+    def __init__(self, array, num_threads: int = 1):
+        import numcodecs
+
+        self.array = array
+        self.rows = array.chunks[0]
+        self.codec = numcodecs.Zstd(level=IMAGE_LEVEL)
+        root = getattr(array.store, "root", None)
+        codecs = [c.to_dict() for c in array.metadata.codecs]
+        expected = [{"name": "bytes", "configuration": {"endian": "little"}},
+                    {"name": "zstd", "configuration": {"level": IMAGE_LEVEL, "checksum": False}}]
+        self.direct = (root is not None and codecs == expected
+                       and array.dtype == np.float32 and array.metadata.fill_value == 0)
+        self.folder = os.path.join(str(root), array.path) if self.direct else None
+        self.pool, self.pending, self.fill, self.index, self.next = None, None, 0, 0, 0
+        self.running: list = []
+        if self.direct and num_threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(num_threads)  # numcodecs releases the GIL
+
+    def write(self, start: int, images: np.ndarray) -> None:
+        """images: (m, ...) float32 for cells start..start+m, blocks in order; a chunk is
+        written once whole (blocks need not align with chunks), the last one by flush(). With
+        threads, chunks are encoded in the background: ``images`` must stay unchanged until
+        the next write() or flush() returns."""
+        if not self.direct:
+            self.array[start : start + len(images)] = images
+            return
+        if start != self.next:
+            raise ValueError(f"blocks must come in order: expected cell {self.next}, got {start}")
+        self.next += len(images)
+        work, pos = [], 0
+        if self.fill:  # complete the pending chunk first
+            take = min(self.rows - self.fill, len(images))
+            self.pending[self.fill : self.fill + take] = images[:take]
+            self.fill += take
+            pos = take
+            if self.fill == self.rows:
+                work.append((self.index, self.pending.copy()))
+                self.index += 1
+                self.fill = 0
+        while len(images) - pos >= self.rows:  # whole chunks straight from the block
+            work.append((self.index, images[pos : pos + self.rows]))
+            self.index += 1
+            pos += self.rows
+        if pos < len(images):
+            if self.pending is None:
+                self.pending = np.zeros((self.rows,) + images.shape[1:], dtype=np.float32)
+            self.fill = len(images) - pos
+            self.pending[: self.fill] = images[pos:]
+        self._wait()
+        if self.pool is None:
+            list(map(self._chunk, work))
+        else:  # encoded while the caller makes the next block; the caller's buffers alternate
+            self.running = [self.pool.submit(self._chunk, item) for item in work]
+
+    def _wait(self) -> None:
+        running, self.running = self.running, []
+        for future in running:
+            future.result()
+
+    def flush(self) -> None:
+        """Waits for the chunks in flight and writes the last, partial chunk (the edge)."""
+        self._wait()
+        if self.direct and self.fill:
+            self._chunk((self.index, self.pending[: self.fill]))
+            self.fill = 0
+
+    def _chunk(self, item) -> None:
+        index, values = item
+        if not values.any():  # all fill value (0): zarr writes nothing either
+            return
+        if len(values) < self.rows:  # the edge chunk is stored whole, padded with 0
+            padded = np.zeros((self.rows,) + values.shape[1:], dtype=np.float32)
+            padded[: len(values)] = values
+            values = padded
+        key = self.array.metadata.encode_chunk_key((index,) + (0,) * (values.ndim - 1))
+        path = os.path.join(self.folder, *key.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        data = self.codec.encode(np.ascontiguousarray(values, dtype="<f4"))
+        with open(path, "wb") as fh:
+            fh.write(data)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
 def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None,
                progress=None) -> str:
     """Rasterises every cell of X (any input :func:`~genomap_fast._source.as_source` accepts)
@@ -76,15 +184,22 @@ def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None
                 progress.update(n)
         else:
             images = g.create_array("images", shape=(n, 1, rows, cols), chunks=chunks,
-                                    dtype="float32")
+                                    dtype="float32", compressors=image_compressor())
             nt = default_threads(genomap.num_threads)
-            out = np.empty((min(step, n), 1, rows, cols), dtype=np.float32)
-            for start, block in src.blocks(step, check=False):  # the kernels check values
-                m = block.shape[0]
-                genomap.rasterize_block(block, out[:m], "nchw", nt, start)
-                images[start : start + m] = out[:m]
-                if progress is not None:
-                    progress.update(m)
+            # two image buffers: the writer encodes one while the next block is rasterised
+            outs = [np.empty((min(step, n), 1, rows, cols), dtype=np.float32) for _ in range(2)]
+            writer = ChunkWriter(images, nt)
+            try:
+                # the kernels check values
+                for k, (start, block) in enumerate(src.blocks(step, check=False, prefetch=True)):
+                    m, out = block.shape[0], outs[k % 2]
+                    genomap.rasterize_block(block, out[:m], "nchw", nt, start)
+                    writer.write(start, out[:m])
+                    if progress is not None:
+                        progress.update(m)
+                writer.flush()
+            finally:
+                writer.close()
         g.attrs["complete"] = True  # last: the store is whole from here on
         _replace_dir(tmp, path)
     except BaseException:

@@ -4,6 +4,9 @@
 // 1. A start, one of
 //    - "exact": the exact iteration (solve_gw_exact) from the reference's first step, i.e. the
 //      reference's own fixed point, or
+//    - "multilevel" (euclidean grids): the coarse-to-fine exact iteration (multilevel.hpp)
+//      down to tiles of 2 x 2 pixels, then one small assignment per tile; no exact polish, the
+//      annealing refines the pixel level, or
 //    - "entropic": epsilon scaling (entropic GW steps: linearise at the current class coupling,
 //      solve the entropic transport by a warm-started, log-stabilised Sinkhorn over the grid's
 //      classes, while epsilon decreases geometrically), rounded by the exact class transport on
@@ -31,6 +34,12 @@ namespace genomap {
 
 struct AnnealOptions {
   bool entropic_start = false;    // start from epsilon scaling instead of the exact fixed point
+  // Start from the coarse-to-fine exact iteration stopped at tiles of multilevel_tile pixels,
+  // genes placed within their tiles by the spread coupling's linear term (a one-class-per-pixel
+  // grid with coarse levels: euclidean); the exact iteration at pixel level costs n x n
+  // assignments per step (over 20 minutes at 100x100).
+  bool multilevel_start = false;
+  int64_t multilevel_tile = 2;
   // Epsilon schedule, relative to the spread of the first linear term (mean over classes of
   // max - min over genes): eps_start * s, eps_start * s * decay, ..., down to eps_end * s.
   double eps_start = 4.0;

@@ -31,8 +31,10 @@ std::vector<int64_t> multilevel_tiles(int64_t rows, int64_t cols, int64_t n_used
                                       int64_t min_tiles, int64_t max_levels);
 
 // C1: (n, n) with n == fine.n_used; fine: a one-class-per-pixel euclidean grid.
+// stop_tile > 1 stops before the levels of smaller tiles: `finest` is then the level of tile
+// stop_tile (assign: a tile of fine.coarsen(stop_tile) per gene), and `tiles` ends there.
 MultilevelResult solve_gw_multilevel(const double* C1, int64_t n, const GridCost& fine,
                                      int64_t max_iter, int num_threads, int64_t min_tiles = 256,
-                                     int64_t max_levels = 4);
+                                     int64_t max_levels = 4, int64_t stop_tile = 1);
 
 }  // namespace genomap
