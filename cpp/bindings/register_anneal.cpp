@@ -183,7 +183,8 @@ void register_anneal(py::module_& m) {
   m.def(
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,
-         double t_start, double t_end, uint64_t seed, int num_threads, int64_t neighbours) {
+         double t_start, double t_end, uint64_t seed, int num_threads, int64_t neighbours,
+         int64_t gather_min_genes) {
         check_c1(C1, grid);
         const int64_t n = C1.shape(0);
         SwapAnnealOutput out;
@@ -192,12 +193,13 @@ void register_anneal(py::module_& m) {
           py::gil_scoped_release release;
           GWProblem p = make_problem(C1.data(), n, grid, num_threads);
           out.stats = swap_anneal(p, out.assign.data(), proposals, t_start, t_end, seed,
-                                  num_threads, neighbours);
+                                  num_threads, neighbours, gather_min_genes);
         }
         return out;
       },
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("proposals"),
       py::arg("t_start") = 0.1, py::arg("t_end") = 0.001, py::arg("seed") = 0,
       py::arg("num_threads") = 1, py::arg("neighbours") = 0,
+      py::arg("gather_min_genes") = kGatherMinGenes,
       "Simulated annealing over pair swaps from a feasible assignment: SwapAnnealResult.");
 }

@@ -602,6 +602,8 @@ def solve_gw_anneal(
     C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     grid: GridCost,
     entropic_start: bool = False,
+    multilevel_start: bool = False,
+    multilevel_tile: typing.SupportsInt | typing.SupportsIndex = 2,
     eps_start: typing.SupportsFloat | typing.SupportsIndex = 4.0,
     eps_end: typing.SupportsFloat | typing.SupportsIndex = 0.05,
     decay: typing.SupportsFloat | typing.SupportsIndex = 0.7,
@@ -680,6 +682,7 @@ def swap_anneal(
     seed: typing.SupportsInt | typing.SupportsIndex = 0,
     num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
     neighbours: typing.SupportsInt | typing.SupportsIndex = 0,
+    gather_min_genes: typing.SupportsInt | typing.SupportsIndex = 4097,
 ) -> SwapAnnealResult:
     """
     Simulated annealing over pair swaps from a feasible assignment: SwapAnnealResult.

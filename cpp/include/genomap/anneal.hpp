@@ -108,8 +108,11 @@ struct SwapAnnealStats {
 // to the mean |gain| of random swaps at the start). Seeded; deterministic.
 // neighbours > 0: the second gene is drawn from one of the `neighbours` classes nearest (in
 // grid cost) to the first gene's class; 0: from all genes.
+// One gene per class from gather_min_genes genes on (euclidean grids): the class sums are
+// read through the assignment instead of stored (n x n doubles), an accepted swap costs O(1).
+constexpr int64_t kGatherMinGenes = 4097;
 SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposals,
                             double t_start, double t_end, uint64_t seed, int num_threads,
-                            int64_t neighbours = 0);
+                            int64_t neighbours = 0, int64_t gather_min_genes = kGatherMinGenes);
 
 }  // namespace genomap
