@@ -116,12 +116,12 @@ def test_cli_h5ad_to_zarr(benchmark, record, root, tmp_path, n_cells):
            store_gib=round(size / 2**30, 3), cells_per_s=round(n_cells / result["wall_s"]),
            input_gib=round(os.path.getsize(path) / 2**30, 2))
     PEAKS[n_cells] = result["peak_gib"]
+    if _on_cluster(n_cells):  # before the memory checks: its result stands on its own
+        _cluster_run(record, path, store, tmp_path, n_cells)
+    shutil.rmtree(store)
     assert result["peak_gib"] <= 0.5
     if len(PEAKS) == len(SIZES) and len(SIZES) > 1:  # the goal: flat in cells
         assert PEAKS[max(PEAKS)] <= 1.10 * PEAKS[min(PEAKS)], PEAKS
-    if _on_cluster(n_cells):
-        _cluster_run(record, path, store, tmp_path, n_cells)
-    shutil.rmtree(store)
 
 
 def _on_cluster(n_cells):
