@@ -239,11 +239,12 @@ def test_multilevel_start_is_a_valid_near_exact_placement(objective):
     """start="multilevel" (coarse-to-fine down to 2x2 tiles, then one assignment per tile):
     one gene per pixel, the same for every thread count, within 0.5% of the exact iteration's
     objective (measured at 64x64: +0.015%, 6x faster), and its reported objective is its own."""
-    side, n = 16, 250  # some pixels unused
+    side, n = 32, 1000  # 256 tiles of 2x2 (the coarse level), some pixels unused
     C1 = _problem(6, n, modules=12)
     grid = make_grid(side, side, n, "euclidean")
     runs = [gf.placement.solve_anneal(C1, grid, start="multilevel", num_threads=t)
             for t in (1, 2)]
+    assert runs[0].exact_iters > 0  # the tile level ran (the pixel level is not run)
     np.testing.assert_array_equal(runs[0].assign, runs[1].assign)
     assign = np.asarray(runs[0].assign)
     assert sorted(assign.tolist()) == list(range(n))  # a permutation of the used pixels
