@@ -47,9 +47,15 @@ class RowSource:
     def is_dask(self) -> bool:
         return is_dask(self.data)
 
-    def block(self, start: int, stop: int, columns=None, check: bool = True):
+    def block(self, start: int, stop: int, columns=None, check: bool = True,
+              buffers: dict | None = None):
+        """Rows start:stop, converted and checked. ``buffers`` (a dict): an ``.h5ad`` file's
+        values are read into reused arrays (see ``H5adMatrix.rows``): the block is only valid
+        until the next call with the same dict."""
         if sp.issparse(self.data) and self.data.format == "csr":
             raw = _csr_rows(self.data, start, stop)
+        elif buffers is not None and getattr(self.data, "is_h5ad_matrix", False):
+            raw = self.data.rows(start, stop, buffers)
         else:
             raw = self.data[start:stop]
         if is_dask(raw):
@@ -79,26 +85,32 @@ class RowSource:
         """The whole matrix in memory: a float ndarray or canonical CSR matrix, checked."""
         return self.block(0, self.shape[0])
 
-    def blocks(self, step: int, columns=None, check: bool = True, prefetch: bool = False):
+    def blocks(self, step: int, columns=None, check: bool = True, prefetch: bool = False,
+               reuse: bool = False):
         """Yields (start, block) over consecutive row blocks of ``step`` rows (``check=False``
         leaves the NaN/inf check to the caller). ``prefetch``: a source on disk reads the next
         block in a background thread while the caller works on this one (the kernels release
-        the GIL); blocks come in the same order either way."""
+        the GIL); blocks come in the same order either way. ``reuse``: an ``.h5ad`` file's
+        blocks are read into two alternating sets of buffers, so a block is only valid until
+        the caller asks for the next one (for passes that drop each block: peak memory flat)."""
         starts = range(0, self.shape[0], step)
+        sets = [{}, {}] if reuse else [None, None]
 
-        def read(start):
-            return self.block(start, min(start + step, self.shape[0]), columns, check)
+        def read(k):
+            start = starts[k]
+            return self.block(start, min(start + step, self.shape[0]), columns, check,
+                              sets[k % 2])
 
         if not (prefetch and self.lazy and not self.is_dask and len(starts) > 1):
-            for start in starts:
-                yield start, read(start)
+            for k, start in enumerate(starts):
+                yield start, read(k)
             return
         with ThreadPoolExecutor(1) as reader:  # closing the generator waits for the read
-            ahead = reader.submit(read, starts[0])
+            ahead = reader.submit(read, 0)
             for k, start in enumerate(starts):
                 block = ahead.result()
-                if k + 1 < len(starts):
-                    ahead = reader.submit(read, starts[k + 1])
+                if k + 1 < len(starts):  # into the other set: the caller is done with it
+                    ahead = reader.submit(read, k + 1)
                 yield start, block
 
 

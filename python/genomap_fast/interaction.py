@@ -117,7 +117,8 @@ def accumulate(X, chunk_size: int | None = None, num_threads: int | None = None,
     src = as_source(X, name=name)
     width = src.shape[1] if columns is None else len(columns)
     acc = _core.CorrelationAccumulator(width)
-    for _, block in src.blocks(chunk_size or default_chunk_rows(width), columns, prefetch=True):
+    for _, block in src.blocks(chunk_size or default_chunk_rows(width), columns, prefetch=True,
+                               reuse=True):
         add_block(acc, block, nt)
         if progress is not None:
             progress.update(block.shape[0])

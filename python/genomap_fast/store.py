@@ -191,7 +191,8 @@ def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None
             writer = ChunkWriter(images, nt)
             try:
                 # the kernels check values
-                for k, (start, block) in enumerate(src.blocks(step, check=False, prefetch=True)):
+                blocks = src.blocks(step, check=False, prefetch=True, reuse=True)
+                for k, (start, block) in enumerate(blocks):
                     m, out = block.shape[0], outs[k % 2]
                     genomap.rasterize_block(block, out[:m], "nchw", nt, start)
                     writer.write(start, out[:m])
