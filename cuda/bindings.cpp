@@ -64,7 +64,22 @@ int64_t host_csr(py::array ip_in, py::array ix_in, py::array data_in, carray<int
 bool is_f32(const py::array& a) { return py::dtype::of<float>().equal(a.dtype()); }
 bool is_i32(const py::array& a) { return py::dtype::of<int32_t>().equal(a.dtype()); }
 
-py::tuple sinkhorn_result(py::array_t<double> out, SinkhornResult r) {
+// The Sinkhorn bindings (device kernels, or their bodies on the host): checks the arguments,
+// runs solve(n, D, out) without the GIL into a new (n, D) array and returns
+// (class mass, iterations, marginal error).
+template <class Solve>
+py::tuple sinkhorn_call(const carray<double>& M, const carray<int64_t>& capacity, Solve&& solve) {
+  if (M.ndim() != 2) throw std::invalid_argument("M must be 2-D (genes, classes)");
+  const int64_t n = M.shape(0), D = M.shape(1);
+  if (capacity.ndim() != 1 || capacity.shape(0) != D)
+    throw std::invalid_argument("need one capacity per class");
+  py::array_t<double> out({n, D});
+  double* o = out.mutable_data();
+  SinkhornResult r;
+  {
+    py::gil_scoped_release release;
+    r = solve(n, D, o);
+  }
   return py::make_tuple(out, r.n_iter, r.marginal_error);
 }
 
@@ -184,17 +199,9 @@ PYBIND11_MODULE(_cuda, m) {
       "sinkhorn_log",
       [](carray<double> M, carray<int64_t> capacity, double reg, int64_t max_iter,
          double stop_thr) {
-        const int64_t n = M.shape(0), D = M.shape(1);
-        if (capacity.ndim() != 1 || capacity.shape(0) != D)
-          throw std::invalid_argument("need one capacity per class");
-        py::array_t<double> out({n, D});
-        double* o = out.mutable_data();
-        SinkhornResult r;
-        {
-          py::gil_scoped_release release;
-          r = sinkhorn_log(M.data(), n, D, capacity.data(), reg, max_iter, stop_thr, o);
-        }
-        return sinkhorn_result(out, r);
+        return sinkhorn_call(M, capacity, [&](int64_t n, int64_t D, double* o) {
+          return sinkhorn_log(M.data(), n, D, capacity.data(), reg, max_iter, stop_thr, o);
+        });
       },
       py::arg("M"), py::arg("capacity"), py::arg("reg"), py::arg("max_iter"),
       py::arg("stop_thr"),
@@ -245,13 +252,9 @@ PYBIND11_MODULE(_cuda, m) {
       "host_sinkhorn_log",
       [](carray<double> M, carray<int64_t> capacity, double reg, int64_t max_iter,
          double stop_thr) {
-        const int64_t n = M.shape(0), D = M.shape(1);
-        if (capacity.ndim() != 1 || capacity.shape(0) != D)
-          throw std::invalid_argument("need one capacity per class");
-        py::array_t<double> out({n, D});
-        auto r = host_sinkhorn_log(M.data(), n, D, capacity.data(), reg, max_iter, stop_thr,
-                                   out.mutable_data());
-        return sinkhorn_result(out, r);
+        return sinkhorn_call(M, capacity, [&](int64_t n, int64_t D, double* o) {
+          return host_sinkhorn_log(M.data(), n, D, capacity.data(), reg, max_iter, stop_thr, o);
+        });
       },
       py::arg("M"), py::arg("capacity"), py::arg("reg"), py::arg("max_iter"),
       py::arg("stop_thr"));

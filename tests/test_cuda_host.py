@@ -204,3 +204,14 @@ def test_estimator_cuda_path_with_host_kernels(monkeypatch):
     capped = _gpu.interaction_matrix(X, chunk_size=64).distance
     np.testing.assert_allclose(capped, gf.interaction_matrix(X, chunk_size=10).distance,
                                rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("solve", ["host_sinkhorn_log", "sinkhorn_log"])
+def test_sinkhorn_bindings_refuse_bad_shapes(solve):
+    """Both Sinkhorn bindings check their arguments the same way before any work (the device
+    one before touching a device)."""
+    fn = getattr(_cuda, solve)
+    with pytest.raises(ValueError, match="M must be 2-D"):
+        fn(np.ones(4), np.ones(4, dtype=np.int64), 0.1, 10, 1e-9)
+    with pytest.raises(ValueError, match="one capacity per class"):
+        fn(np.ones((4, 3)), np.ones(4, dtype=np.int64), 0.1, 10, 1e-9)

@@ -23,9 +23,10 @@ ANNEAL_STARTS = ("auto", "exact", "entropic", "multilevel")
 MULTILEVEL_START_GENES = 2048
 # Annealing schedules per start (keywords of _core.solve_gw_anneal), from benchmarks/
 # test_anneal.py and the tuning recorded in the README.
+_SWAP_ANNEALING: dict[str, Any] = {"sa_t_start": 0.3, "sa_t_end": 0.003, "sa_neighbours": 24}
 ANNEAL_SCHEDULES: dict[str, dict[str, Any]] = {
-    "exact": {"sa_t_start": 0.3, "sa_t_end": 0.003, "sa_neighbours": 24},
-    "entropic": {"sa_t_start": 0.3, "sa_t_end": 0.003, "sa_neighbours": 24},
+    "exact": _SWAP_ANNEALING,
+    "entropic": _SWAP_ANNEALING,
     # from a coarse-to-fine start: no exact polish (n x n assignments), the annealing refines
     # (no annealing there: 50 sweeps gained 1e-6 relative at 64x64 in 5 s, 2 passes of swap
     # descent 1e-6 in 14 s; the pixel-level landscape is flat)
