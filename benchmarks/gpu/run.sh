@@ -14,13 +14,15 @@ echo "== $(date -u) on $(hostname)"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv"
 nvcc --version | tail -1
 start=$(date +%s)
+export PATH="$PATH:/usr/local/cuda/bin"
+export CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)"
 
 # The package needs numpy, scipy, threadpoolctl and tqdm (POT is optional: the benchmark's POT
 # column). The GPU machine has no network: wheels put in benchmarks/gpu/wheels (ignored, carried
 # along) are installed from there.
 WHEELS="${WHEELS:-benchmarks/gpu/wheels}"
-if [ -d "$WHEELS" ]; then
-  "$PY" -m pip install -q --no-index --find-links "$WHEELS" scipy threadpoolctl tqdm pot \
+if compgen -G "$WHEELS/*.whl" >/dev/null; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile "$WHEELS"/*.whl \
     || echo "some wheels in $WHEELS did not install"
 fi
 "$PY" - <<'PYEOF'
@@ -39,13 +41,17 @@ echo "build: $(( $(date +%s) - start )) s"
   | tee "$OUT/backends.json"
 
 echo "== GPU tests"
-timeout 240 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_device.py tests/test_cuda_host.py \
-  --junitxml="$OUT/tests.xml" -ra
+# in 4 worker processes: a crash (illegal address, abort) loses one test, not the rest
+XDIST=""
+"$PY" -c "import xdist" 2>/dev/null && XDIST="-n 4"
+timeout 240 "$PY" -m pytest -q -p no:cacheprovider $XDIST tests/test_cuda_device.py \
+  tests/test_cuda_host.py tests/test_cuda_build.py --junitxml="$OUT/tests.xml" -ra --tb=short \
+  --durations=10
 tests_rc=$?
 echo "tests: rc=$tests_rc, $(( $(date +%s) - start )) s"
 
 echo "== GPU benchmark"
-timeout 270 "$PY" -m pytest -q -s -p no:cacheprovider benchmarks/test_gpu.py -ra
+timeout 270 "$PY" -m pytest -q -s -p no:cacheprovider benchmarks/test_gpu.py -ra --tb=short
 bench_rc=$?
 cp benchmarks/results/test_gpu.md "$OUT/" 2>/dev/null || echo "no benchmark table written"
 echo "benchmark: rc=$bench_rc, total $(( $(date +%s) - start )) s"

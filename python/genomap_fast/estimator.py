@@ -240,6 +240,7 @@ class Genomap:
         placement = solve_placement(
             stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
             refine_rounds=self.refine_rounds, num_threads=nt, multilevel=self.multilevel,
+            solver=self.solver, seed=self.seed, restarts=self.restarts,
         )
         genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
         self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
