@@ -162,15 +162,21 @@ PYBIND11_MODULE(_cuda, m) {
       .def(py::init<int64_t, int64_t>(), py::arg("n_genes"), py::arg("max_rows"))
       .def(
           "add_host_block",
-          [](DeviceAccumulator& a, carray<double> x) {
+          [](DeviceAccumulator& a, py::array block) {
+            // float32 blocks stay float32 (half the bytes to copy); anything else is float64
+            const bool f32 = block.dtype().is(py::dtype::of<float>());
+            py::array x = f32 ? py::array(block.cast<carray<float>>())
+                              : py::array(block.cast<carray<double>>());
             if (x.ndim() != 2 || x.shape(1) != a.n_genes())
               throw std::invalid_argument("block must be rows x n_genes");
-            const double* p = x.data();
+            const void* p = x.data();
             const int64_t rows = x.shape(0);
             py::gil_scoped_release release;
-            a.add_host_block(p, rows);
+            a.add_host_block(p, f32 ? DType::f32 : DType::f64, rows);
           },
-          py::arg("block"))
+          py::arg("block"),
+          "One fold step with a host block (rows x n_genes; float32 stays float32, other "
+          "dtypes are read as float64).")
       .def(
           "add_device_block",
           [](DeviceAccumulator& a, std::uintptr_t x, const std::string& dtype, int64_t rows) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -414,21 +415,23 @@ void DeviceAccumulator::reduce_block(const void* d_x, DType in, int64_t rows) {
   count_ += rows;
 }
 
-void DeviceAccumulator::add_host_block(const double* h_x, int64_t rows) {
+void DeviceAccumulator::add_host_block(const void* h_x, DType in, int64_t rows) {
   if (rows <= 0) return;
   if (rows > max_rows_) throw std::invalid_argument("block has more rows than max_rows");
+  if (in != DType::f32 && in != DType::f64)
+    throw std::invalid_argument("blocks must be float32 or float64");
+  const size_t bytes = size_t(rows) * n_ * dtype_size(in);
   const int k = slot_;
   slot_ ^= 1;
   auto cs = static_cast<cudaStream_t>(copy_stream_);
   auto ks = static_cast<cudaStream_t>(compute_stream_);
   // slot k's pinned and device buffers are free once its previous block has been reduced
   GENOMAP_CUDA(cudaEventSynchronize(static_cast<cudaEvent_t>(consumed_[k])));
-  std::copy(h_x, h_x + rows * n_, h_pinned_[k]);
-  GENOMAP_CUDA(cudaMemcpyAsync(d_in_[k], h_pinned_[k], rows * n_ * sizeof(double),
-                               cudaMemcpyHostToDevice, cs));
+  std::memcpy(h_pinned_[k], h_x, bytes);
+  GENOMAP_CUDA(cudaMemcpyAsync(d_in_[k], h_pinned_[k], bytes, cudaMemcpyHostToDevice, cs));
   GENOMAP_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(copied_[k]), cs));
   GENOMAP_CUDA(cudaStreamWaitEvent(ks, static_cast<cudaEvent_t>(copied_[k]), 0));
-  reduce_block(d_in_[k], DType::f64, rows);
+  reduce_block(d_in_[k], in, rows);
   GENOMAP_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(consumed_[k]), ks));
 }
 

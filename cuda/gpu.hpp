@@ -39,9 +39,10 @@ class DeviceAccumulator {
   ~DeviceAccumulator();
   DeviceAccumulator(const DeviceAccumulator&) = delete;
   DeviceAccumulator& operator=(const DeviceAccumulator&) = delete;
-  // One fold step with a host block (rows x n, row-major float64): copied to pinned memory and
-  // then to the device on a copy stream while the previous block is still being reduced.
-  void add_host_block(const double* h_x, int64_t rows);
+  // One fold step with a host block (rows x n, row-major float32/float64): copied to pinned
+  // memory and then to the device on a copy stream while the previous block is still being
+  // reduced (float32 blocks travel as float32: half the bytes; widened on the device).
+  void add_host_block(const void* h_x, DType in, int64_t rows);
   // One fold step with a device block (rows x n, row-major float32/float64, ld = n).
   void add_device_block(const void* d_x, DType in, int64_t rows);
   // Waits for the device and copies the statistics out (cross: upper triangle valid).

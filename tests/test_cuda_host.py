@@ -169,8 +169,9 @@ class _HostDevice:
             self.n_genes, self.max_rows, self.blocks = n_genes, max_rows, []
 
         def add_host_block(self, block):
-            assert block.shape[0] <= self.max_rows and block.dtype == np.float64
-            self.blocks.append(block.copy())
+            assert block.shape[0] <= self.max_rows
+            assert block.dtype in (np.float32, np.float64) and block.flags.c_contiguous
+            self.blocks.append(block.astype(np.float64))  # the device widens float32 exactly
 
         def state(self):
             x = np.concatenate(self.blocks)
@@ -215,3 +216,20 @@ def test_sinkhorn_bindings_refuse_bad_shapes(solve):
         fn(np.ones(4), np.ones(4, dtype=np.int64), 0.1, 10, 1e-9)
     with pytest.raises(ValueError, match="one capacity per class"):
         fn(np.ones((4, 3)), np.ones(4, dtype=np.int64), 0.1, 10, 1e-9)
+
+
+def test_device_block_rows_follow_the_cap(monkeypatch):
+    from genomap_fast import _gpu
+
+    monkeypatch.delenv("GENOMAP_FAST_DEVICE_MEMORY", raising=False)
+    n = 300
+    assert _gpu.block_rows(n, 8 << 20) == ((8 << 20) - 2 * n * n * 8) // (3 * n * 8)
+    # the default cap (1 GiB) grows for wide statistics instead of refusing them
+    wide = 10_000
+    assert 2 * wide * wide * 8 > _gpu.DEFAULT_DEVICE_BYTES
+    assert _gpu.block_rows(wide) == _gpu.DEFAULT_MIN_BLOCK_ROWS
+    with pytest.raises(ValueError, match="cannot hold the 10000 x 10000 statistics"):
+        _gpu.block_rows(wide, 1 << 30)  # a cap the caller gave is kept
+    monkeypatch.setenv("GENOMAP_FAST_DEVICE_MEMORY", str(1 << 30))
+    with pytest.raises(ValueError, match="cannot hold"):
+        _gpu.block_rows(wide)

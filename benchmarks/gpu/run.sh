@@ -55,4 +55,15 @@ timeout 270 "$PY" -m pytest -q -s -p no:cacheprovider benchmarks/test_gpu.py -ra
 bench_rc=$?
 cp benchmarks/results/test_gpu.md "$OUT/" 2>/dev/null || echo "no benchmark table written"
 echo "benchmark: rc=$bench_rc, total $(( $(date +%s) - start )) s"
-exit $(( tests_rc != 0 || bench_rc != 0 ))
+
+san_rc=0
+if [ "${SANITIZE:-0}" = 1 ] && command -v compute-sanitizer >/dev/null; then
+  echo "== compute-sanitizer memcheck on the device tests (not the million-cell one)"
+  timeout 150 compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 \
+    "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_device.py -k "not million" --tb=short \
+    > "$OUT/memcheck.log" 2>&1
+  san_rc=$?
+  tail -15 "$OUT/memcheck.log"
+  echo "memcheck: rc=$san_rc, total $(( $(date +%s) - start )) s"
+fi
+exit $(( tests_rc != 0 || bench_rc != 0 || san_rc != 0 ))

@@ -17,6 +17,10 @@ from . import _core
 from ._source import as_source, check_block
 
 DEFAULT_DEVICE_BYTES = 1 << 30
+# Without a cap given (argument or GENOMAP_FAST_DEVICE_MEMORY), the interaction statistics of a
+# wide matrix (two genes x genes float64 matrices: 1.6 GB at 10,000 genes) get the room they need
+# plus this many rows per block, rather than an error.
+DEFAULT_MIN_BLOCK_ROWS = 1024
 
 
 def _cuda():
@@ -157,12 +161,17 @@ def _accumulator_from_state(count, shift, sums, cross):
 
 def block_rows(n_genes: int, max_device_bytes: int | None = None) -> int:
     """Rows per device block: three row-blocks (two in flight, one centred) and two
-    genes x genes matrices within the cap."""
-    budget = device_bytes(max_device_bytes) - 2 * n_genes * n_genes * 8
-    rows = budget // (3 * n_genes * 8)
+    genes x genes matrices within the cap. With no cap given (neither argument nor
+    ``GENOMAP_FAST_DEVICE_MEMORY``) the default cap grows to hold the statistics and
+    :data:`DEFAULT_MIN_BLOCK_ROWS` rows; a cap given that cannot hold them is an error."""
+    cap = device_bytes(max_device_bytes)
+    stats, per_row = 2 * n_genes * n_genes * 8, 3 * n_genes * 8
+    if max_device_bytes is None and "GENOMAP_FAST_DEVICE_MEMORY" not in os.environ:
+        cap = max(cap, stats + DEFAULT_MIN_BLOCK_ROWS * per_row)
+    rows = (cap - stats) // per_row
     if rows < 1:
-        raise ValueError(f"max_device_bytes={device_bytes(max_device_bytes)} cannot hold the "
-                         f"{n_genes} x {n_genes} statistics")
+        raise ValueError(f"max_device_bytes={cap} cannot hold the {n_genes} x {n_genes} "
+                         f"statistics ({stats + per_row} bytes at least)")
     return int(rows)
 
 
@@ -196,7 +205,9 @@ def accumulate(X, chunk_size: int | None = None, columns=None, progress=None,
         for _, block in src.blocks(rows, columns):
             if sp.issparse(block):
                 block = block.toarray()
-            dev.add_host_block(np.ascontiguousarray(block, dtype=np.float64))
+            # float32 blocks travel as float32 (widened on the device, as the core widens them)
+            dtype = np.float32 if block.dtype == np.float32 else np.float64
+            dev.add_host_block(np.ascontiguousarray(block, dtype=dtype))
             if progress is not None:
                 progress.update(block.shape[0])
     return _accumulator_from_state(*dev.state())
