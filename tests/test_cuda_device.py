@@ -115,3 +115,28 @@ def test_million_cells_through_a_small_device_cap():
     capped = np.empty((1_000_000, 1, 8, 8), np.float32)
     _gpu.rasterize_host_block(X, dest, scale, capped, max_device_bytes=4 << 20)
     np.testing.assert_array_equal(capped, gm.transform(X))
+
+
+def test_cnn_tasks_train_on_the_gpu(tmp_path):
+    """The torch tasks on device="cuda": far above chance, the model on the GPU, reproducible
+    with a seed on the GPU (up to float32 kernel rounding), save/load keeps the predictions."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    from genomap_fast.cnn import GenoDEC, GenoNetClassifier
+    from genomap_fast.datasets import synthetic_counts
+
+    X, y = synthetic_counts(400, 64, n_types=4, n_modules=8, seed=21)
+    X = X.astype(np.float64)
+    a = GenoNetClassifier(8, 8, epochs=15, seed=5, device="cuda").fit(X[:300], y[:300])
+    assert next(a.model_.parameters()).is_cuda
+    assert np.mean(a.predict(X[300:]) == y[300:]) > 0.8  # chance is 0.25
+    b = GenoNetClassifier(8, 8, epochs=15, seed=5, device="cuda").fit(X[:300], y[:300])
+    np.testing.assert_allclose(b.predict_proba(X[300:]), a.predict_proba(X[300:]), atol=1e-5)
+    a.save(tmp_path / "clf.pt")
+    back = GenoNetClassifier.load(tmp_path / "clf.pt")
+    np.testing.assert_allclose(back.predict_proba(X[300:]), a.predict_proba(X[300:]),
+                               atol=1e-5)
+    dec = GenoDEC(8, 8, n_clusters=4, pretrain_epochs=5, maxiter=40, device="cuda").fit(X)
+    assert dec.labels_.shape == (400,) and set(np.unique(dec.labels_)) <= {0, 1, 2, 3}
+    assert dec.features_.shape == (400, 32) and np.isfinite(dec.features_).all()

@@ -199,6 +199,14 @@ def test_estimator_cuda_path_with_host_kernels(monkeypatch):
     bad[123, 7] = np.nan
     with pytest.raises(ValueError, match="123"):
         gpu.transform(bad)
+    # the host-streamed rasterisation (kept beside the CPU gather, which is faster for host
+    # arrays): same images in blocks that fit the cap, NaN named by its cell
+    dest, scale = _gpu.placement_dest(gpu.placement_obj_, gpu.genes_, gpu.n_genes_in_)
+    streamed = np.empty((300, 1, 6, 6), np.float32)
+    _gpu.rasterize_host_block(X, dest, scale, streamed, max_device_bytes=4 * (30 + 36) * 7)
+    np.testing.assert_array_equal(streamed, cpu.transform(X))
+    with pytest.raises(ValueError, match="123"):
+        _gpu.rasterize_host_block(bad, dest, scale, streamed)
     # a device-memory cap smaller than one block of 64 rows: blocks of what fits
     monkeypatch.setenv("GENOMAP_FAST_DEVICE_MEMORY", str(2 * 30 * 30 * 8 + 3 * 30 * 8 * 10))
     assert _gpu.block_rows(30) == 10
