@@ -98,6 +98,14 @@ def test_anneal_restarts_and_seeds():
     assert three.best_restart == int(np.argmin(objs))
     assert _core.objective_assignment(C1, grid, three.assign, 1) == pytest.approx(
         three.objective, rel=1e-12)
+    # restarts of a small problem run side by side on the threads given: same result and
+    # counters whatever the thread count (merged in restart order)
+    for nt in (2, 3):
+        par = gf.placement.solve_anneal(C1, grid, seed=0, restarts=3, num_threads=nt, **FAST)
+        assert np.array_equal(par.assign, three.assign)
+        assert np.array_equal(par.restart_objectives, objs)
+        assert (par.sa_proposals, par.sa_accepted, par.swaps, par.exact_iters) == (
+            three.sa_proposals, three.sa_accepted, three.swaps, three.exact_iters)
     # different seeds explore differently (annealing moves are random)
     others = {float(gf.placement.solve_anneal(C1, grid, seed=s, **FAST).objective)
               for s in range(1, 5)}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <random>
@@ -373,11 +374,14 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // One gene per class on a large grid (euclidean, 4,096+ pixels): CS is C1 with its columns
   // permuted, CS[k, e] = C1[k, gene_of[e]]; it is read through gene_of instead of stored
   // (n x D doubles would be 800 MB at 100x100), and an accepted swap costs O(1).
-  constexpr int64_t kLane = 2;
+  // CS is stored in float32: half the bytes (at pbmc68k_reduced's 765 genes x 106 rings it then
+  // fits a 512 KB L2), and a proposal's gain, read from it in double arithmetic, only steers the
+  // Metropolis choice; the objective kept is recomputed exactly in double at the end.
+  constexpr int64_t kLane = 2;  // float: 4 (16-byte runs) made proposals slower
   const double* C1 = p.C1;
   const int64_t nb = gather ? 0 : (n + kLane - 1) / kLane;
-  std::vector<double> CS(nb * D * kLane, 0.0), Ldiag(D), dC(n), Lbuf(D), Lbuf2(D),
-      w(nb * kLane, 0.0);
+  std::vector<float> CS(nb * D * kLane, 0.0f);
+  std::vector<double> Ldiag(D), dC(n), Lbuf(D), Lbuf2(D), w(nb * kLane, 0.0);
   std::vector<int64_t> gene_of(gather ? D : 0);
   auto load_sums = [&]() {
     if (gather) {
@@ -388,7 +392,8 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     class_sums(p, assign, D, rowmajor.data(), nt);
     for (int64_t k = 0; k < n; ++k)
       for (int64_t e = 0; e < D; ++e)
-        CS[(k / kLane) * D * kLane + e * kLane + k % kLane] = rowmajor[k * D + e];
+        CS[(k / kLane) * D * kLane + e * kLane + k % kLane] =
+            static_cast<float>(rowmajor[k * D + e]);
   };
   const bool dense = D <= 4096;
   const std::vector<double> Ldense = dense ? p.grid->dense_log_cost() : std::vector<double>();
@@ -418,15 +423,18 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       for (; e < D; ++e) s0 += (ri[g[e]] - rj[g[e]]) * (Lb[e] - La[e]);
       return (s0 + s1) + (s2 + s3);
     }
-    const double* ci = CS.data() + (i / kLane) * D * kLane + i % kLane;
-    const double* cj = CS.data() + (j / kLane) * D * kLane + j % kLane;
+    const float* ci = CS.data() + (i / kLane) * D * kLane + i % kLane;
+    const float* cj = CS.data() + (j / kLane) * D * kLane + j % kLane;
+    auto diff = [&](int64_t f) {
+      return static_cast<double>(ci[f * kLane]) - static_cast<double>(cj[f * kLane]);
+    };
     for (; e + 4 <= D; e += 4) {
-      s0 += (ci[e * kLane] - cj[e * kLane]) * (Lb[e] - La[e]);
-      s1 += (ci[(e + 1) * kLane] - cj[(e + 1) * kLane]) * (Lb[e + 1] - La[e + 1]);
-      s2 += (ci[(e + 2) * kLane] - cj[(e + 2) * kLane]) * (Lb[e + 2] - La[e + 2]);
-      s3 += (ci[(e + 3) * kLane] - cj[(e + 3) * kLane]) * (Lb[e + 3] - La[e + 3]);
+      s0 += diff(e) * (Lb[e] - La[e]);
+      s1 += diff(e + 1) * (Lb[e + 1] - La[e + 1]);
+      s2 += diff(e + 2) * (Lb[e + 2] - La[e + 2]);
+      s3 += diff(e + 3) * (Lb[e + 3] - La[e + 3]);
     }
-    for (; e < D; ++e) s0 += (ci[e * kLane] - cj[e * kLane]) * (Lb[e] - La[e]);
+    for (; e < D; ++e) s0 += diff(e) * (Lb[e] - La[e]);
     return (s0 + s1) + (s2 + s3);
   };
   auto gain = [&](int64_t i, int64_t j, int64_t a, int64_t b) {
@@ -508,12 +516,12 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     if (!gather)
       for (int64_t k = 0; k < n; ++k) w[k] = ci[k] - cj[k];  // w[n:] stays 0
     for (int64_t kb = 0; kb < nb; ++kb) {
-      double* col_a = CS.data() + kb * D * kLane + a * kLane;
-      double* col_b = CS.data() + kb * D * kLane + b * kLane;
+      float* col_a = CS.data() + kb * D * kLane + a * kLane;
+      float* col_b = CS.data() + kb * D * kLane + b * kLane;
       const double* wk = w.data() + kb * kLane;
       for (int64_t t = 0; t < kLane; ++t) {
-        col_a[t] -= wk[t];
-        col_b[t] += wk[t];
+        col_a[t] = static_cast<float>(col_a[t] - wk[t]);
+        col_b[t] = static_cast<float>(col_b[t] + wk[t]);
       }
     }
     assign[i] = b;
@@ -650,12 +658,112 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
     sk = std::make_unique<Sinkhorn>(n, D, cap, nt);
   }
 
-  // The exact start is deterministic: computed and descended once, shared by all restarts.
-  std::vector<int64_t> exact_assign;
-  double exact_obj = 0.0;
+  // Counters of one restart (merged into res in restart order).
+  struct Tally {
+    int64_t exact_iters = 0, swaps = 0, sa_proposals = 0, sa_accepted = 0;
+  };
+  auto merge = [&](const Tally& t) {
+    res.exact_iters += t.exact_iters;
+    res.swaps += t.swaps;
+    res.sa_proposals += t.sa_proposals;
+    res.sa_accepted += t.sa_accepted;
+  };
+  // Swap descent and exact iteration alternate while either improves. Bw: (n, D) workspace.
+  auto descend = [&](std::vector<int64_t>& assign, double& obj, std::vector<double>& Bw,
+                     Tally& t) {
+    for (int64_t round = 0; round < opt.swap_rounds; ++round) {
+      const SwapStats sw =
+          swap_local_search(p, assign.data(), opt.swap_passes, nt, opt.swap_max_work);
+      t.swaps += sw.swaps;
+      obj = std::min(obj, sw.objective);
+      if (sw.swaps == 0) break;
+      linear_term_assignment(p, assign.data(), Bw.data(), nt);
+      ExactStart again;
+      again.linear_term = Bw.data();
+      ExactResult e2 = solve_gw_exact(p, opt.polish_iter, nt, &again);
+      t.exact_iters += e2.n_iter;
+      if (!(e2.objective < obj)) break;
+      assign = e2.assign;
+      obj = e2.objective;
+    }
+  };
+  // Restart r's annealing (seeded by r) from assign, then a descent if it gained.
+  auto anneal = [&](int64_t r, std::vector<int64_t>& assign, double& obj, std::vector<double>& Bw,
+                    Tally& t) {
+    const double work_cap = opt.sa_max_work / static_cast<double>(D);
+    const auto proposals = static_cast<int64_t>(
+        std::min(opt.sa_sweeps * static_cast<double>(n), work_cap));
+    if (proposals <= 0) return;
+    const SwapAnnealStats sa =
+        swap_anneal(p, assign.data(), proposals, opt.sa_t_start, opt.sa_t_end,
+                    opt.seed * 1000003ULL + static_cast<uint64_t>(r), nt, opt.sa_neighbours);
+    t.sa_proposals += sa.proposals;
+    t.sa_accepted += sa.accepted;
+    if (sa.objective < obj) {
+      obj = sa.objective;
+      descend(assign, obj, Bw, t);
+    }
+  };
+  auto keep = [&](int64_t r, const std::vector<int64_t>& assign, double obj, double coupling_obj,
+                  double rounded) {
+    res.restart_objectives.push_back(obj);
+    if (obj < res.objective) {
+      res.objective = obj;
+      res.assign = assign;
+      res.best_restart = r;
+      res.coupling_objective = coupling_obj;
+      res.rounded_objective = rounded;
+    }
+  };
+
+  if (!opt.entropic_start) {
+    // The exact (or multilevel) start is deterministic: computed and descended once, shared by
+    // all restarts, which differ only in the annealing's seed. On a small problem each restart
+    // runs on one thread, so restarts run side by side on the threads given; each computes
+    // exactly what it would alone, and they are merged in restart order: the result does not
+    // depend on the thread count.
+    Tally t0;
+    ExactResult er;
+    if (opt.multilevel_start) {
+      er.assign = multilevel_start(p, opt.multilevel_tile, opt.polish_iter, nt, t0.exact_iters);
+      er.objective = start_objective(er.assign.data());
+    } else {
+      er = solve_gw_exact(p, opt.polish_iter, nt);
+      t0.exact_iters += er.n_iter;
+    }
+    const double rounded = er.objective;
+    double start_obj = er.objective;
+    std::vector<int64_t> start_assign = std::move(er.assign);
+    descend(start_assign, start_obj, B, t0);
+    merge(t0);
+    const int64_t R = opt.restarts;
+    std::vector<std::vector<int64_t>> assigns(R, start_assign);
+    std::vector<double> objs(R, start_obj);
+    std::vector<Tally> tallies(R);
+    const int side_by_side =
+        nt == 1 ? static_cast<int>(std::min<int64_t>(std::max(num_threads, 1), R)) : 1;
+    std::vector<std::exception_ptr> errors(R);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(side_by_side) if (side_by_side > 1)
+    for (int64_t r = 0; r < R; ++r) {
+      try {
+        std::vector<double> Bw(r == 0 || side_by_side == 1 ? 0 : n * D);
+        anneal(r, assigns[r], objs[r], Bw.empty() ? B : Bw, tallies[r]);
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    }
+    for (const auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    for (int64_t r = 0; r < R; ++r) {
+      merge(tallies[r]);
+      keep(r, assigns[r], objs[r], std::numeric_limits<double>::quiet_NaN(), rounded);
+    }
+    return res;
+  }
+
   for (int64_t r = 0; r < opt.restarts; ++r) {
-    if (opt.entropic_start) Tc = product;
-    if (opt.entropic_start && r > 0 && opt.noise > 0) {
+    Tc = product;
+    if (r > 0 && opt.noise > 0) {
       std::mt19937_64 rng(opt.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(r));
       std::normal_distribution<double> z(0.0, 1.0);
       double total = 0.0;
@@ -665,92 +773,37 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
       }
       for (int64_t k = 0; k < n * D; ++k) Tc[k] /= total;
     }
-    ExactResult er;
-    double coupling_obj = std::numeric_limits<double>::quiet_NaN();
-    if (opt.multilevel_start) {
-      if (r == 0) {
-        er.assign = multilevel_start(p, opt.multilevel_tile, opt.polish_iter, nt, res.exact_iters);
-        er.objective = start_objective(er.assign.data());
+    std::vector<double> f(n, 0.0), g(D, 0.0);
+    double eps = opt.eps_start * spread;
+    const double eps_min = opt.eps_end * spread;
+    while (true) {
+      for (int64_t s = 0; s < opt.steps_per_eps; ++s) {
+        linear_term_coupling(p, Tc.data(), B.data(), nt);
+        for (int64_t k = 0; k < n * D; ++k) M[k] = -B[k];
+        res.sinkhorn_iters +=
+            sk->solve(M.data(), eps, f, g, opt.sinkhorn_iter, opt.sinkhorn_tol, Tc.data());
+        res.gw_steps++;
       }
-    } else if (!opt.entropic_start) {
-      if (r == 0) {
-        er = solve_gw_exact(p, opt.polish_iter, nt);
-        res.exact_iters += er.n_iter;
-      }
-    } else {
-      std::vector<double> f(n, 0.0), g(D, 0.0);
-      double eps = opt.eps_start * spread;
-      const double eps_min = opt.eps_end * spread;
-      while (true) {
-        for (int64_t s = 0; s < opt.steps_per_eps; ++s) {
-          linear_term_coupling(p, Tc.data(), B.data(), nt);
-          for (int64_t k = 0; k < n * D; ++k) M[k] = -B[k];
-          res.sinkhorn_iters +=
-              sk->solve(M.data(), eps, f, g, opt.sinkhorn_iter, opt.sinkhorn_tol, Tc.data());
-          res.gw_steps++;
-        }
-        if (eps <= eps_min * (1.0 + 1e-12)) break;
-        eps = std::max(eps * opt.decay, eps_min);
-      }
-      linear_term_coupling(p, Tc.data(), B.data(), nt);
-      double tb = 0.0;
-      for (int64_t k = 0; k < n * D; ++k) tb += B[k] * Tc[k];
-      coupling_obj = p.f1_term + p.grid->mean_cost - tb;
+      if (eps <= eps_min * (1.0 + 1e-12)) break;
+      eps = std::max(eps * opt.decay, eps_min);
+    }
+    linear_term_coupling(p, Tc.data(), B.data(), nt);
+    double tb = 0.0;
+    for (int64_t k = 0; k < n * D; ++k) tb += B[k] * Tc[k];
+    const double coupling_obj = p.f1_term + p.grid->mean_cost - tb;
 
-      ExactStart start;
-      start.linear_term = B.data();
-      er = solve_gw_exact(p, opt.polish_iter, nt, &start);
-      res.exact_iters += er.n_iter;
-    }
-    const bool shared = !opt.entropic_start && r > 0;
-    std::vector<int64_t> assign = shared ? exact_assign : er.assign;
-    double obj = shared ? exact_obj : er.objective;
-    const double rounded = shared ? res.rounded_objective : obj;
-    // Swap descent and exact iteration alternate while either improves.
-    auto descend = [&]() {
-      for (int64_t round = 0; round < opt.swap_rounds; ++round) {
-        const SwapStats sw =
-            swap_local_search(p, assign.data(), opt.swap_passes, nt, opt.swap_max_work);
-        res.swaps += sw.swaps;
-        obj = std::min(obj, sw.objective);
-        if (sw.swaps == 0) break;
-        linear_term_assignment(p, assign.data(), B.data(), nt);
-        ExactStart again;
-        again.linear_term = B.data();
-        ExactResult e2 = solve_gw_exact(p, opt.polish_iter, nt, &again);
-        res.exact_iters += e2.n_iter;
-        if (!(e2.objective < obj)) break;
-        assign = e2.assign;
-        obj = e2.objective;
-      }
-    };
-    if (!shared) descend();
-    if (!opt.entropic_start && r == 0) {
-      exact_assign = assign;
-      exact_obj = obj;
-    }
-    const double work_cap = opt.sa_max_work / static_cast<double>(D);
-    const auto proposals = static_cast<int64_t>(
-        std::min(opt.sa_sweeps * static_cast<double>(n), work_cap));
-    if (proposals > 0) {
-      const SwapAnnealStats sa =
-          swap_anneal(p, assign.data(), proposals, opt.sa_t_start, opt.sa_t_end,
-                      opt.seed * 1000003ULL + static_cast<uint64_t>(r), nt, opt.sa_neighbours);
-      res.sa_proposals += sa.proposals;
-      res.sa_accepted += sa.accepted;
-      if (sa.objective < obj) {
-        obj = sa.objective;
-        descend();
-      }
-    }
-    res.restart_objectives.push_back(obj);
-    if (obj < res.objective) {
-      res.objective = obj;
-      res.assign = assign;
-      res.best_restart = r;
-      res.coupling_objective = coupling_obj;
-      res.rounded_objective = rounded;
-    }
+    ExactStart start;
+    start.linear_term = B.data();
+    ExactResult er = solve_gw_exact(p, opt.polish_iter, nt, &start);
+    Tally t;
+    t.exact_iters += er.n_iter;
+    std::vector<int64_t> assign = std::move(er.assign);
+    double obj = er.objective;
+    const double rounded = obj;
+    descend(assign, obj, B, t);
+    anneal(r, assign, obj, B, t);
+    merge(t);
+    keep(r, assign, obj, coupling_obj, rounded);
   }
   return res;
 }
