@@ -1,0 +1,339 @@
+"""Real labelled single-cell datasets for the task benchmarks, extracted from local clones of
+public GitHub repositories at pinned commits (nothing is downloaded; no data is committed here).
+
+Point ``GENOMAP_FAST_REAL_DATA`` at a folder holding the clones, each named ``owner+name`` (or
+``name``; a bare mirror ``owner+name/repo`` works too), e.g.::
+
+    mkdir -p ~/real && cd ~/real
+    git clone https://github.com/ttgump/scDCC ttgump+scDCC            # atlases
+    git clone https://github.com/gcyuan/SCUBA gcyuan+SCUBA            # time course
+    git clone https://github.com/LuyiTian/sc_mixology LuyiTian+sc_mixology   # batches
+    GENOMAP_FAST_REAL_DATA=~/real python benchmarks/real_datasets.py  # prints a summary
+
+Files are read at the pinned commit with ``git show <commit>:<path>`` (the clone may be at any
+revision); a folder without git metadata is read as a work tree at that commit. Benchmarks that
+use these sets skip cleanly when the variable is unset or a clone is missing.
+
+Datasets (all small enough for a 2-core / 24 GB machine; every file < 4.2 MB):
+
+``atlas``       Mouse Cell Atlas bladder (Han et al. 2018), 2746 cells x 2003
+                genes, 16 cell types, raw UMI counts (scDCC top-2000 genes
+                file).  Gene names and type names are NOT stored in the file:
+                var_names are ``gene0..``; labels are the integer codes 1..16.
+``timecourse``  Mouse pre-implantation embryo (Deng et al. 2014, Science) as
+                shipped with SCUBA: 294 embryo cells x 1000 genes, RPKM
+                (not counts), 10 developmental stages.  obs["day"] is the
+                ordinal time point 0..9 (zygote .. late blastocyst);
+                obs["stage_cells"] is the stage code stored by SCUBA
+                (1, 1.7, 2, 2.5, 4, 8, 16, 32, 48, 64); obs["approx_day"] is an
+                approximate embryonic day added by this script.
+``batches``     CellBench / sc_mixology lung-adenocarcinoma cell lines
+                (Tian et al. 2019, Nat Methods): 5 batches (CEL-seq2 3-line,
+                Drop-seq 3-line, CEL-seq2 5-line plates 1-3), labels = cell
+                line (3 lines shared by all 5 batches, 2 more in the 5-line
+                plates), raw UMI counts, Ensembl gene ids.
+
+Extras (not required, handy for comparisons):
+
+``atlas_kidney``   Human kidney (Young et al. 2018) 5685 x 2000, 11 types,
+                   raw counts, no gene names (same scDCC format).
+``atlas_pbmc68k``  scanpy's pbmc68k_reduced: 700 cells x 765 genes with gene
+                   names and 10 named FACS-based labels, raw counts.
+
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+import anndata
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class Source:
+    repo: str
+    commit: str
+    paths: tuple
+
+
+SOURCES = {
+    "atlas": Source(
+        "ttgump/scDCC",
+        "142e4e0370f4134751e92a160f95f97fce8db369",
+        ("data/Small_Datasets/mouse_bladder_cell_top2000.h5",),
+    ),
+    "atlas_kidney": Source(
+        "ttgump/scDCC",
+        "142e4e0370f4134751e92a160f95f97fce8db369",
+        ("data/Small_Datasets/human_kidney_counts_top2000.h5",),
+    ),
+    "atlas_pbmc68k": Source(
+        "scverse/scanpy",
+        "a224e517a9bb55b06a17c3f74417e435429cd881",
+        (
+            "src/scanpy/datasets/10x_pbmc68k_reduced.h5ad",
+            "src/scanpy/datasets/10x_pbmc68k_reduced_counts.npz",
+        ),
+    ),
+    "timecourse": Source(
+        "gcyuan/SCUBA",
+        "49484f3f96aa62e24e87be3ad006d0d3d450e6c3",
+        ("sample_data/deng2014/deng2014Data.txt",),
+    ),
+    "batches": Source(
+        "LuyiTian/sc_mixology",
+        "7d00ffb0bd043467f365a9358d7312f294f13c9f",
+        tuple(
+            f"data/csv/{b}.{kind}.csv.gz"
+            for b in (
+                "sc_celseq2",
+                "sc_dropseq",
+                "sc_celseq2_5cl_p1",
+                "sc_celseq2_5cl_p2",
+                "sc_celseq2_5cl_p3",
+            )
+            for kind in ("count", "metadata")
+        ),
+    ),
+}
+
+NAMES = ("atlas", "timecourse", "batches")
+
+
+# --------------------------------------------------------------------------
+# reading files out of a clone / bare mirror
+# --------------------------------------------------------------------------
+def _git_dir(clone_dir: str) -> str | None:
+    """Return a usable git dir for clone_dir, or None for a bare work tree."""
+    d = os.path.abspath(clone_dir)
+    if os.path.isfile(os.path.join(d, "HEAD")) and os.path.isdir(
+        os.path.join(d, "objects")
+    ):
+        return d  # bare repo or a .git directory
+    if os.path.isdir(os.path.join(d, ".git")) or os.path.isfile(os.path.join(d, ".git")):
+        return os.path.join(d, ".git") if os.path.isdir(os.path.join(d, ".git")) else None
+    return None
+
+
+def _read_bytes(clone_dir: str, commit: str, path: str) -> bytes:
+    gd = _git_dir(clone_dir)
+    if gd is not None:
+        try:
+            return subprocess.run(
+                ["git", f"--git-dir={gd}", "show", f"{commit}:{path}"],
+                check=True,
+                capture_output=True,
+            ).stdout
+        except subprocess.CalledProcessError as e:  # pragma: no cover
+            wt = os.path.join(clone_dir, path)
+            if os.path.isfile(wt):
+                with open(wt, "rb") as fh:
+                    return fh.read()
+            raise FileNotFoundError(
+                f"{commit}:{path} not in {gd}: {e.stderr.decode(errors='replace')}"
+            ) from e
+    with open(os.path.join(clone_dir, path), "rb") as fh:
+        return fh.read()
+
+
+def _check_not_lfs(data: bytes, path: str) -> bytes:
+    if data[:40].startswith(b"version https://git-lfs"):
+        raise ValueError(f"{path} is a Git LFS pointer, not data")
+    if len(data) == 0:
+        raise ValueError(f"{path} is empty (blob missing from snapshot?)")
+    return data
+
+
+class _Fetched:
+    """Context manager giving local temp-file paths for a Source's files."""
+
+    def __init__(self, src: Source, clone_dir: str):
+        self.src, self.clone_dir = src, clone_dir
+
+    def __enter__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="realds_")
+        out = {}
+        for p in self.src.paths:
+            data = _check_not_lfs(_read_bytes(self.clone_dir, self.src.commit, p), p)
+            local = os.path.join(self._tmp.name, p.replace("/", "__"))
+            with open(local, "wb") as fh:
+                fh.write(data)
+            out[p] = local
+        return out
+
+    def __exit__(self, *exc):
+        self._tmp.cleanup()
+
+
+# --------------------------------------------------------------------------
+# loaders
+# --------------------------------------------------------------------------
+def _load_scdcc_h5(path: str, prefix: str) -> anndata.AnnData:
+    import h5py
+
+    with h5py.File(path, "r") as h:
+        X = np.asarray(h["X"][...], dtype=np.float32)  # cells x genes, raw counts
+        y = np.asarray(h["Y"][...]).astype(int)
+    var = pd.DataFrame(index=[f"gene{i}" for i in range(X.shape[1])])
+    obs = pd.DataFrame(index=[f"{prefix}{i}" for i in range(X.shape[0])])
+    obs["label"] = pd.Categorical([str(v) for v in y], categories=[str(v) for v in sorted(set(y))])
+    return anndata.AnnData(X=X, obs=obs, var=var)
+
+
+# Deng 2014 stages in developmental order.  obs["day"] is the ordinal time
+# point 0..9 (exact, from the stage labels in the file); obs["approx_day"] is an
+# approximate embryonic day (E0.5 = zygote ... E4.5 = late blastocyst), for
+# plotting only -- it is NOT stored in the source file.
+_DENG_STAGES = (
+    "zygote", "early2cell", "mid2cell", "late2cell", "4cell",
+    "8cell", "16cell", "earlyblast", "midblast", "lateblast",
+)
+_DENG_APPROX_DAY = dict(zip(_DENG_STAGES, (0.5, 1.3, 1.5, 1.9, 2.3, 2.8, 3.3, 3.6, 3.9, 4.2)))
+
+
+def _load_deng(path: str) -> anndata.AnnData:
+    df = pd.read_csv(path, sep="\t", index_col=0)
+    stage_cells = df.loc["Stage"].astype(float)
+    expr = df.drop(index="Stage")
+    names = list(expr.columns)
+    stage = []
+    for c in names:
+        s = re.sub(r"[_-].*", "", c)
+        if s.startswith("zy"):
+            s = "zygote"
+        elif s == "C57twocell":  # C57 mid-2-cell embryos (SCUBA stage value 2)
+            s = "mid2cell"
+        stage.append(s)
+    obs = pd.DataFrame(index=pd.Index(names, name="cell"))
+    obs["label"] = stage
+    obs["stage_cells"] = stage_cells.values
+    keep = obs["label"].isin(_DENG_STAGES).values  # drop fibroblasts, BXC
+    obs = obs.loc[keep].copy()
+    obs["label"] = pd.Categorical(obs["label"], categories=list(_DENG_STAGES))
+    obs["day"] = obs["label"].cat.codes.astype(np.int64)
+    obs["approx_day"] = obs["label"].map(_DENG_APPROX_DAY).astype(float)
+    X = expr.values.T[keep].astype(np.float32)  # RPKM
+    var_names = pd.Index(expr.index.astype(str), name="gene")
+    if not var_names.is_unique:
+        var_names = anndata.utils.make_index_unique(var_names)
+    return anndata.AnnData(X=X, obs=obs, var=pd.DataFrame(index=var_names))
+
+
+def _load_mixology(files: dict, paths: tuple) -> anndata.AnnData:
+    batches = []
+    for p in paths:
+        if p.endswith(".count.csv.gz"):
+            batches.append(p[len("data/csv/"): -len(".count.csv.gz")])
+    parts = []
+    for b in batches:
+        cnt = pd.read_csv(files[f"data/csv/{b}.count.csv.gz"], index_col=0)  # genes x cells
+        meta = pd.read_csv(files[f"data/csv/{b}.metadata.csv.gz"], index_col=0)
+        meta = meta.loc[cnt.columns]
+        if "cell_line" in meta.columns:
+            lab = meta["cell_line"]
+            keep = lab.notna()
+        else:  # 5-cell-line plates: keep demuxlet singlets from 1-cell wells
+            lab = meta["cell_line_demuxlet"]
+            keep = (meta["demuxlet_cls"] == "SNG") & (meta.get("cell_number", 1) == 1)
+        if "outliers" in meta.columns:
+            keep &= ~meta["outliers"].astype(bool)
+        cnt = cnt.loc[:, keep.values]
+        obs = pd.DataFrame(
+            {"label": lab[keep].astype(str).values, "batch": b},
+            index=[f"{b}:{c}" for c in cnt.columns],
+        )
+        X = sp.csr_matrix(cnt.values.T.astype(np.float32))
+        parts.append(anndata.AnnData(X=X, obs=obs, var=pd.DataFrame(index=cnt.index.astype(str))))
+    ad = anndata.concat(parts, join="inner", merge=None)  # genes shared by all batches
+    ad.obs["label"] = pd.Categorical(ad.obs["label"])
+    ad.obs["batch"] = pd.Categorical(ad.obs["batch"], categories=batches)
+    ad.X = sp.csr_matrix(ad.X, dtype=np.float32)
+    return ad
+
+
+def _load_pbmc68k(files: dict, paths: tuple) -> anndata.AnnData:
+    h5ad, npz = paths
+    ref = anndata.read_h5ad(files[h5ad])
+    z = np.load(files[npz], allow_pickle=False)
+    shape = tuple(int(s) for s in z["shape"])
+    X = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape).astype(np.float32)
+    obs = pd.DataFrame({"label": ref.obs["bulk_labels"].values}, index=ref.obs_names)
+    return anndata.AnnData(X=X, obs=obs, var=pd.DataFrame(index=ref.var_names.copy()))
+
+
+def extract(name: str, clone_dir: str, log_normalise: bool = False) -> anndata.AnnData:
+    """Return the dataset ``name`` read from ``clone_dir`` as float32 AnnData.
+
+    obs["label"] is always set; ``timecourse`` also has obs["day"],
+    ``batches`` has obs["batch"].  X holds raw counts (atlas*, batches) or
+    RPKM (timecourse) unless ``log_normalise`` is True, in which case X is
+    log1p(counts / total * 1e4) as float32.
+    """
+    if name not in SOURCES:
+        raise KeyError(f"unknown dataset {name!r}; choose from {sorted(SOURCES)}")
+    src = SOURCES[name]
+    with _Fetched(src, clone_dir) as files:
+        if name in ("atlas", "atlas_kidney"):
+            ad = _load_scdcc_h5(files[src.paths[0]], prefix=name + "_")
+        elif name == "atlas_pbmc68k":
+            ad = _load_pbmc68k(files, src.paths)
+        elif name == "timecourse":
+            ad = _load_deng(files[src.paths[0]])
+        elif name == "batches":
+            ad = _load_mixology(files, src.paths)
+        else:  # pragma: no cover
+            raise KeyError(name)
+    ad.uns["source"] = {"repo": src.repo, "commit": src.commit, "paths": list(src.paths)}
+    if log_normalise:
+        X = ad.X.toarray() if sp.issparse(ad.X) else np.asarray(ad.X)
+        tot = X.sum(1, keepdims=True)
+        tot[tot == 0] = 1
+        ad.X = np.log1p(X / tot * 1e4).astype(np.float32)
+    else:
+        ad.X = ad.X.astype(np.float32)
+    return ad
+
+
+ENV = "GENOMAP_FAST_REAL_DATA"
+
+
+def clone_of(repo: str, root: str | None = None) -> str | None:
+    """The local clone of ``owner/name`` under ``root`` (default: $GENOMAP_FAST_REAL_DATA), or
+    None when there is none."""
+    root = root or os.environ.get(ENV)
+    if not root:
+        return None
+    owner, name = repo.split("/")
+    for cand in (f"{owner}+{name}/repo", f"{owner}+{name}", name):
+        path = os.path.join(os.path.expanduser(root), cand)
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+def load(name: str, root: str | None = None, log_normalise: bool = True):
+    """``extract(name, <its clone>)``, or None when the clone is not there."""
+    clone = clone_of(SOURCES[name].repo, root)
+    return None if clone is None else extract(name, clone, log_normalise=log_normalise)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for n in sys.argv[1:] or list(SOURCES):
+        a = load(n, log_normalise=False)
+        if a is None:
+            print(f"{n}: no clone of {SOURCES[n].repo} under ${ENV}")
+            continue
+        extra = [c for c in ("day", "batch") if c in a.obs]
+        print(f"{n}: {a.n_obs} cells x {a.n_vars} genes, labels={a.obs['label'].nunique()}, "
+              f"from {SOURCES[n].repo}@{SOURCES[n].commit[:10]}")
+        print("   label counts:", a.obs["label"].value_counts().to_dict())
+        for c in extra:
+            print(f"   {c}:", a.obs[c].value_counts().sort_index().to_dict())
