@@ -103,43 +103,22 @@ SOURCES = {
     ),
 }
 
-NAMES = ("atlas", "timecourse", "batches")
-
-
 # --------------------------------------------------------------------------
 # reading files out of a clone / bare mirror
 # --------------------------------------------------------------------------
-def _git_dir(clone_dir: str) -> str | None:
-    """Return a usable git dir for clone_dir, or None for a bare work tree."""
-    d = os.path.abspath(clone_dir)
-    if os.path.isfile(os.path.join(d, "HEAD")) and os.path.isdir(
-        os.path.join(d, "objects")
-    ):
-        return d  # bare repo or a .git directory
-    if os.path.isdir(os.path.join(d, ".git")) or os.path.isfile(os.path.join(d, ".git")):
-        return os.path.join(d, ".git") if os.path.isdir(os.path.join(d, ".git")) else None
-    return None
-
-
 def _read_bytes(clone_dir: str, commit: str, path: str) -> bytes:
-    gd = _git_dir(clone_dir)
-    if gd is not None:
-        try:
-            return subprocess.run(
-                ["git", f"--git-dir={gd}", "show", f"{commit}:{path}"],
-                check=True,
-                capture_output=True,
-            ).stdout
-        except subprocess.CalledProcessError as e:  # pragma: no cover
-            wt = os.path.join(clone_dir, path)
-            if os.path.isfile(wt):
-                with open(wt, "rb") as fh:
-                    return fh.read()
-            raise FileNotFoundError(
-                f"{commit}:{path} not in {gd}: {e.stderr.decode(errors='replace')}"
-            ) from e
-    with open(os.path.join(clone_dir, path), "rb") as fh:
-        return fh.read()
+    """The file at the pinned commit (``git show``: a clone, bare or not), else the copy in a
+    plain folder of the files."""
+    shown = subprocess.run(["git", "-C", clone_dir, "show", f"{commit}:{path}"],
+                           capture_output=True)
+    if shown.returncode == 0:
+        return shown.stdout
+    local = os.path.join(clone_dir, path)
+    if os.path.isfile(local):
+        with open(local, "rb") as fh:
+            return fh.read()
+    raise FileNotFoundError(f"{commit}:{path} is not in {clone_dir}: "
+                            f"{shown.stderr.decode(errors='replace').strip()}")
 
 
 def _check_not_lfs(data: bytes, path: str) -> bytes:

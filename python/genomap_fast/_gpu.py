@@ -1,10 +1,12 @@
 """GPU execution paths (``device="cuda"``): rasterisation and the interaction statistics.
 
 Device arrays (cupy arrays, CUDA torch tensors: anything with ``__cuda_array_interface__``) are
-used in place, zero-copy, and give the same kind of array back. Host arrays and on-disk atlases
-are streamed to the device in blocks whose size follows a device-memory cap
-(``max_device_bytes``, default :data:`DEFAULT_DEVICE_BYTES` or the environment variable
-``GENOMAP_FAST_DEVICE_MEMORY``). The GW placement itself runs on the CPU (genes x pixels).
+used in place, zero-copy, and give the same kind of array back. For the interaction statistics,
+host arrays and on-disk atlases are streamed to the device in blocks whose size follows a
+device-memory cap (``max_device_bytes``, default :data:`DEFAULT_DEVICE_BYTES` or the
+environment variable ``GENOMAP_FAST_DEVICE_MEMORY``); ``Genomap`` rasterises host arrays on the
+CPU, faster than a round trip (:func:`rasterize_host_block` is that round trip). The GW
+placement itself runs on the CPU (genes x pixels).
 """
 from __future__ import annotations
 
