@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "genomap/multilevel.hpp"
+#include "genomap/simd.hpp"
 #include "genomap/transport.hpp"
 
 namespace genomap {
@@ -184,6 +185,11 @@ double class_spread(const double* B, int64_t n, int64_t D) {
 
 namespace {
 
+// y += a x (n values); no FMA in either clone, so both give the same sums.
+GENOMAP_CLONES void axpy(int64_t n, double a, const double* __restrict x, double* __restrict y) {
+  for (int64_t e = 0; e < n; ++e) y[e] += a * x[e];
+}
+
 // The state of a pair-swap search: A = C1 S L (n, D) for the current assignment, kept up to
 // date by rank-one updates, and Q = sum_k A[k, a_k] (the objective is constants - Q / n^2).
 struct SwapState {
@@ -231,9 +237,7 @@ struct SwapState {
 #pragma omp parallel for schedule(static) num_threads(nt) if (n * D >= (int64_t{1} << 22))
     for (int64_t k = 0; k < n; ++k) {
       const double w = col[k];
-      if (w == 0.0) continue;
-      double* Ak = A.data() + k * D;
-      for (int64_t e = 0; e < D; ++e) Ak[e] += w * delta[e];
+      if (w != 0.0) axpy(D, w, delta.data(), A.data() + k * D);
     }
     assign[i] = b;
     assign[j] = a;
@@ -291,6 +295,81 @@ double objective_by_rows(const GWProblem& p, const int64_t* assign, int nt) {
   return p.f1_term + p.grid->mean_cost - q / nn;
 }
 
+// xoshiro256** seeded by splitmix64: a few cycles per draw, and bounded integers by a
+// multiply-shift instead of std::uniform_int_distribution's divisions (together they were a
+// large part of a proposal's cost).
+struct FastRng {
+  uint64_t s[4];
+  explicit FastRng(uint64_t seed) {
+    for (auto& x : s) {
+      seed += 0x9E3779B97F4A7C15ULL;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      x = z ^ (z >> 31);
+    }
+  }
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t next() {
+    const uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+  }
+  // Uniform in [0, m) (bias below m / 2^64).
+  int64_t below(int64_t m) {
+    return static_cast<int64_t>((static_cast<unsigned __int128>(next()) *
+                                 static_cast<uint64_t>(m)) >> 64);
+  }
+  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+};
+
+// An accepted swap moves gene weights w (kLane per block) out of class column a into b of the
+// blocked class sums: col_a -= w, col_b += w in every block.
+template <int64_t kLane>
+inline void move_columns(float* __restrict col_a, float* __restrict col_b,
+                              const float* __restrict w, int64_t nb, int64_t stride) {
+  for (int64_t kb = 0; kb < nb; ++kb) {
+    float* ca = col_a + kb * stride;
+    float* cb = col_b + kb * stride;
+    const float* wk = w + kb * kLane;
+    for (int64_t t = 0; t < kLane; ++t) {
+      ca[t] -= wk[t];
+      cb[t] += wk[t];
+    }
+  }
+}
+
+
+constexpr int64_t kDotLanes = 16;  // float accumulators of block_dot
+
+// The dot products of a proposal over two blocks of interleaved class sums (kLane genes per
+// block, m floats each, m a multiple of kDotLanes) with the duplicated log-cost difference
+// Lb - La: sum_e CS[i, e] (Lb[e] - La[e]) - sum_e CS[j, e] (Lb[e] - La[e]), i the gene in lane
+// li of block bi, j in lane lj of bj. Both lanes of each block are summed (vectorised over
+// whole blocks) and the wanted lane picked at the end. Float accumulators: the gain only steers
+// the Metropolis choice (the objective kept is recomputed in double). No FMA in either clone,
+// so both give the same sums.
+GENOMAP_CLONES double block_dot(const float* __restrict bi, const float* __restrict bj,
+                                const float* __restrict La, const float* __restrict Lb,
+                                int64_t m, int lanes, int li, int lj) {
+  float ai[kDotLanes] = {}, aj[kDotLanes] = {};
+  for (int64_t c = 0; c < m; c += kDotLanes)
+    for (int64_t l = 0; l < kDotLanes; ++l) {
+      const float d = Lb[c + l] - La[c + l];
+      ai[l] += bi[c + l] * d;
+      aj[l] += bj[c + l] * d;
+    }
+  double si = 0.0, sj = 0.0;
+  for (int64_t l = li; l < kDotLanes; l += lanes) si += static_cast<double>(ai[l]);
+  for (int64_t l = lj; l < kDotLanes; l += lanes) sj += static_cast<double>(aj[l]);
+  return si - sj;
+}
+
 }  // namespace
 
 SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_passes,
@@ -310,10 +389,18 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
   const double nd = static_cast<double>(n) * static_cast<double>(D);
   double work = 0.0;
   bool out_of_work = false;
+  // A is recomputed (a product of n x n x D multiply-adds, most of a pass's cost on small
+  // grids) at the first pass and then once kRefreshSwaps rank-one updates have accumulated:
+  // their drift (about 1e-16 relative each) stays far below the tolerance.
+  constexpr int64_t kRefreshSwaps = 4096;
+  int64_t since_refresh = kRefreshSwaps;
   for (int64_t pass = 0; pass < max_passes && !out_of_work; ++pass) {
     st.passes++;
-    S.refresh(assign);  // fresh each pass: no drift
-    work += nd * static_cast<double>(D) + static_cast<double>(n) * static_cast<double>(n);
+    if (since_refresh >= kRefreshSwaps) {
+      S.refresh(assign);
+      since_refresh = 0;
+      work += nd * static_cast<double>(D) + static_cast<double>(n) * static_cast<double>(n);
+    }
     int64_t swaps = 0;
     for (int64_t i = 0; i < n; ++i) {
       work += static_cast<double>(n);
@@ -339,6 +426,7 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
       S.apply(i, best, assign);
       work += nd;
       ++swaps;
+      ++since_refresh;
     }
     st.swaps += swaps;
     if (swaps == 0) break;
@@ -375,13 +463,29 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // permuted, CS[k, e] = C1[k, gene_of[e]]; it is read through gene_of instead of stored
   // (n x D doubles would be 800 MB at 100x100), and an accepted swap costs O(1).
   // CS is stored in float32: half the bytes (at pbmc68k_reduced's 765 genes x 106 rings it then
-  // fits a 512 KB L2), and a proposal's gain, read from it in double arithmetic, only steers the
-  // Metropolis choice; the objective kept is recomputed exactly in double at the end.
-  constexpr int64_t kLane = 2;  // float: 4 (16-byte runs) made proposals slower
+  // fits a 512 KB L2), and a proposal's gain, summed from it in float (block_dot), only steers
+  // the Metropolis choice; the objective kept is recomputed exactly in double at the end.
+  // Where the time went on pbmc68k_reduced (perf, before session 20): the proposal's C1[i, j]
+  // (a cache miss: now prefetched with the proposal drawn ahead, from a float copy of C1), the
+  // RNG's divisions, then the accepted swaps' column updates (float, vectorised).
+  constexpr int64_t kLane = 2;  // 4 and 8: fewer cache lines per accepted swap, but slower
+                                // proposals (pbmc68k_reduced 0.67 s and 0.99 s vs 0.57 s)
   const double* C1 = p.C1;
+  // Classes padded to a multiple of 8, so that a block (kLane x Dp floats) is whole vectors of
+  // block_dot; the padding stays 0.
+  const int64_t Dp = (D + 7) / 8 * 8, stride = Dp * kLane;
   const int64_t nb = gather ? 0 : (n + kLane - 1) / kLane;
-  std::vector<float> CS(nb * D * kLane, 0.0f);
-  std::vector<double> Ldiag(D), dC(n), Lbuf(D), Lbuf2(D), w(nb * kLane, 0.0);
+  std::vector<float> CS(nb * stride, 0.0f);
+  std::vector<double> Ldiag(D), dC(n), Lbuf(D), Lbuf2(D);
+  std::vector<float> w(nb * kLane, 0.0f);
+  // C1 in float up to 4,096 genes (64 MB): an accepted swap reads two of its rows, a proposal
+  // one entry, mostly from memory; half the bytes. (Proposals only steer; see block_dot.)
+  std::vector<float> C1f(!gather && n <= 4096 ? n * n : 0);
+  for (int64_t k = 0; k < static_cast<int64_t>(C1f.size()); ++k) C1f[k] = static_cast<float>(C1[k]);
+  const bool c1_float = !C1f.empty();
+  auto c1 = [&](int64_t i, int64_t j) {
+    return c1_float ? static_cast<double>(C1f[i * n + j]) : C1[i * n + j];
+  };
   std::vector<int64_t> gene_of(gather ? D : 0);
   auto load_sums = [&]() {
     if (gather) {
@@ -392,8 +496,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     class_sums(p, assign, D, rowmajor.data(), nt);
     for (int64_t k = 0; k < n; ++k)
       for (int64_t e = 0; e < D; ++e)
-        CS[(k / kLane) * D * kLane + e * kLane + k % kLane] =
-            static_cast<float>(rowmajor[k * D + e]);
+        CS[(k / kLane) * stride + e * kLane + k % kLane] = static_cast<float>(rowmajor[k * D + e]);
   };
   const bool dense = D <= 4096;
   const std::vector<double> Ldense = dense ? p.grid->dense_log_cost() : std::vector<double>();
@@ -402,15 +505,28 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     p.grid->log_cost_row(d, buf);
     return buf;
   };
+  // Log-cost rows in float, each value twice (both lanes of a block): a table up to 2,048
+  // classes (32 MB), else filled per proposal.
+  const bool dup_table = !gather && D <= 2048;
+  std::vector<float> Ldup(dup_table ? D * stride : 0, 0.0f), dupA(stride, 0.0f),
+      dupB(stride, 0.0f);
+  auto fill_dup = [&](const double* row, float* out) {
+    for (int64_t e = 0; e < D; ++e)
+      for (int64_t l = 0; l < kLane; ++l) out[e * kLane + l] = static_cast<float>(row[e]);
+  };
+  if (dup_table)
+    for (int64_t d = 0; d < D; ++d) fill_dup(log_row(d, Lbuf.data()), Ldup.data() + d * stride);
   for (int64_t d = 0; d < D; ++d) Ldiag[d] = log_row(d, Lbuf.data())[d];
   for (int64_t i = 0; i < n; ++i) dC[i] = C1[i * n + i];
   load_sums();
-  // sum_e (CS[i, e] - CS[j, e]) (Lb[e] - La[e]), in four partial sums: one serial chain of D
-  // additions would bound a proposal by the add latency (no vectorising without -ffast-math).
-  auto row_dot = [&](int64_t i, int64_t j, const double* La, const double* Lb) {
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    int64_t e = 0;
-    if (gather) {
+  // sum_e (CS[i, e] - CS[j, e]) (Lb[e] - La[e]), plus La[b] (Lab).
+  auto row_dot = [&](int64_t i, int64_t j, int64_t a, int64_t b, double& Lab) {
+    if (gather) {  // double, in four partial sums (one serial chain is add-latency bound)
+      const double* La = log_row(a, Lbuf.data());
+      const double* Lb = log_row(b, Lbuf2.data());
+      Lab = La[b];
+      double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+      int64_t e = 0;
       const double* ri = C1 + i * n;
       const double* rj = C1 + j * n;
       const int64_t* g = gene_of.data();
@@ -423,26 +539,27 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       for (; e < D; ++e) s0 += (ri[g[e]] - rj[g[e]]) * (Lb[e] - La[e]);
       return (s0 + s1) + (s2 + s3);
     }
-    const float* ci = CS.data() + (i / kLane) * D * kLane + i % kLane;
-    const float* cj = CS.data() + (j / kLane) * D * kLane + j % kLane;
-    auto diff = [&](int64_t f) {
-      return static_cast<double>(ci[f * kLane]) - static_cast<double>(cj[f * kLane]);
-    };
-    for (; e + 4 <= D; e += 4) {
-      s0 += diff(e) * (Lb[e] - La[e]);
-      s1 += diff(e + 1) * (Lb[e + 1] - La[e + 1]);
-      s2 += diff(e + 2) * (Lb[e + 2] - La[e + 2]);
-      s3 += diff(e + 3) * (Lb[e + 3] - La[e + 3]);
+    const float *fa, *fb;
+    if (dup_table) {
+      fa = Ldup.data() + a * stride;
+      fb = Ldup.data() + b * stride;
+      Lab = dense ? Ldense[a * D + b] : static_cast<double>(fa[b * kLane]);
+    } else {
+      const double* La = log_row(a, Lbuf.data());
+      Lab = La[b];
+      fill_dup(La, dupA.data());
+      fill_dup(log_row(b, Lbuf2.data()), dupB.data());
+      fa = dupA.data();
+      fb = dupB.data();
     }
-    for (; e < D; ++e) s0 += diff(e) * (Lb[e] - La[e]);
-    return (s0 + s1) + (s2 + s3);
+    return block_dot(CS.data() + (i / kLane) * stride, CS.data() + (j / kLane) * stride, fa, fb,
+                     stride, kLane, static_cast<int>(i % kLane), static_cast<int>(j % kLane));
   };
   auto gain = [&](int64_t i, int64_t j, int64_t a, int64_t b) {
-    const double* La = log_row(a, Lbuf.data());
-    const double* Lb = log_row(b, Lbuf2.data());
-    const double dot = row_dot(i, j, La, Lb);
-    const double Lab = La[b], La_ = Ldiag[a], Lb_ = Ldiag[b];
-    return 2.0 * dot + 2.0 * C1[i * n + j] * (2.0 * Lab - La_ - Lb_) - 2.0 * dC[i] * (Lab - La_) +
+    double Lab = 0.0;
+    const double dot = row_dot(i, j, a, b, Lab);
+    const double La_ = Ldiag[a], Lb_ = Ldiag[b];
+    return 2.0 * dot + 2.0 * c1(i, j) * (2.0 * Lab - La_ - Lb_) - 2.0 * dC[i] * (Lab - La_) +
            2.0 * dC[j] * (Lb_ - Lab) + (dC[i] - dC[j]) * (Lb_ - La_);
   };
   // Proposals: gene i uniformly, then (neighbours > 0) one of the `neighbours` classes
@@ -469,17 +586,15 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       members[assign[i]].push_back(i);
     }
   }
-  std::mt19937_64 rng(seed ^ 0xA5A5A5A5DEADBEEFULL);
-  std::uniform_int_distribution<int64_t> pick(0, n - 1), pick_near(0, std::max<int64_t>(K - 1, 0));
-  std::uniform_real_distribution<double> unif(0.0, 1.0);
+  FastRng rng(seed ^ 0xA5A5A5A5DEADBEEFULL);
   auto propose = [&](int64_t& i, int64_t& j) {
-    i = pick(rng);
+    i = rng.below(n);
     if (!local) {
-      j = pick(rng);
+      j = rng.below(n);
       return;
     }
-    const auto& m = members[near[assign[i] * K + pick_near(rng)]];
-    j = m[std::uniform_int_distribution<int64_t>(0, static_cast<int64_t>(m.size()) - 1)(rng)];
+    const auto& m = members[near[assign[i] * K + rng.below(K)]];
+    j = m[rng.below(static_cast<int64_t>(m.size()))];
   };
   // Temperature scale: mean |gain| of proposed swaps from the start.
   double g0 = 0.0;
@@ -496,33 +611,55 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   double T = t_start * g0;
   const double cool = std::pow(t_end / t_start, 1.0 / static_cast<double>(proposals));
   double Q = 0.0, bestQ = 0.0;  // relative to the start
+  // The best assignment visited: the swaps accepted since it was last brought up to date are
+  // journalled and replayed on a new best (O(1) per accepted swap, not O(n) per new best).
   std::vector<int64_t> best(assign, assign + n);
+  std::vector<std::pair<int64_t, int64_t>> journal;
   int64_t since_refresh = 0;
-  for (int64_t t = 0; t < proposals; ++t, T *= cool) {
-    int64_t i, j;
+  // Proposals are drawn kAhead steps ahead, so that a pair's C1[i, j] (a cache miss on most
+  // grids: C1 is n x n doubles) and class sums are fetched while earlier ones are scored; a
+  // pair drawn before an accepted swap is still a pair of genes, scored in the state it meets.
+  constexpr int64_t kAhead = 8;
+  int64_t ahead_i[kAhead], ahead_j[kAhead];
+  auto draw_ahead = [&](int64_t slot) {
+    int64_t& i = ahead_i[slot];
+    int64_t& j = ahead_j[slot];
     propose(i, j);
+    if (c1_float)
+      __builtin_prefetch(C1f.data() + i * n + j);
+    else
+      __builtin_prefetch(C1 + i * n + j);
+    if (!gather) {
+      __builtin_prefetch(CS.data() + (i / kLane) * stride);
+      __builtin_prefetch(CS.data() + (j / kLane) * stride);
+    }
+  };
+  for (int64_t s = 0; s < kAhead; ++s) draw_ahead(s);
+  for (int64_t t = 0; t < proposals; ++t, T *= cool) {
+    const int64_t slot = t % kAhead;
+    const int64_t i = ahead_i[slot], j = ahead_j[slot];
+    draw_ahead(slot);
     const int64_t a = assign[i], b = assign[j];
     if (a == b) continue;
     st.proposals++;
     const double g = gain(i, j, a, b);
-    if (g < 0 && unif(rng) >= std::exp(g / T)) continue;
+    // exp(x) below -40 is under every draw of unit() but 2^-53 of them; skips exp's underflow
+    if (g < 0 && (g < -40.0 * T || rng.unit() >= std::exp(g / T))) continue;
     // Gene i leaves class a for b, gene j leaves b for a (C1 symmetric: rows for columns).
     if (gather) {
       gene_of[a] = j;
       gene_of[b] = i;
-    }
-    const double* ci = C1 + i * n;
-    const double* cj = C1 + j * n;
-    if (!gather)
-      for (int64_t k = 0; k < n; ++k) w[k] = ci[k] - cj[k];  // w[n:] stays 0
-    for (int64_t kb = 0; kb < nb; ++kb) {
-      float* col_a = CS.data() + kb * D * kLane + a * kLane;
-      float* col_b = CS.data() + kb * D * kLane + b * kLane;
-      const double* wk = w.data() + kb * kLane;
-      for (int64_t t = 0; t < kLane; ++t) {
-        col_a[t] = static_cast<float>(col_a[t] - wk[t]);
-        col_b[t] = static_cast<float>(col_b[t] + wk[t]);
+    } else {
+      if (c1_float) {
+        const float* ci = C1f.data() + i * n;
+        const float* cj = C1f.data() + j * n;
+        for (int64_t k = 0; k < n; ++k) w[k] = ci[k] - cj[k];  // w[n:] stays 0
+      } else {
+        const double* ci = C1 + i * n;
+        const double* cj = C1 + j * n;
+        for (int64_t k = 0; k < n; ++k) w[k] = static_cast<float>(ci[k] - cj[k]);
       }
+      move_columns<kLane>(CS.data() + a * kLane, CS.data() + b * kLane, w.data(), nb, stride);
     }
     assign[i] = b;
     assign[j] = a;
@@ -533,11 +670,13 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     }
     st.accepted++;
     Q += g;
+    journal.emplace_back(i, j);
     if (Q > bestQ) {
       bestQ = Q;
-      std::copy(assign, assign + n, best.begin());
+      for (const auto& [x, y] : journal) std::swap(best[x], best[y]);
+      journal.clear();
     }
-    if (++since_refresh == 65536) {  // bound the drift of the incremental updates
+    if (++since_refresh == 16384) {  // bound the drift of the incremental updates
       load_sums();
       since_refresh = 0;
     }
@@ -644,7 +783,10 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
   res.objective = std::numeric_limits<double>::infinity();
 
   // The entropic start's buffers (n x D each) exist only when it is asked for.
-  std::vector<double> B(n * D), product, Tc, M;
+  // B: the (n, D) linear term, for the entropic start and the descents only (n x n doubles on
+  // a euclidean grid: 800 MB at 100x100, where the multilevel start needs neither).
+  const bool need_B = opt.entropic_start || opt.swap_rounds > 0;
+  std::vector<double> B(need_B ? n * D : 0), product, Tc, M;
   double spread = 1.0;
   std::unique_ptr<Sinkhorn> sk;
   if (opt.entropic_start) {
@@ -688,11 +830,13 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
     }
   };
   // Restart r's annealing (seeded by r) from assign, then a descent if it gained.
+  auto sa_proposals = [&]() {
+    const double work_cap = opt.sa_max_work / static_cast<double>(D);
+    return static_cast<int64_t>(std::min(opt.sa_sweeps * static_cast<double>(n), work_cap));
+  };
   auto anneal = [&](int64_t r, std::vector<int64_t>& assign, double& obj, std::vector<double>& Bw,
                     Tally& t) {
-    const double work_cap = opt.sa_max_work / static_cast<double>(D);
-    const auto proposals = static_cast<int64_t>(
-        std::min(opt.sa_sweeps * static_cast<double>(n), work_cap));
+    const int64_t proposals = sa_proposals();
     if (proposals <= 0) return;
     const SwapAnnealStats sa =
         swap_anneal(p, assign.data(), proposals, opt.sa_t_start, opt.sa_t_end,
@@ -746,7 +890,7 @@ AnnealResult solve_gw_anneal(const GWProblem& p, const AnnealOptions& opt, int n
 #pragma omp parallel for schedule(dynamic, 1) num_threads(side_by_side) if (side_by_side > 1)
     for (int64_t r = 0; r < R; ++r) {
       try {
-        std::vector<double> Bw(r == 0 || side_by_side == 1 ? 0 : n * D);
+        std::vector<double> Bw(r == 0 || side_by_side == 1 || !need_B ? 0 : n * D);
         anneal(r, assigns[r], objs[r], Bw.empty() ? B : Bw, tallies[r]);
       } catch (...) {
         errors[r] = std::current_exception();
