@@ -174,3 +174,39 @@ def test_genosig_finds_the_marker_genes():
         genoSig(G, T, label, np.array(["other"]), names, epochs=1)
     with pytest.raises(ValueError, match="one row per gene name"):
         genoSig(G, T, label, np.array(["marked"]), names[:3], epochs=1)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "deeplift", "gradient_shap",
+                                    "occlusion"])
+@pytest.mark.parametrize("aggregate,smooth", [("mean", 0), ("contrast", 1)])
+def test_genosig_attribution_methods_find_the_markers(method, aggregate, smooth):
+    """Every captum method and aggregation ranks the marked genes of class 1 near the top."""
+    pytest.importorskip("captum")
+    from genomap_fast.cnn import genoSig
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(0, 1, size=(300, 36))
+    label = np.repeat(["rest", "marked"], 150)
+    X[label == "marked", :5] += 4.0
+    G, T = gf.construct_genomap_returnT(X, 6, 6)
+    names = [f"gene{i}" for i in range(36)]
+    sig = genoSig(G, T, label, np.array(["marked"]), names, epochs=30, method=method,
+                  aggregate=aggregate, smooth=smooth)
+    assert sig["marked_importance"].is_monotonic_decreasing
+    assert sorted(sig["marked_geneName"]) == sorted(names)
+    # smoothing spreads importance over neighbours, so it is judged on the top 8
+    top = set(sig["marked_geneName"][:5 if smooth == 0 else 8])
+    assert len(top & {f"gene{i}" for i in range(5)}) >= 4
+
+
+def test_genosig_rejects_unknown_method_and_aggregate():
+    from genomap_fast.cnn import genoSig
+
+    rng = np.random.default_rng(0)
+    G, T = gf.construct_genomap_returnT(rng.normal(size=(40, 16)), 4, 4)
+    label = np.repeat(["a", "b"], 20)
+    names = [f"g{i}" for i in range(16)]
+    with pytest.raises(ValueError, match="method must be one of"):
+        genoSig(G, T, label, np.array(["a"]), names, epochs=1, method="lime")
+    with pytest.raises(ValueError, match="aggregate must be one of"):
+        genoSig(G, T, label, np.array(["a"]), names, epochs=1, aggregate="median")

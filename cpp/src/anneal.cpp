@@ -192,15 +192,18 @@ GENOMAP_CLONES void axpy(int64_t n, double a, const double* __restrict x, double
 
 // The state of a pair-swap search: A = C1 S L (n, D) for the current assignment, kept up to
 // date by rank-one updates, and Q = sum_k A[k, a_k] (the objective is constants - Q / n^2).
+// A is held transposed (AT, D x n): scoring gene i against every j reads class a's row of AT
+// contiguously (the row-major A was read down a column: a cache miss per j), and a swap's
+// update is D contiguous axpys of length n.
 struct SwapState {
   const GWProblem& p;
   int64_t n, D;
   int nt;
-  std::vector<double> A, diagA, dC, Ldiag, Ldense, rowA, rowB, delta, col;
+  std::vector<double> AT, rowmajor, Ai, diagA, dC, Ldiag, Ldense, rowA, rowB, delta, col;
 
   SwapState(const GWProblem& p_, int nt_)
-      : p(p_), n(p_.n), D(p_.grid->n_classes), nt(nt_), A(n * D), diagA(n), dC(n), Ldiag(D),
-        rowA(D), rowB(D), delta(D), col(n) {
+      : p(p_), n(p_.n), D(p_.grid->n_classes), nt(nt_), AT(n * D), Ai(D), diagA(n), dC(n),
+        Ldiag(D), rowA(D), rowB(D), delta(D), col(n) {
     if (D <= 4096) Ldense = p.grid->dense_log_cost();
     for (int64_t d = 0; d < D; ++d) {
       const double* r = log_row(d, rowA.data());
@@ -215,17 +218,33 @@ struct SwapState {
     return buf;
   }
   void refresh(const int64_t* assign) {
-    linear_term_assignment(p, assign, A.data(), nt);
-    for (int64_t k = 0; k < n; ++k) diagA[k] = A[k * D + assign[k]];
+    rowmajor.resize(n * D);
+    linear_term_assignment(p, assign, rowmajor.data(), nt);
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t e = 0; e < D; ++e) AT[e * n + k] = rowmajor[k * D + e];
+    for (int64_t k = 0; k < n; ++k) diagA[k] = AT[assign[k] * n + k];
   }
-  // Exact change of Q when genes i (class a) and j (class b != a) trade classes; La_row is
-  // row a of the log-cost. (C1 symmetric.)
-  double gain(int64_t i, int64_t j, int64_t a, int64_t b, const double* La_row) const {
-    const double* Ai = A.data() + i * D;
-    const double Lab = La_row[b], La = Ldiag[a], Lb = Ldiag[b];
-    return 2.0 * ((Ai[b] - Ai[a]) - (diagA[j] - A[j * D + a])) +
-           2.0 * p.C1[i * n + j] * (2.0 * Lab - La - Lb) - 2.0 * dC[i] * (Lab - La) +
-           2.0 * dC[j] * (Lb - Lab) + (dC[i] - dC[j]) * (Lb - La);
+  // Gains of trading gene i (class a) with every gene j (class assign[j]) into g (n); -inf
+  // where j is in class a. (C1 symmetric.)
+  void gains(int64_t i, const int64_t* assign, double* g, double* buf) {
+    const int64_t a = assign[i];
+    const double* La_row = log_row(a, buf);
+    for (int64_t e = 0; e < D; ++e) Ai[e] = AT[e * n + i];
+    const double* ATa = AT.data() + a * n;
+    const double* Ci = p.C1 + i * n;
+    const double Aia = Ai[a], La = Ldiag[a], dCi = dC[i];
+    const double ninf = -std::numeric_limits<double>::infinity();
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t b = assign[j];
+      if (b == a) {
+        g[j] = ninf;
+        continue;
+      }
+      const double Lab = La_row[b], Lb = Ldiag[b];
+      g[j] = 2.0 * ((Ai[b] - Aia) - (diagA[j] - ATa[j])) +
+             2.0 * Ci[j] * (2.0 * Lab - La - Lb) - 2.0 * dCi * (Lab - La) +
+             2.0 * dC[j] * (Lb - Lab) + (dCi - dC[j]) * (Lb - La);
+    }
   }
   // Genes i and j trade classes: A += (C1[:, i] - C1[:, j]) (L[b, :] - L[a, :]).
   void apply(int64_t i, int64_t j, int64_t* assign) {
@@ -233,15 +252,15 @@ struct SwapState {
     const double* La = log_row(a, rowA.data());
     const double* Lb = log_row(b, rowB.data());
     for (int64_t e = 0; e < D; ++e) delta[e] = Lb[e] - La[e];
-    for (int64_t k = 0; k < n; ++k) col[k] = p.C1[k * n + i] - p.C1[k * n + j];
+    const double* ci = p.C1 + i * n;  // C1 symmetric: rows for columns
+    const double* cj = p.C1 + j * n;
+    for (int64_t k = 0; k < n; ++k) col[k] = ci[k] - cj[k];
 #pragma omp parallel for schedule(static) num_threads(nt) if (n * D >= (int64_t{1} << 22))
-    for (int64_t k = 0; k < n; ++k) {
-      const double w = col[k];
-      if (w != 0.0) axpy(D, w, delta.data(), A.data() + k * D);
-    }
+    for (int64_t e = 0; e < D; ++e)
+      if (delta[e] != 0.0) axpy(n, delta[e], col.data(), AT.data() + e * n);
     assign[i] = b;
     assign[j] = a;
-    for (int64_t k = 0; k < n; ++k) diagA[k] = A[k * D + assign[k]];
+    for (int64_t k = 0; k < n; ++k) diagA[k] = AT[assign[k] * n + k];
   }
   // Smallest gain worth taking: far above the rounding of the incremental updates.
   double tolerance() const {
@@ -384,7 +403,6 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
   SwapState S(p, nt);
   const double tol = S.tolerance();
   std::vector<double> gain(n), buf(D);
-  const double ninf = -std::numeric_limits<double>::infinity();
   // Work in multiply-adds: a refresh n D (D + n / D), a scan n, a swap n D.
   const double nd = static_cast<double>(n) * static_cast<double>(D);
   double work = 0.0;
@@ -408,13 +426,7 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
         out_of_work = true;
         break;
       }
-      const int64_t a = assign[i];
-      const double* La = S.log_row(a, buf.data());
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= 16384)
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t b = assign[j];
-        gain[j] = b == a ? ninf : S.gain(i, j, a, b, La);
-      }
+      S.gains(i, assign, gain.data(), buf.data());
       int64_t best = -1;
       double best_gain = tol;
       for (int64_t j = 0; j < n; ++j)

@@ -5,7 +5,7 @@ Needs torch (``pip install 'genomap_fast[cnn]'``); imported lazily by the task f
 """
 from .cluster import GenoDEC, estimate_n_clusters, genoDR, genoVis
 from .moi import genoMOItraj, genoMOIvis, prealign
-from .signature import genoSig, integrated_gradients
+from .signature import attribute, class_signatures, genoSig, integrated_gradients
 from .tasks import GenoNetClassifier, GenoNetRegressor, genoClassification, genoRegression
 from .traj import class_discriminative_projection, cluster_distances, genoTraj
 
@@ -21,7 +21,8 @@ def __getattr__(name):  # the datasets need torch at import: load them on first 
 __all__ = [
     "ChunkShuffleSampler", "GenoDEC", "GenomapDataset", "GenomapStoreDataset",
     "GenoNetClassifier", "GenoNetRegressor",
-    "class_discriminative_projection", "cluster_distances", "estimate_n_clusters",
+    "attribute", "class_discriminative_projection", "class_signatures", "cluster_distances",
+    "estimate_n_clusters",
     "genoClassification", "genoDR", "genoMOItraj", "genoMOIvis", "genoRegression", "genoSig",
     "genoTraj", "genoVis", "integrated_gradients", "prealign",
 ]

@@ -17,13 +17,17 @@ class GenoNet(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(1, channels, kernel_size=3, padding=1)
         self.fc1 = nn.Linear(channels * rows * cols, hidden)
+        # activations as modules (no parameters: saved models load as before), so that
+        # DeepLIFT (captum) applies its rule to each
+        self.relu_conv = nn.ReLU()
+        self.relu_fc = nn.ReLU()
         self.drop = nn.Dropout(dropout)
         self.fc2 = nn.Linear(hidden, n_out)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, hidden) activations before the output layer."""
-        x = torch.relu(self.conv(x))
-        return torch.relu(self.fc1(x.flatten(1)))
+        x = self.relu_conv(self.conv(x))
+        return self.relu_fc(self.fc1(x.flatten(1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.drop(self.features(x)))
