@@ -234,6 +234,7 @@ struct SwapState {
     const double* Ci = p.C1 + i * n;
     const double Aia = Ai[a], La = Ldiag[a], dCi = dC[i];
     const double ninf = -std::numeric_limits<double>::infinity();
+#pragma omp parallel for schedule(static) num_threads(nt) if (n >= 16384)
     for (int64_t j = 0; j < n; ++j) {
       const int64_t b = assign[j];
       if (b == a) {
@@ -351,7 +352,7 @@ struct FastRng {
 // blocked class sums: col_a -= w, col_b += w in every block.
 template <int64_t kLane>
 inline void move_columns(float* __restrict col_a, float* __restrict col_b,
-                              const float* __restrict w, int64_t nb, int64_t stride) {
+                         const float* __restrict w, int64_t nb, int64_t stride) {
   for (int64_t kb = 0; kb < nb; ++kb) {
     float* ca = col_a + kb * stride;
     float* cb = col_b + kb * stride;
@@ -362,7 +363,6 @@ inline void move_columns(float* __restrict col_a, float* __restrict col_b,
     }
   }
 }
-
 
 constexpr int64_t kDotLanes = 16;  // float accumulators of block_dot
 
@@ -493,7 +493,8 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // C1 in float up to 4,096 genes (64 MB): an accepted swap reads two of its rows, a proposal
   // one entry, mostly from memory; half the bytes. (Proposals only steer; see block_dot.)
   std::vector<float> C1f(!gather && n <= 4096 ? n * n : 0);
-  for (int64_t k = 0; k < static_cast<int64_t>(C1f.size()); ++k) C1f[k] = static_cast<float>(C1[k]);
+  for (int64_t k = 0; k < static_cast<int64_t>(C1f.size()); ++k)
+    C1f[k] = static_cast<float>(C1[k]);
   const bool c1_float = !C1f.empty();
   auto c1 = [&](int64_t i, int64_t j) {
     return c1_float ? static_cast<double>(C1f[i * n + j]) : C1[i * n + j];
@@ -555,7 +556,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     if (dup_table) {
       fa = Ldup.data() + a * stride;
       fb = Ldup.data() + b * stride;
-      Lab = dense ? Ldense[a * D + b] : static_cast<double>(fa[b * kLane]);
+      Lab = Ldense[a * D + b];  // dup_table implies a dense log-cost
     } else {
       const double* La = log_row(a, Lbuf.data());
       Lab = La[b];
