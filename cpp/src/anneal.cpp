@@ -364,6 +364,22 @@ inline void move_columns(float* __restrict col_a, float* __restrict col_b,
   }
 }
 
+// The same with w = ri - rj read from two rows (padded to nb * kLane).
+template <int64_t kLane>
+inline void move_rows(float* __restrict col_a, float* __restrict col_b,
+                      const float* __restrict ri, const float* __restrict rj, int64_t nb,
+                      int64_t stride) {
+  for (int64_t kb = 0; kb < nb; ++kb) {
+    float* ca = col_a + kb * stride;
+    float* cb = col_b + kb * stride;
+    for (int64_t t = 0; t < kLane; ++t) {
+      const float wk = ri[kb * kLane + t] - rj[kb * kLane + t];
+      ca[t] -= wk;
+      cb[t] += wk;
+    }
+  }
+}
+
 constexpr int64_t kDotLanes = 16;  // float accumulators of block_dot
 
 // The dot products of a proposal over two blocks of interleaved class sums (kLane genes per
@@ -492,12 +508,15 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   std::vector<float> w(nb * kLane, 0.0f);
   // C1 in float up to 4,096 genes (64 MB): an accepted swap reads two of its rows, a proposal
   // one entry, mostly from memory; half the bytes. (Proposals only steer; see block_dot.)
-  std::vector<float> C1f(!gather && n <= 4096 ? n * n : 0);
-  for (int64_t k = 0; k < static_cast<int64_t>(C1f.size()); ++k)
-    C1f[k] = static_cast<float>(C1[k]);
-  const bool c1_float = !C1f.empty();
+  // Rows padded to nb * kLane with zeros, so that an accepted swap reads them block by block.
+  const bool c1_float = !gather && n <= 4096;
+  const int64_t n2 = nb * kLane;
+  std::vector<float> C1f(c1_float ? n * n2 : 0, 0.0f);
+  if (c1_float)
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t k = 0; k < n; ++k) C1f[r * n2 + k] = static_cast<float>(C1[r * n + k]);
   auto c1 = [&](int64_t i, int64_t j) {
-    return c1_float ? static_cast<double>(C1f[i * n + j]) : C1[i * n + j];
+    return c1_float ? static_cast<double>(C1f[i * n2 + j]) : C1[i * n + j];
   };
   std::vector<int64_t> gene_of(gather ? D : 0);
   auto load_sums = [&]() {
@@ -639,7 +658,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     int64_t& j = ahead_j[slot];
     propose(i, j);
     if (c1_float)
-      __builtin_prefetch(C1f.data() + i * n + j);
+      __builtin_prefetch(C1f.data() + i * n2 + j);
     else
       __builtin_prefetch(C1 + i * n + j);
     if (!gather) {
@@ -663,16 +682,15 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       gene_of[a] = j;
       gene_of[b] = i;
     } else {
-      if (c1_float) {
-        const float* ci = C1f.data() + i * n;
-        const float* cj = C1f.data() + j * n;
-        for (int64_t k = 0; k < n; ++k) w[k] = ci[k] - cj[k];  // w[n:] stays 0
+      if (c1_float) {  // the weights straight from the two padded rows
+        move_rows<kLane>(CS.data() + a * kLane, CS.data() + b * kLane, C1f.data() + i * n2,
+                         C1f.data() + j * n2, nb, stride);
       } else {
         const double* ci = C1 + i * n;
         const double* cj = C1 + j * n;
-        for (int64_t k = 0; k < n; ++k) w[k] = static_cast<float>(ci[k] - cj[k]);
+        for (int64_t k = 0; k < n; ++k) w[k] = static_cast<float>(ci[k] - cj[k]);  // w[n:]: 0
+        move_columns<kLane>(CS.data() + a * kLane, CS.data() + b * kLane, w.data(), nb, stride);
       }
-      move_columns<kLane>(CS.data() + a * kLane, CS.data() + b * kLane, w.data(), nb, stride);
     }
     assign[i] = b;
     assign[j] = a;
