@@ -50,30 +50,23 @@ def attribute(model, images: np.ndarray, target: int, method: str = "integrated_
         raise ValueError(f"method must be one of {ATTRIBUTIONS}, got {method!r}")
     attr = _captum()
     model.eval()
-    if method == "integrated_gradients":
-        explainer: Any = attr.IntegratedGradients(model)
-    elif method == "deeplift":
-        explainer = attr.DeepLift(model)
-    elif method == "gradient_shap":
-        explainer = attr.GradientShap(model)
-    else:
-        explainer = attr.Occlusion(model)
+    explainers = {"integrated_gradients": attr.IntegratedGradients, "deeplift": attr.DeepLift,
+                  "gradient_shap": attr.GradientShap, "occlusion": attr.Occlusion}
+    explainer: Any = explainers[method](model)
     out = np.empty(images.shape, dtype=np.float32)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for s in range(0, images.shape[0], _BATCH):
             x = torch.from_numpy(np.ascontiguousarray(images[s:s + _BATCH])).to(device)
             zero = torch.zeros_like(x)
-            if method == "integrated_gradients":
-                a = explainer.attribute(x, baselines=zero, target=target, n_steps=steps)
-            elif method == "deeplift":
-                a = explainer.attribute(x, baselines=zero, target=target)
-            elif method == "gradient_shap":
-                a = explainer.attribute(x, baselines=zero[:1], target=target, n_samples=steps,
-                                        stdevs=0.1)
-            else:
-                a = explainer.attribute(x, target=target, sliding_window_shapes=(1, 1, 1),
-                                        strides=(1, 1, 1), baselines=0.0)
+            kw: dict[str, Any] = {
+                "integrated_gradients": {"baselines": zero, "n_steps": steps},
+                "deeplift": {"baselines": zero},
+                "gradient_shap": {"baselines": zero[:1], "n_samples": steps, "stdevs": 0.1},
+                "occlusion": {"baselines": 0.0, "sliding_window_shapes": (1, 1, 1),
+                              "strides": (1, 1, 1)},
+            }[method]
+            a = explainer.attribute(x, target=target, **kw)
             out[s:s + x.shape[0]] = a.detach().cpu().numpy()
     return out
 
