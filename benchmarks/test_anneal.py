@@ -16,8 +16,9 @@ extrapolated from the 33x33 run by the cost law of DESIGN.md (time ~ genes^2.1) 
 and its objective is that of its fixed point, which genomap_fast exact reproduces. OTT and POT
 run up to 33x33 (dense n^2 x n products per step). The exact iteration is not run at
 euclidean 100x100 (over 20 minutes); "anneal" there, as on every euclidean grid of 2,048+
-genes, starts coarse to fine (``anneal_start="auto"`` -> "multilevel"), so it is compared with
-exact at 64x64 only and not asserted below it.
+genes, starts coarse to fine (``anneal_start="auto"`` -> "multilevel") and anneals from there up
+to 4,096 genes, so it is compared with exact at 64x64 only and not asserted below it (its start
+is not the exact fixed point).
 """
 import datetime
 import os

@@ -243,6 +243,44 @@ def test_gathered_class_sums_equal_stored_ones():
     np.testing.assert_allclose(runs[0].objective, runs[1].objective, rtol=1e-12)
 
 
+@pytest.mark.parametrize("n", [144, 140])  # a full grid, and one leaving pixels unused
+def test_log_cost_lookup_through_displacement_table_equals_dense(n):
+    """One gene per pixel from lookup_min_genes genes on: a proposal gathers the log-cost through
+    the grid's lookup, the displacement table on FFT grids and the dense matrix on BLAS ones.
+    Both hold the same float values, so the annealing must make the same swaps; it lowers the
+    objective, reports its own, and does not depend on the thread count."""
+    C1 = _problem(8, n)
+    grids = [make_grid(12, 12, n, "euclidean", fft=f) for f in (True, False)]
+    assert [g.uses_fft for g in grids] == [True, False]
+    start = np.asarray(_core.solve_gw_exact(C1, grids[1], 1000, 1).assign)
+    random = np.random.default_rng(1).permutation(start)
+    runs = [_core.swap_anneal(C1, g, random.copy(), 30000, 0.1, 0.001, seed=2, num_threads=t,
+                              lookup_min_genes=0) for g in grids for t in (1, 2)]
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.assign, runs[0].assign)
+        assert r.accepted == runs[0].accepted > 0
+    assert sorted(np.asarray(runs[0].assign).tolist()) == list(range(n))
+    assert runs[0].objective < _core.objective_assignment(C1, grids[1], random, 1) - 1e-3
+    np.testing.assert_allclose(
+        runs[0].objective, _core.objective_assignment(C1, grids[1], runs[0].assign, 1),
+        rtol=1e-12)
+    # the stored class sums (the path below lookup_min_genes) reach a comparable objective
+    stored = _core.swap_anneal(C1, grids[1], random.copy(), 30000, 0.1, 0.001, seed=2,
+                               lookup_min_genes=10**9)
+    assert abs(stored.objective - runs[0].objective) < 2e-3 * stored.objective
+
+
+def test_unit_grids_anneal_with_global_partners():
+    """One gene per pixel: swap partners from all genes (the 24 nearest pixels are a tiny
+    neighbourhood there); from the coarse-to-fine start the annealing runs up to 4,096 genes."""
+    from genomap_fast.placement import anneal_schedule
+
+    assert anneal_schedule("exact", make_grid(20, 20, 400, "euclidean"))["sa_neighbours"] == 0
+    assert anneal_schedule("exact", make_grid(20, 20, 400, "radial"))["sa_neighbours"] == 24
+    assert anneal_schedule("multilevel", make_grid(64, 64, 4096, "euclidean"))["sa_sweeps"] > 0
+    assert anneal_schedule("multilevel", make_grid(65, 65, 4225, "euclidean"))["sa_sweeps"] == 0
+
+
 def test_multilevel_start_is_a_valid_near_exact_placement(objective):
     """start="multilevel" (coarse-to-fine down to 2x2 tiles, then one assignment per tile):
     one gene per pixel, the same for every thread count, within 0.5% of the exact iteration's

@@ -184,7 +184,7 @@ void register_anneal(py::module_& m) {
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,
          double t_start, double t_end, uint64_t seed, int num_threads, int64_t neighbours,
-         int64_t gather_min_genes) {
+         int64_t gather_min_genes, int64_t lookup_min_genes) {
         check_c1(C1, grid);
         const int64_t n = C1.shape(0);
         SwapAnnealOutput out;
@@ -193,7 +193,7 @@ void register_anneal(py::module_& m) {
           py::gil_scoped_release release;
           GWProblem p = make_problem(C1.data(), n, grid, num_threads);
           out.stats = swap_anneal(p, out.assign.data(), proposals, t_start, t_end, seed,
-                                  num_threads, neighbours, gather_min_genes);
+                                  num_threads, neighbours, gather_min_genes, lookup_min_genes);
         }
         return out;
       },
@@ -201,5 +201,6 @@ void register_anneal(py::module_& m) {
       py::arg("t_start") = 0.1, py::arg("t_end") = 0.001, py::arg("seed") = 0,
       py::arg("num_threads") = 1, py::arg("neighbours") = 0,
       py::arg("gather_min_genes") = kGatherMinGenes,
+      py::arg("lookup_min_genes") = kLookupMinGenes,
       "Simulated annealing over pair swaps from a feasible assignment: SwapAnnealResult.");
 }

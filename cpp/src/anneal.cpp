@@ -12,6 +12,10 @@
 #include "genomap/simd.hpp"
 #include "genomap/transport.hpp"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace genomap {
 
 namespace {
@@ -405,6 +409,54 @@ GENOMAP_CLONES double block_dot(const float* __restrict bi, const float* __restr
   return si - sj;
 }
 
+// sum_k (ri[k] - rj[k]) (Lb[idx[k]] - La[idx[k]]) over m values (m a multiple of 8): the dot
+// of a proposal on a one-gene-per-class grid, idx[k] the log-cost column of gene k's class.
+// Eight float lanes (k mod 8), summed in double at the end; the AVX2 version gathers, and both
+// do the same float operations in the same order (no FMA), so they give the same sums.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define GENOMAP_GATHER_AVX2 1
+__attribute__((target("avx2"))) double lookup_dot_avx2(const float* __restrict ri,
+                                                       const float* __restrict rj,
+                                                       const float* La, const float* Lb,
+                                                       const int32_t* __restrict idx, int64_t m) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t k = 0; k < m; k += 8) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + k));
+    const __m256 dl = _mm256_sub_ps(_mm256_i32gather_ps(Lb, x, 4), _mm256_i32gather_ps(La, x, 4));
+    const __m256 dr = _mm256_sub_ps(_mm256_loadu_ps(ri + k), _mm256_loadu_ps(rj + k));
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(dr, dl));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  double s = 0.0;
+  for (float v : lanes) s += static_cast<double>(v);
+  return s;
+}
+#endif
+
+double lookup_dot_scalar(const float* ri, const float* rj, const float* La, const float* Lb,
+                         const int32_t* idx, int64_t m) {
+  float lanes[8] = {};
+  for (int64_t k = 0; k < m; k += 8)
+    for (int64_t l = 0; l < 8; ++l) {
+      const float dl = Lb[idx[k + l]] - La[idx[k + l]];
+      const float dr = ri[k + l] - rj[k + l];
+      lanes[l] += dr * dl;
+    }
+  double s = 0.0;
+  for (float v : lanes) s += static_cast<double>(v);
+  return s;
+}
+
+using LookupDot = double (*)(const float*, const float*, const float*, const float*,
+                             const int32_t*, int64_t);
+LookupDot pick_lookup_dot() {
+#ifdef GENOMAP_GATHER_AVX2
+  if (__builtin_cpu_supports("avx2")) return lookup_dot_avx2;
+#endif
+  return lookup_dot_scalar;
+}
+
 }  // namespace
 
 SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_passes,
@@ -469,13 +521,21 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
 
 SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposals,
                             double t_start, double t_end, uint64_t seed, int num_threads,
-                            int64_t neighbours, int64_t gather_min_genes) {
+                            int64_t neighbours, int64_t gather_min_genes,
+                            int64_t lookup_min_genes) {
   if (!(t_start > 0) || !(t_end > 0) || t_end > t_start)
     throw std::invalid_argument("need 0 < t_end <= t_start");
   const int64_t n = p.n, D = p.grid->n_classes;
   const int nt = num_threads > 0 ? num_threads : 1;
   SwapAnnealStats st;
   const bool gather = large_unit_grid(p, gather_min_genes);
+  // One gene per class from lookup_min_genes to 4,096 genes (euclidean and user-cost grids):
+  // class sums are C1's columns permuted, so a proposal's dot reads C1's rows i and j (float)
+  // and gathers the log-cost rows through each gene's class (from a displacement table on
+  // translation-invariant grids: 64 KB at 64x64); an accepted swap costs O(1). At 64x64
+  // euclidean 5 us per proposal against 10 us through stored class sums (their log-cost rows
+  // are converted per proposal above 2,048 classes); below, the stored sums are as fast.
+  const bool unit = !gather && n <= 4096 && large_unit_grid(p, lookup_min_genes);
   auto objective = [&]() {
     return gather ? objective_by_rows(p, assign, nt) : objective_assignment(p, assign, nt);
   };
@@ -502,7 +562,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // Classes padded to a multiple of 8, so that a block (kLane x Dp floats) is whole vectors of
   // block_dot; the padding stays 0.
   const int64_t Dp = (D + 7) / 8 * 8, stride = Dp * kLane;
-  const int64_t nb = gather ? 0 : (n + kLane - 1) / kLane;
+  const int64_t nb = gather || unit ? 0 : (n + kLane - 1) / kLane;
   std::vector<float> CS(nb * stride, 0.0f);
   std::vector<double> Ldiag(D), dC(n), Lbuf(D), Lbuf2(D);
   std::vector<float> w(nb * kLane, 0.0f);
@@ -510,7 +570,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // one entry, mostly from memory; half the bytes. (Proposals only steer; see block_dot.)
   // Rows padded to nb * kLane with zeros, so that an accepted swap reads them block by block.
   const bool c1_float = !gather && n <= 4096;
-  const int64_t n2 = nb * kLane;
+  const int64_t n2 = unit ? (n + 7) / 8 * 8 : nb * kLane;
   std::vector<float> C1f(c1_float ? n * n2 : 0, 0.0f);
   if (c1_float)
     for (int64_t r = 0; r < n; ++r)
@@ -519,7 +579,22 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     return c1_float ? static_cast<double>(C1f[i * n2 + j]) : C1[i * n + j];
   };
   std::vector<int64_t> gene_of(gather ? D : 0);
+  // unit: L[d, e] = Lt[row_base[d] + column[e]], and col_of[k] = column[class of gene k]
+  // (zeros past n, where C1f's padding is 0).
+  std::vector<float> Lt;
+  std::vector<int64_t> row_base, column;
+  std::vector<int32_t> col_of(unit ? n2 : 0, 0);
+  if (unit) {
+    p.grid->log_cost_lookup(Lt, row_base, column);
+    if (Lt.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+      throw std::logic_error("swap_anneal: log-cost lookup too large for 32-bit indices");
+  }
+  const LookupDot lookup_dot = pick_lookup_dot();
   auto load_sums = [&]() {
+    if (unit) {
+      for (int64_t k = 0; k < n; ++k) col_of[k] = static_cast<int32_t>(column[assign[k]]);
+      return;
+    }
     if (gather) {
       for (int64_t k = 0; k < n; ++k) gene_of[assign[k]] = k;
       return;
@@ -530,7 +605,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       for (int64_t e = 0; e < D; ++e)
         CS[(k / kLane) * stride + e * kLane + k % kLane] = static_cast<float>(rowmajor[k * D + e]);
   };
-  const bool dense = D <= 4096;
+  const bool dense = !unit && D <= 4096;
   const std::vector<double> Ldense = dense ? p.grid->dense_log_cost() : std::vector<double>();
   auto log_row = [&](int64_t d, double* buf) -> const double* {
     if (dense) return Ldense.data() + d * D;
@@ -539,7 +614,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   };
   // Log-cost rows in float, each value twice (both lanes of a block): a table up to 2,048
   // classes (32 MB), else filled per proposal.
-  const bool dup_table = !gather && D <= 2048;
+  const bool dup_table = !gather && !unit && D <= 2048;
   std::vector<float> Ldup(dup_table ? D * stride : 0, 0.0f), dupA(stride, 0.0f),
       dupB(stride, 0.0f);
   auto fill_dup = [&](const double* row, float* out) {
@@ -548,11 +623,18 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   };
   if (dup_table)
     for (int64_t d = 0; d < D; ++d) fill_dup(log_row(d, Lbuf.data()), Ldup.data() + d * stride);
-  for (int64_t d = 0; d < D; ++d) Ldiag[d] = log_row(d, Lbuf.data())[d];
+  for (int64_t d = 0; d < D; ++d)
+    Ldiag[d] = unit ? static_cast<double>(Lt[row_base[d] + column[d]])
+                    : log_row(d, Lbuf.data())[d];
   for (int64_t i = 0; i < n; ++i) dC[i] = C1[i * n + i];
   load_sums();
   // sum_e (CS[i, e] - CS[j, e]) (Lb[e] - La[e]), plus La[b] (Lab).
   auto row_dot = [&](int64_t i, int64_t j, int64_t a, int64_t b, double& Lab) {
+    if (unit) {
+      Lab = static_cast<double>(Lt[row_base[a] + column[b]]);
+      return lookup_dot(C1f.data() + i * n2, C1f.data() + j * n2, Lt.data() + row_base[a],
+                        Lt.data() + row_base[b], col_of.data(), n2);
+    }
     if (gather) {  // double, in four partial sums (one serial chain is add-latency bound)
       const double* La = log_row(a, Lbuf.data());
       const double* Lb = log_row(b, Lbuf2.data());
@@ -661,7 +743,15 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       __builtin_prefetch(C1f.data() + i * n2 + j);
     else
       __builtin_prefetch(C1 + i * n + j);
-    if (!gather) {
+    if (unit) {  // the two rows the proposal's dot streams
+      const float* ri = C1f.data() + i * n2;
+      const float* rj = C1f.data() + j * n2;
+      for (int64_t k = 0; k < n2; k += 16) {
+        __builtin_prefetch(ri + k);
+        __builtin_prefetch(rj + k);
+      }
+    }
+    if (!gather && !unit) {
       __builtin_prefetch(CS.data() + (i / kLane) * stride);
       __builtin_prefetch(CS.data() + (j / kLane) * stride);
     }
@@ -678,7 +768,10 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     // exp(x) below -40 is under every draw of unit() but 2^-53 of them; skips exp's underflow
     if (g < 0 && (g < -40.0 * T || rng.unit() >= std::exp(g / T))) continue;
     // Gene i leaves class a for b, gene j leaves b for a (C1 symmetric: rows for columns).
-    if (gather) {
+    if (unit) {
+      col_of[i] = static_cast<int32_t>(column[b]);
+      col_of[j] = static_cast<int32_t>(column[a]);
+    } else if (gather) {
       gene_of[a] = j;
       gene_of[b] = i;
     } else {
@@ -707,7 +800,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       for (const auto& [x, y] : journal) std::swap(best[x], best[y]);
       journal.clear();
     }
-    if (++since_refresh == 16384) {  // bound the drift of the incremental updates
+    if (!unit && ++since_refresh == 16384) {  // bound the drift of the incremental updates
       load_sums();
       since_refresh = 0;
     }

@@ -37,6 +37,21 @@ double class_mean_cost(const std::vector<double>& class_cost, const std::vector<
   return s / (n * n);
 }
 
+void GridProducts::log_cost_lookup(int64_t D, std::vector<float>& table,
+                                   std::vector<int64_t>& row_base,
+                                   std::vector<int64_t>& column) const {
+  table.assign(D * D, 0.0f);
+  row_base.resize(D);
+  column.resize(D);
+  std::vector<double> row(D);
+  for (int64_t d = 0; d < D; ++d) {
+    log_cost_row(d, row.data());
+    for (int64_t e = 0; e < D; ++e) table[d * D + e] = static_cast<float>(row[e]);
+    row_base[d] = d * D;
+    column[d] = d;
+  }
+}
+
 std::vector<double> GridCost::dense_log_cost() const {
   std::vector<double> out(n_classes * n_classes);
   for (int64_t d = 0; d < n_classes; ++d) log_cost_row(d, out.data() + d * n_classes);

@@ -37,6 +37,19 @@ class DisplacementProducts final : public GridProducts {
   }
   const char* kind() const override { return "fft"; }
   bool stores_dense_cost() const override { return false; }
+  // L[d, e] = table[(ce - cd + cols - 1) r2 + re - rd + rows - 1] = table[row_base[d] + column[e]]
+  // with column[e] = ce r2 + re and row_base[d] = (cols - 1) r2 + rows - 1 - column[d].
+  void log_cost_lookup(int64_t, std::vector<float>& table, std::vector<int64_t>& row_base,
+                       std::vector<int64_t>& column) const override {
+    const int64_t r2 = 2 * rows_ - 1, centre = (cols_ - 1) * r2 + rows_ - 1;
+    table.assign(log_cost_.begin(), log_cost_.end());
+    column.resize(D_);
+    row_base.resize(D_);
+    for (int64_t e = 0; e < D_; ++e) {
+      column[e] = (e / rows_) * r2 + e % rows_;
+      row_base[e] = centre - column[e];
+    }
+  }
 
  private:
   int64_t at(int64_t dr, int64_t dc) const {

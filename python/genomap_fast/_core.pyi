@@ -683,6 +683,7 @@ def swap_anneal(
     num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
     neighbours: typing.SupportsInt | typing.SupportsIndex = 0,
     gather_min_genes: typing.SupportsInt | typing.SupportsIndex = 4097,
+    lookup_min_genes: typing.SupportsInt | typing.SupportsIndex = 2049,
 ) -> SwapAnnealResult:
     """
     Simulated annealing over pair swaps from a feasible assignment: SwapAnnealResult.

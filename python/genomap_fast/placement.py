@@ -27,11 +27,20 @@ _SWAP_ANNEALING: dict[str, Any] = {"sa_t_start": 0.3, "sa_t_end": 0.003, "sa_nei
 ANNEAL_SCHEDULES: dict[str, dict[str, Any]] = {
     "exact": _SWAP_ANNEALING,
     "entropic": _SWAP_ANNEALING,
-    # from a coarse-to-fine start: no exact polish (n x n assignments), the annealing refines
-    # (no annealing there: 50 sweeps gained 1e-6 relative at 64x64 in 5 s, 2 passes of swap
-    # descent 1e-6 in 14 s; the pixel-level landscape is flat)
+    # from a coarse-to-fine start: no exact polish (n x n assignments) and no swap descent
+    # (2 passes gained 1e-6 relative at 64x64 in 14 s); annealing below (UNIT_GRID_ANNEALING)
     "multilevel": {"swap_rounds": 0, "sa_sweeps": 0.0},
 }
+# One gene per pixel (euclidean): swap partners from all genes, not the 24 nearest pixels
+# (33x33 from the exact start: -0.025% below the exact fixed point against -0.002%); from the
+# coarse-to-fine start 2,000 sweeps at 0.1 -> 0.001 (64x64: -0.0006% below the exact fixed
+# point; 600 sweeps +0.008%, 0.03 -> 0.0003 +0.012%, 0.3 -> 0.003 +0.0003%), only up to
+# UNIT_ANNEAL_MAX_GENES genes, where a proposal reads float rows (5 us at 64x64; 100x100 would
+# take 40 us per proposal, 15 minutes).
+UNIT_GRID_ANNEALING: dict[str, Any] = {"sa_neighbours": 0}
+MULTILEVEL_ANNEALING: dict[str, Any] = {"sa_sweeps": 2000.0, "sa_t_start": 0.1,
+                                        "sa_t_end": 0.001, "sa_max_work": 4e10}
+UNIT_ANNEAL_MAX_GENES = 4096
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -266,12 +275,28 @@ def solve_anneal(C1: FloatArray, grid: _core.GridCost, seed: int = 0, restarts: 
         raise ValueError(f"start must be one of {ANNEAL_STARTS}, got {start!r}")
     if start == "auto":
         start = anneal_start_for(grid)
-    schedule = dict(ANNEAL_SCHEDULES[start])
+    schedule = anneal_schedule(start, grid)
     schedule.update(options)
     return _core.solve_gw_anneal(C1, grid, entropic_start=start == "entropic",
                                  multilevel_start=start == "multilevel",
                                  polish_iter=int(polish_iter), restarts=int(restarts),
                                  seed=int(seed), num_threads=int(num_threads), **schedule)
+
+
+def anneal_schedule(start: str, grid: _core.GridCost) -> dict[str, Any]:
+    """The annealing keywords for a start on a grid (ANNEAL_SCHEDULES, then the one-gene-per-
+    pixel changes)."""
+    schedule = dict(ANNEAL_SCHEDULES[start])
+    if one_gene_per_class(grid) and start != "entropic":  # measured from these starts only
+        schedule.update(UNIT_GRID_ANNEALING)
+        if start == "multilevel" and grid.n_classes <= UNIT_ANNEAL_MAX_GENES:
+            schedule.update(MULTILEVEL_ANNEALING)
+    return schedule
+
+
+def one_gene_per_class(grid: _core.GridCost) -> bool:
+    """Whether every class of ``grid`` is one pixel (euclidean and user-cost grids)."""
+    return grid.n_classes == grid.n_used
 
 
 def anneal_start_for(grid: _core.GridCost) -> str:

@@ -110,9 +110,13 @@ struct SwapAnnealStats {
 // grid cost) to the first gene's class; 0: from all genes.
 // One gene per class from gather_min_genes genes on (euclidean grids): the class sums are
 // read through the assignment instead of stored (n x n doubles), an accepted swap costs O(1).
+// From lookup_min_genes up to 4,096 genes, the same in float with the log-cost read through
+// the grid's lookup (GridProducts::log_cost_lookup).
 constexpr int64_t kGatherMinGenes = 4097;
+constexpr int64_t kLookupMinGenes = 2049;
 SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposals,
                             double t_start, double t_end, uint64_t seed, int num_threads,
-                            int64_t neighbours = 0, int64_t gather_min_genes = kGatherMinGenes);
+                            int64_t neighbours = 0, int64_t gather_min_genes = kGatherMinGenes,
+                            int64_t lookup_min_genes = kLookupMinGenes);
 
 }  // namespace genomap

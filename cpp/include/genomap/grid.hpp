@@ -40,6 +40,12 @@ class GridProducts {
   virtual const char* kind() const = 0;
   // Whether the dense (D, D) matrices are held (false: rows are made on demand).
   virtual bool stores_dense_cost() const = 0;
+  // L as a lookup: L[d, e] = table[row_base[d] + column[e]] (row_base, column: (D,)). The
+  // default is the dense (D, D) matrix (row_base[d] = d D, column[e] = e); a translation-invariant
+  // grid returns its displacement table, small enough to stay in cache. For solvers that only
+  // steer by L (float).
+  virtual void log_cost_lookup(int64_t D, std::vector<float>& table,
+                               std::vector<int64_t>& row_base, std::vector<int64_t>& column) const;
 };
 
 // Products with dense (D, D) row-major class costs by BLAS: O(n D^2) per product. Without
@@ -70,6 +76,10 @@ struct GridCost {
   // A = S @ L, S and A (n, n_classes) row-major.
   void apply_log_cost(const double* S, int64_t n, double* A, int num_threads) const {
     products->apply_log_cost(S, n, A, num_threads);
+  }
+  void log_cost_lookup(std::vector<float>& table, std::vector<int64_t>& row_base,
+                       std::vector<int64_t>& column) const {
+    products->log_cost_lookup(n_classes, table, row_base, column);
   }
   // Row d of L / of C2: (n_classes,)
   void log_cost_row(int64_t d, double* out) const { products->log_cost_row(d, out); }
