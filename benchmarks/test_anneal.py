@@ -74,6 +74,11 @@ def _data(spec):
     return _DATA[spec]
 
 
+def _percent(x):
+    """+0.21%; four decimals below 0.1% (euclidean differences are that small)."""
+    return f"{x:+.2f}%" if abs(x) >= 0.1 or x == 0 else f"{x:+.4f}%"
+
+
 def _objective_of_pixels(C1, grid, pixel):
     classes = np.asarray(grid.class_of_pixel)[np.asarray(pixel, dtype=np.int64)]
     return float(_core.objective_assignment(C1, grid, classes.astype(np.int64), 1))
@@ -166,7 +171,7 @@ def _write_table(quick):
             if r is None:
                 continue
             obj, sec = r["objective"], r["seconds"]
-            rel = (f"{100 * (obj / base['objective'] - 1):+.2f}%"
+            rel = (_percent(100 * (obj / base["objective"] - 1))
                    if base and obj is not None and base["objective"] else "-")
             speed = f"{ref['seconds'] / sec:.0f}x" if ref and sec and solver != "reference" else "-"
             name = solver + (f" ({r['note']})" if r["note"] else "")
