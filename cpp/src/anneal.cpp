@@ -743,14 +743,6 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       __builtin_prefetch(C1f.data() + i * n2 + j);
     else
       __builtin_prefetch(C1 + i * n + j);
-    if (unit) {  // the two rows the proposal's dot streams
-      const float* ri = C1f.data() + i * n2;
-      const float* rj = C1f.data() + j * n2;
-      for (int64_t k = 0; k < n2; k += 16) {
-        __builtin_prefetch(ri + k);
-        __builtin_prefetch(rj + k);
-      }
-    }
     if (!gather && !unit) {
       __builtin_prefetch(CS.data() + (i / kLane) * stride);
       __builtin_prefetch(CS.data() + (j / kLane) * stride);
