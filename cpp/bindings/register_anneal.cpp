@@ -180,6 +180,9 @@ void register_anneal(py::module_& m) {
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("max_passes") = 50,
       py::arg("num_threads") = 1,
       "Pair-swap descent of the GW objective from a feasible assignment: SwapResult.");
+  // genes from which swap_anneal reads class sums through the assignment in double (below: float
+  // copies of C1); Python's annealing schedules are sized by it
+  m.attr("GATHER_MIN_GENES") = kGatherMinGenes;
   m.def(
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,

@@ -535,7 +535,8 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // translation-invariant grids: 64 KB at 64x64); an accepted swap costs O(1). At 64x64
   // euclidean 5 us per proposal against 10 us through stored class sums (their log-cost rows
   // are converted per proposal above 2,048 classes); below, the stored sums are as fast.
-  const bool unit = !gather && n <= 4096 && large_unit_grid(p, lookup_min_genes);
+  const bool c1_float = !gather && n < kGatherMinGenes;  // C1 in float (see below)
+  const bool unit = c1_float && large_unit_grid(p, lookup_min_genes);
   auto objective = [&]() {
     return gather ? objective_by_rows(p, assign, nt) : objective_assignment(p, assign, nt);
   };
@@ -569,7 +570,6 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // C1 in float up to 4,096 genes (64 MB): an accepted swap reads two of its rows, a proposal
   // one entry, mostly from memory; half the bytes. (Proposals only steer; see block_dot.)
   // Rows padded to nb * kLane with zeros, so that an accepted swap reads them block by block.
-  const bool c1_float = !gather && n <= 4096;
   const int64_t n2 = unit ? (n + 7) / 8 * 8 : nb * kLane;
   std::vector<float> C1f(c1_float ? n * n2 : 0, 0.0f);
   if (c1_float)

@@ -14,6 +14,7 @@ __all__: list[str] = [
     "CorrelationAccumulator",
     "EntropicResult",
     "ExactResult",
+    "GATHER_MIN_GENES",
     "GridCost",
     "MultilevelResult",
     "SwapAnnealResult",
@@ -712,4 +713,5 @@ def update_linear_term(
     The linear term of `assign` from A, the linear term of `had`, by the moved genes only.
     """
 
+GATHER_MIN_GENES: int = 4097
 __version__: str

@@ -40,7 +40,7 @@ ANNEAL_SCHEDULES: dict[str, dict[str, Any]] = {
 UNIT_GRID_ANNEALING: dict[str, Any] = {"sa_neighbours": 0}
 MULTILEVEL_ANNEALING: dict[str, Any] = {"sa_sweeps": 2000.0, "sa_t_start": 0.1,
                                         "sa_t_end": 0.001, "sa_max_work": 4e10}
-UNIT_ANNEAL_MAX_GENES = 4096
+UNIT_ANNEAL_MAX_GENES = _core.GATHER_MIN_GENES - 1
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
