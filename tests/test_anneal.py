@@ -314,3 +314,31 @@ def test_auto_start_picks_multilevel_on_large_euclidean_grids():
     with pytest.raises(ValueError, match="coarse levels"):
         gf.placement.solve_anneal(_problem(0, 100), make_grid(10, 10, 100, "radial"),
                                   start="multilevel")
+
+
+@pytest.mark.parametrize("metric", ["radial", "euclidean"])
+def test_class_major_hot_phase_then_gene_blocks(metric):
+    """Stored class sums are held class-major while over a tenth of the proposals are accepted,
+    then in gene blocks: the hot phase runs and ends, the annealing keeps capacities, reports
+    the objective of what it returns, does not depend on the thread count, and reaches what the
+    gene blocks alone reach (the two layouts round the gains differently, so not the same swaps)."""
+    n = 144
+    C1 = _problem(6, n)
+    grid = make_grid(13, 13, n, metric)
+    start = np.asarray(_core.solve_gw_exact(C1, grid, 1000, 1).assign)
+    random = np.random.default_rng(4).permutation(start)
+    kw = dict(proposals=60000, t_start=0.3, t_end=0.003, seed=5, neighbours=8)
+    runs = [_core.swap_anneal(C1, grid, random.copy(), num_threads=t, **kw) for t in (1, 2)]
+    blocks = _core.swap_anneal(C1, grid, random.copy(), class_major_max_bytes=0, **kw)
+    r = runs[0]
+    np.testing.assert_array_equal(runs[1].assign, r.assign)
+    assert 0 < r.class_major_proposals < r.proposals  # the hot phase ran, then handed over
+    assert blocks.class_major_proposals == 0
+    counts = np.bincount(r.assign, minlength=grid.n_classes)
+    assert np.all(counts <= np.asarray(grid.capacity))
+    np.testing.assert_allclose(r.objective, _core.objective_assignment(C1, grid, r.assign, 1),
+                               rtol=1e-12)
+    assert r.objective < _core.objective_assignment(C1, grid, random, 1) - 1e-2
+    assert abs(r.objective - blocks.objective) < 2e-3 * blocks.objective
+    with pytest.raises(ValueError, match="class_major_max_bytes"):
+        _core.swap_anneal(C1, grid, random.copy(), class_major_max_bytes=-1, **kw)

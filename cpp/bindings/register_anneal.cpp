@@ -100,6 +100,10 @@ void register_anneal(py::module_& m) {
           "accepted", [](const SwapAnnealOutput& r) { return r.stats.accepted; },
           "swaps accepted")
       .def_property_readonly(
+          "class_major_proposals",
+          [](const SwapAnnealOutput& r) { return r.stats.class_major_proposals; },
+          "proposals scored on class-major class sums (the hot phase; see class_major_max_bytes)")
+      .def_property_readonly(
           "objective", [](const SwapAnnealOutput& r) { return r.stats.objective; },
           "KL-loss GW objective of `assign`");
   m.def(
@@ -187,7 +191,7 @@ void register_anneal(py::module_& m) {
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,
          double t_start, double t_end, uint64_t seed, int num_threads, int64_t neighbours,
-         int64_t gather_min_genes, int64_t lookup_min_genes) {
+         int64_t gather_min_genes, int64_t lookup_min_genes, int64_t class_major_max_bytes) {
         check_c1(C1, grid);
         const int64_t n = C1.shape(0);
         SwapAnnealOutput out;
@@ -196,7 +200,8 @@ void register_anneal(py::module_& m) {
           py::gil_scoped_release release;
           GWProblem p = make_problem(C1.data(), n, grid, num_threads);
           out.stats = swap_anneal(p, out.assign.data(), proposals, t_start, t_end, seed,
-                                  num_threads, neighbours, gather_min_genes, lookup_min_genes);
+                                  num_threads, neighbours, gather_min_genes, lookup_min_genes,
+                                  class_major_max_bytes);
         }
         return out;
       },
@@ -205,5 +210,6 @@ void register_anneal(py::module_& m) {
       py::arg("num_threads") = 1, py::arg("neighbours") = 0,
       py::arg("gather_min_genes") = kGatherMinGenes,
       py::arg("lookup_min_genes") = kLookupMinGenes,
+      py::arg("class_major_max_bytes") = kClassMajorMaxBytes,
       "Simulated annealing over pair swaps from a feasible assignment: SwapAnnealResult.");
 }

@@ -472,6 +472,11 @@ class SwapAnnealResult:
         (n,) int64: class of each gene, the best assignment visited
         """
     @property
+    def class_major_proposals(self) -> int:
+        """
+        proposals scored on class-major class sums (the hot phase; see class_major_max_bytes)
+        """
+    @property
     def objective(self) -> float:
         """
         KL-loss GW objective of `assign`
@@ -685,6 +690,7 @@ def swap_anneal(
     neighbours: typing.SupportsInt | typing.SupportsIndex = 0,
     gather_min_genes: typing.SupportsInt | typing.SupportsIndex = 4097,
     lookup_min_genes: typing.SupportsInt | typing.SupportsIndex = 2049,
+    class_major_max_bytes: typing.SupportsInt | typing.SupportsIndex = 16777216,
 ) -> SwapAnnealResult:
     """
     Simulated annealing over pair swaps from a feasible assignment: SwapAnnealResult.

@@ -99,6 +99,7 @@ SwapStats swap_local_search(const GWProblem& p, int64_t* assign, int64_t max_pas
 struct SwapAnnealStats {
   int64_t proposals = 0;
   int64_t accepted = 0;
+  int64_t class_major_proposals = 0;  // proposals scored on class-major sums (see below)
   double objective = 0.0;  // of the returned assignment (the best one visited)
 };
 
@@ -112,11 +113,16 @@ struct SwapAnnealStats {
 // read through the assignment instead of stored (n x n doubles), an accepted swap costs O(1).
 // From lookup_min_genes up to 4,096 genes, the same in float with the log-cost read through
 // the grid's lookup (GridProducts::log_cost_lookup).
+// Stored class sums of at most class_major_max_bytes (float) are held class-major while over a
+// tenth of the proposals are accepted (cheap accepted swaps), then in gene blocks (cheap
+// proposals); 0: gene blocks throughout.
 constexpr int64_t kGatherMinGenes = 4097;
 constexpr int64_t kLookupMinGenes = 2049;
+constexpr int64_t kClassMajorMaxBytes = int64_t{16} << 20;
 SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposals,
                             double t_start, double t_end, uint64_t seed, int num_threads,
                             int64_t neighbours = 0, int64_t gather_min_genes = kGatherMinGenes,
-                            int64_t lookup_min_genes = kLookupMinGenes);
+                            int64_t lookup_min_genes = kLookupMinGenes,
+                            int64_t class_major_max_bytes = kClassMajorMaxBytes);
 
 }  // namespace genomap
