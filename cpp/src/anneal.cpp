@@ -769,8 +769,12 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // nearest to i's class in grid cost and a gene j of that class uniformly, else j uniformly.
   const bool local = neighbours > 0 && D > 2;
   const int64_t K = local ? std::min(neighbours, D - 1) : 0;
-  std::vector<int64_t> near(D * K), pos(n);
-  std::vector<std::vector<int64_t>> members(D);
+  // Compact int32 tables (a proposal's chain of dependent loads: its class, a near class, that
+  // class's members, one of them; small enough to stay in L1/L2 beside the class sums). The
+  // members of class c are member[span[c].first + 0 .. span[c].second), fixed counts (swaps
+  // keep them); pos[i]: gene i's index in member.
+  std::vector<int32_t> near(D * K), member(local ? n : 0), pos(local ? n : 0);
+  std::vector<std::pair<int32_t, int32_t>> span(local ? D : 0, {0, 0});
   if (local) {
     std::vector<double> cost(D);
     std::vector<int64_t> order(D);
@@ -782,11 +786,15 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
                         [&](int64_t x, int64_t y) {
                           return cost[x] < cost[y] || (cost[x] == cost[y] && x < y);
                         });
-      std::copy(order.begin(), order.begin() + K, near.begin() + d * K);
+      for (int64_t k = 0; k < K; ++k) near[d * K + k] = static_cast<int32_t>(order[k]);
     }
+    for (int64_t i = 0; i < n; ++i) ++span[assign[i]].second;
+    for (int64_t d = 1; d < D; ++d) span[d].first = span[d - 1].first + span[d - 1].second;
+    std::vector<int32_t> fill(D, 0);
     for (int64_t i = 0; i < n; ++i) {
-      pos[i] = static_cast<int64_t>(members[assign[i]].size());
-      members[assign[i]].push_back(i);
+      const int64_t c = assign[i];
+      pos[i] = span[c].first + fill[c]++;
+      member[pos[i]] = static_cast<int32_t>(i);
     }
   }
   FastRng rng(seed ^ 0xA5A5A5A5DEADBEEFULL);
@@ -796,8 +804,8 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
       j = rng.below(n);
       return;
     }
-    const auto& m = members[near[assign[i] * K + rng.below(K)]];
-    j = m[rng.below(static_cast<int64_t>(m.size()))];
+    const auto [first, count] = span[near[assign[i] * K + rng.below(K)]];
+    j = member[first + rng.below(count)];
   };
   // Temperature scale: mean |gain| of proposed swaps from the start.
   double g0 = 0.0;
@@ -884,8 +892,8 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     assign[i] = b;
     assign[j] = a;
     if (local) {
-      members[a][pos[i]] = j;
-      members[b][pos[j]] = i;
+      member[pos[i]] = static_cast<int32_t>(j);
+      member[pos[j]] = static_cast<int32_t>(i);
       std::swap(pos[i], pos[j]);
     }
     st.accepted++;
