@@ -318,10 +318,11 @@ def test_auto_start_picks_multilevel_on_large_euclidean_grids():
 
 @pytest.mark.parametrize("metric", ["radial", "euclidean"])
 def test_class_major_hot_phase_then_gene_blocks(metric):
-    """Stored class sums are held class-major while over a tenth of the proposals are accepted,
-    then in gene blocks: the hot phase runs and ends, the annealing keeps capacities, reports
-    the objective of what it returns, does not depend on the thread count, and reaches what the
-    gene blocks alone reach (the two layouts round the gains differently, so not the same swaps)."""
+    """Stored class sums are held class-major while many proposals are accepted (a share of
+    about 0.72 D / n), then in gene blocks: on a ring grid the hot phase runs and ends; on a
+    one-gene-per-pixel grid (D = n) it never pays and does not run. The annealing keeps
+    capacities, reports the objective of what it returns, does not depend on the thread count,
+    and reaches what the gene blocks alone reach (the layouts round the gains differently)."""
     n = 144
     C1 = _problem(6, n)
     grid = make_grid(13, 13, n, metric)
@@ -332,7 +333,11 @@ def test_class_major_hot_phase_then_gene_blocks(metric):
     blocks = _core.swap_anneal(C1, grid, random.copy(), class_major_max_bytes=0, **kw)
     r = runs[0]
     np.testing.assert_array_equal(runs[1].assign, r.assign)
-    assert 0 < r.class_major_proposals < r.proposals  # the hot phase ran, then handed over
+    if metric == "radial":
+        assert 0 < r.class_major_proposals < r.proposals  # the hot phase ran, then handed over
+    else:
+        assert r.class_major_proposals == 0
+        np.testing.assert_array_equal(r.assign, blocks.assign)
     assert blocks.class_major_proposals == 0
     counts = np.bincount(r.assign, minlength=grid.n_classes)
     assert np.all(counts <= np.asarray(grid.capacity))

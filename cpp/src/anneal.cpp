@@ -649,16 +649,20 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   const bool dup_table = !gather && !unit && D <= 2048;  // see Ldup below
   // While many proposals are accepted (early, hot), the class sums are held class-major,
   // CSt[e * n2 + k]: an accepted swap then updates two contiguous rows (O(n) vectorised, 0.1 us
-  // at pbmc68k_reduced's 765 genes, against 1 us for two columns of the blocks), and a proposal
-  // gathers its two genes' sums (0.1-0.2 us, against 0.07 us from the blocks). Once fewer than
-  // kClassMajorAccept of a window's proposals are accepted, the blocks take over for good.
-  // pbmc68k_reduced: 59% of the first tenth of the schedule's proposals accepted, 2.6% of the
-  // sixth; annealing 0.40 -> 0.26 s (64x64 radial 19.5 -> 14.9 s), same objectives over seeds.
-  // Thresholds 0.03 / 0.3 were slower. Only up to 16 MB of sums, i.e. with C1 in float (up to
-  // 4,096 genes): gathers from memory would cost more.
-  constexpr double kClassMajorAccept = 0.1;
+  // at pbmc68k_reduced's 765 genes, against 1 us for two columns of the blocks: n / kLane cache
+  // lines), and a proposal gathers its two genes' sums (2 D cache lines, 0.25 us there, against
+  // 0.07 us from the blocks). So the class-major sums pay while the share of proposals accepted
+  // is above about kClassMajorAccept x D / n; once a window's share falls below it, the blocks
+  // take over for good. pbmc68k_reduced (765 genes, 106 rings: 0.1): 59% of the first tenth of
+  // the schedule's proposals accepted, 2.6% of the sixth; annealing 0.40 -> 0.25 s, same
+  // objectives over seeds (0.03 and 0.3 there were slower); 64x64 radial 19.5 -> 14.9 s. Not on
+  // one-gene-per-pixel grids (D = n: 33x33 euclidean 3.6 -> 5.2 s), and only up to 16 MB of
+  // sums, i.e. with C1 in float (up to 4,096 genes): gathers from memory would cost more.
+  constexpr double kClassMajorAccept = 0.72;
   constexpr int64_t kClassMajorWindow = 4096;
-  bool class_major = dup_table && c1_float &&
+  const double class_major_share =
+      kClassMajorAccept * static_cast<double>(D) / static_cast<double>(n);
+  bool class_major = dup_table && c1_float && class_major_share < 0.5 &&
                      Dp * n2 * static_cast<int64_t>(sizeof(float)) <= class_major_max_bytes;
   std::vector<float> CSt(class_major ? Dp * n2 : 0, 0.0f), Lflat(class_major ? D * Dp : 0, 0.0f);
   std::vector<int32_t> cm_index(class_major ? Dp : 0, 0);
@@ -850,7 +854,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   for (int64_t t = 0; t < proposals; ++t, T *= cool) {
     if (class_major && t % kClassMajorWindow == 0 && t > 0) {
       if (static_cast<double>(window_accepted) <
-          kClassMajorAccept * static_cast<double>(kClassMajorWindow)) {
+          class_major_share * static_cast<double>(kClassMajorWindow)) {
         class_major = false;  // the blocks from here on, recomputed from the assignment
         load_sums();
         since_refresh = 0;
