@@ -34,7 +34,8 @@ test: install
 SAN_DIR := build/sanitize
 SAN_TESTS ?= tests/test_solvers.py tests/test_multilevel.py tests/test_fuzz_core.py \
 	tests/test_fuzz_api.py tests/test_concurrency.py \
-	tests/test_anneal.py::test_log_cost_lookup_through_displacement_table_equals_dense
+	tests/test_anneal.py::test_log_cost_lookup_through_displacement_table_equals_dense \
+	tests/test_anneal.py::test_class_major_hot_phase_then_gene_blocks
 # libstdc++ is preloaded with the ASan runtime: python itself does not link it, and ASan's
 # __cxa_throw interceptor must find it at start-up (else every C++ exception aborts).
 SAN_ENV = LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
