@@ -64,3 +64,25 @@ def test_tl_genomoi_keeps_cell_order(batches):
     assert ad.obsm["X_genomoi_features"].shape == (300, 32)
     truth = np.concatenate([ya, yb])[order]
     assert adjusted_rand_score(truth, ad.obs["genomoi_cluster"].astype(int)) > 0.3
+
+
+def test_genomaps_take_the_most_variable_prealigned_genes(batches):
+    """After pre-alignment every z-scored gene has variance 1, so the genes are chosen before:
+    by variance of the corrected data, or (zscore) by the within-batch variance of the input."""
+    from genomap_fast.cnn.moi import _fit, select_variable_genes
+
+    a, b, ya, yb = batches
+    rng = np.random.default_rng(3)
+    quiet = rng.choice(64, 20, replace=False)  # 20 genes of tiny variance within each batch
+    a, b = a.copy(), b.copy()
+    a[:, quiet] = 5 + 1e-3 * rng.normal(size=(150, 20))
+    b[:, quiet] = 9 + 1e-3 * rng.normal(size=(150, 20))
+    keep = select_variable_genes([a, b], prealign(a, b, method="zscore"), 36, "zscore")
+    assert len(keep) == 36 and np.all(np.diff(keep) > 0) and not set(quiet) & set(keep)
+    data = np.concatenate([a, b])
+    keep = select_variable_genes([a, b], data, 36, "scanorama")
+    np.testing.assert_array_equal(keep, np.sort(np.argsort(-data.var(0))[:36]))
+    assert np.array_equal(select_variable_genes([a, b], data, 64, "zscore"), np.arange(64))
+    Z, dec = _fit([a, b], 3, 32, 6, 6, 15, "zscore", 0, {"maxiter": 40})
+    assert Z.shape == (300, 36) and dec.genomap_.n_genes_in_ == 36
+    assert adjusted_rand_score(np.concatenate([ya, yb]), dec.labels_) > 0.3

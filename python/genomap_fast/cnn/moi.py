@@ -42,10 +42,35 @@ def prealign(*arrays, method: str = "scanorama") -> np.ndarray:
     raise ValueError(f"prealign_method must be 'scanorama' or 'zscore', got {method!r}")
 
 
+def select_variable_genes(arrays, data: np.ndarray, n: int, method: str) -> np.ndarray:
+    """Sorted column indices of the ``n`` most variable genes for the genomaps of pre-aligned
+    ``data`` (cells, genes): by variance of the scanorama-corrected data, or ("zscore", where
+    every gene has variance 1 after pre-alignment) by the mean within-batch variance of the
+    input ``arrays``. All genes when there are ``n`` or fewer."""
+    if data.shape[1] <= n:
+        return np.arange(data.shape[1])
+    if method == "zscore":
+        var = np.zeros(data.shape[1])
+        for a in arrays:
+            m = as_matrix(a)
+            m = np.asarray(m.toarray() if hasattr(m, "toarray") else m, dtype=np.float64)
+            var += m.var(0) * len(m)
+        var /= len(data)
+    else:
+        var = data.var(0)
+    # stable: ties (equal variances) keep column order
+    return np.sort(np.argsort(-var, kind="stable")[:n])
+
+
 def _fit(arrays, n_clusters, n_dim, colNum, rowNum, epoch, prealign_method, seed, kwargs):
     from .cluster import GenoDEC
 
     data = prealign(*arrays, method=prealign_method)
+    # The genes are chosen here, before z-scoring: after it every gene has variance 1 and the
+    # genomap's own selection by variance would keep an arbitrary set. On CellBench (5 batches,
+    # 1,041 cells, 11,533 genes) the 1,024 most variable corrected genes gave ARI 0.965 / batch
+    # mixing 0.68-0.70 over 3 seeds against 0.953-0.964 / 0.59-0.60 (README).
+    data = data[:, select_variable_genes(arrays, data, int(rowNum) * int(colNum), prealign_method)]
     sd = data.std(0, ddof=1)
     Z = (data - data.mean(0)) / np.where(sd > 0, sd, 1.0)
     dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, n_dim=n_dim, pretrain_epochs=epoch,
@@ -53,11 +78,15 @@ def _fit(arrays, n_clusters, n_dim, colNum, rowNum, epoch, prealign_method, seed
     return Z, dec
 
 
-def genoMOIvis(*arrays, n_clusters=None, n_dim=32, colNum=32, rowNum=32, epoch=100,
+def genoMOIvis(*arrays, n_clusters=None, n_dim=32, colNum=32, rowNum=32, epoch=15,
                prealign_method="scanorama", seed=0, **kwargs):
     """(embedding (cells, 2) float32, cluster labels (cells,), features (cells, n_dim)) for all
     cells of all ``arrays`` (batches or omics with the same genes), in input order, as genomap
-    1.3.6's genoMOIvis."""
+    1.3.6's genoMOIvis, on the ``rowNum * colNum`` most variable pre-aligned genes.
+
+    ``epoch``: autoencoder pretraining epochs, 15 by default (the reference: 100): on CellBench
+    15 kept the quality (ARI 0.965, batch mixing 0.68 against 0.962 / 0.65 with 100, seed 0)
+    at a third of the time (README, "On more real data")."""
     import umap
 
     _, dec = _fit(arrays, n_clusters, n_dim, colNum, rowNum, epoch, prealign_method, seed,
