@@ -457,50 +457,6 @@ LookupDot pick_lookup_dot() {
   return lookup_dot_scalar;
 }
 
-// sum_e (ci[idx[e]] - cj[idx[e]]) (Lb[e] - La[e]) over m classes (m a multiple of 8): the dot
-// of a proposal on class-major class sums, ci = CSt + i, idx[e] = e * row length (0 on the
-// padding, where Lb - La is 0). Same lanes and float operations in both versions (no FMA).
-#ifdef GENOMAP_GATHER_AVX2
-__attribute__((target("avx2"))) double column_dot_avx2(const float* ci, const float* cj,
-                                                       const float* __restrict La,
-                                                       const float* __restrict Lb,
-                                                       const int32_t* __restrict idx, int64_t m) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t e = 0; e < m; e += 8) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + e));
-    const __m256 dc = _mm256_sub_ps(_mm256_i32gather_ps(ci, x, 4), _mm256_i32gather_ps(cj, x, 4));
-    const __m256 dl = _mm256_sub_ps(_mm256_loadu_ps(Lb + e), _mm256_loadu_ps(La + e));
-    acc = _mm256_add_ps(acc, _mm256_mul_ps(dc, dl));
-  }
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, acc);
-  double s = 0.0;
-  for (float v : lanes) s += static_cast<double>(v);
-  return s;
-}
-#endif
-
-double column_dot_scalar(const float* ci, const float* cj, const float* La, const float* Lb,
-                         const int32_t* idx, int64_t m) {
-  float lanes[8] = {};
-  for (int64_t e = 0; e < m; e += 8)
-    for (int64_t l = 0; l < 8; ++l) {
-      const float dc = ci[idx[e + l]] - cj[idx[e + l]];
-      const float dl = Lb[e + l] - La[e + l];
-      lanes[l] += dc * dl;
-    }
-  double s = 0.0;
-  for (float v : lanes) s += static_cast<double>(v);
-  return s;
-}
-
-LookupDot pick_column_dot() {
-#ifdef GENOMAP_GATHER_AVX2
-  if (__builtin_cpu_supports("avx2")) return column_dot_avx2;
-#endif
-  return column_dot_scalar;
-}
-
 // An accepted swap on class-major sums: class a loses w = ri - rj, class b gains it (m values).
 GENOMAP_CLONES void move_class_rows(float* __restrict ca, float* __restrict cb,
                                     const float* __restrict ri, const float* __restrict rj,
@@ -667,7 +623,6 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   std::vector<float> CSt(class_major ? Dp * n2 : 0, 0.0f), Lflat(class_major ? D * Dp : 0, 0.0f);
   std::vector<int32_t> cm_index(class_major ? Dp : 0, 0);
   for (int64_t e = 0; e < (class_major ? D : 0); ++e) cm_index[e] = static_cast<int32_t>(e * n2);
-  const LookupDot column_dot = pick_column_dot();
   auto load_sums = [&]() {
     if (unit) {
       for (int64_t k = 0; k < n; ++k) col_of[k] = static_cast<int32_t>(column[assign[k]]);
@@ -743,8 +698,11 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
     }
     if (class_major) {
       Lab = Ldense[a * D + b];  // class_major implies dup_table, so a dense log-cost
-      return column_dot(CSt.data() + i, CSt.data() + j, Lflat.data() + a * Dp,
-                        Lflat.data() + b * Dp, cm_index.data(), Dp);
+      // sum_e (CSt[e, i] - CSt[e, j]) (Lb[e] - La[e]): lookup_dot with the roles swapped
+      // (contiguous log-cost rows, sums gathered through cm_index[e] = e * n2; 0 on the
+      // padding, where Lb - La is 0)
+      return lookup_dot(Lflat.data() + b * Dp, Lflat.data() + a * Dp, CSt.data() + j,
+                        CSt.data() + i, cm_index.data(), Dp);
     }
     const float *fa, *fb;
     if (dup_table) {

@@ -113,9 +113,10 @@ struct SwapAnnealStats {
 // read through the assignment instead of stored (n x n doubles), an accepted swap costs O(1).
 // From lookup_min_genes up to 4,096 genes, the same in float with the log-cost read through
 // the grid's lookup (GridProducts::log_cost_lookup).
-// Stored class sums of at most class_major_max_bytes (float) are held class-major while over a
-// tenth of the proposals are accepted (cheap accepted swaps), then in gene blocks (cheap
-// proposals); 0: gene blocks throughout.
+// Stored class sums of at most class_major_max_bytes (float) are held class-major while the
+// share of proposals accepted stays above about 0.72 x classes / genes (cheap accepted swaps),
+// then in gene blocks (cheap proposals); never on one-gene-per-class grids; 0: gene blocks
+// throughout.
 constexpr int64_t kGatherMinGenes = 4097;
 constexpr int64_t kLookupMinGenes = 2049;
 constexpr int64_t kClassMajorMaxBytes = int64_t{16} << 20;
