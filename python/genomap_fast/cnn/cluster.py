@@ -22,6 +22,8 @@ def _modules():
     import torch
     from torch import nn
 
+    from .layers import PhaseConvTranspose2d
+
     class CompactAutoencoder(nn.Module):
         """3x3 convolutions throughout (this package's first port)."""
 
@@ -88,16 +90,16 @@ def _modules():
             dec = []
             for i, (f, k) in enumerate(zip(list(filters[-2::-1]) + [1], kernels[::-1])):
                 if valid_last and i == 0:
-                    dec.append(nn.ConvTranspose2d(c, f, k, stride=2))
+                    dec.append(PhaseConvTranspose2d(c, f, k, stride=2))
                 else:  # 'same': output = 2 x input
                     p = (k - 1) // 2
-                    dec.append(nn.ConvTranspose2d(c, f, k, stride=2, padding=p,
-                                                  output_padding=2 - k + 2 * p))
+                    dec.append(PhaseConvTranspose2d(c, f, k, stride=2, padding=p,
+                                                    output_padding=2 - k + 2 * p))
                 if f != 1:
                     dec.append(nn.ReLU())
                 c = f
             self.decoder = nn.Sequential(*dec)
-            for m in self.modules():
+            for m in self.modules():  # (PhaseConvTranspose2d is an nn.ConvTranspose2d)
                 if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                     nn.init.xavier_uniform_(m.weight)
                     nn.init.zeros_(m.bias)
