@@ -70,3 +70,18 @@ def test_phase_conv_transpose_rejects_bad_arguments():
         conv_transpose2d_phase(torch.randn(2, 3, 5, 5), w, stride=2)
     with pytest.raises(ValueError, match="output_padding"):
         conv_transpose2d_phase(torch.randn(2, 4, 5, 5), w, stride=2, output_padding=2)
+
+
+def test_phase_layer_trains_under_cpu_autocast():
+    """Under bfloat16 autocast the gradient comes back in bfloat16 while the saved input and
+    weights are float32: the backward pass still runs and returns float32 gradients."""
+    from genomap_fast.cnn.layers import PhaseConvTranspose2d
+
+    torch.manual_seed(2)
+    layer = PhaseConvTranspose2d(8, 1, 15, stride=2, padding=7, output_padding=1)
+    z = torch.randn(2, 8, 14, 14, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(z)
+    y.float().square().mean().backward()
+    assert z.grad.dtype == torch.float32 and layer.weight.grad.dtype == torch.float32
+    assert torch.isfinite(layer.weight.grad).all()

@@ -60,12 +60,16 @@ class _PhaseConvTranspose(torch.autograd.Function):
     def backward(ctx, grad):
         z, weight = ctx.saved_tensors
         s, p = ctx.stride, ctx.padding
-        grad = grad.contiguous()
+        # one dtype for the three (the gradient comes back in the forward's output dtype,
+        # bfloat16 under autocast, while the saved tensors keep theirs)
+        dtype = torch.promote_types(z.dtype, weight.dtype)
+        grad = grad.to(dtype).contiguous()
         gz = gw = gb = None
         if ctx.needs_input_grad[0]:  # the transposed convolution's adjoint
-            gz = F.conv2d(grad, weight, stride=s, padding=p)
+            gz = F.conv2d(grad, weight.to(dtype), stride=s, padding=p).to(z.dtype)
         if ctx.needs_input_grad[1]:
-            gw = torch.nn.grad.conv2d_weight(grad, weight.shape, z, stride=s, padding=p)
+            gw = torch.nn.grad.conv2d_weight(grad, weight.shape, z.to(dtype), stride=s,
+                                             padding=p).to(weight.dtype)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = grad.sum((0, 2, 3))
         return gz, gw, gb, None, None, None
