@@ -48,9 +48,13 @@ def _table(suite, cases):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for case, impls in cases.items():
         ref, ours = impls.get("reference"), impls.get("genomap_fast")
-        row = [case, f"{ref['seconds']:.3f}" if ref else "-",
-               f"{ours['seconds']:.3f}" if ours else "-",
-               f"{ref['seconds'] / ours['seconds']:.0f}x" if ref and ours else "-"]
+        # seconds None: the implementation did not finish (a metric says why)
+        t_ref = ref["seconds"] if ref else None
+        t_ours = ours["seconds"] if ours else None
+        ratio = t_ref / t_ours if t_ref and t_ours else None
+        row = [case, f"{t_ref:.3f}" if t_ref is not None else "-",
+               f"{t_ours:.3f}" if t_ours is not None else "-",
+               "-" if ratio is None else f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"]
         for m, name in columns:
             impl = impls.get(name)
             v = impl.get(m) if impl else None

@@ -3,11 +3,12 @@ environment that this module creates, never in the package's dependencies.
 
 ``reference_python()`` builds ``benchmarks/.reference-tf`` once (a venv of the running Python
 with tensorflow-cpu 2.15 (Keras 2: the reference's ConvIDEC breaks under Keras 3), numpy < 2,
-scanpy, umap-learn, POT, scikit-learn, and genomap 1.3.6 without its declared dependencies,
-which would pull a CUDA torch), and returns its interpreter, or None with the reason when it
-cannot (no network, no wheel for this Python). ``run_reference(task, arrays, **kwargs)`` runs
-one reference task there in a subprocess on arrays passed through a temporary .npz and returns
-the task's outputs and its wall time.
+scanpy, umap-learn, POT, scikit-learn < 1.6, phate, scanorama, and genomap 1.3.6 without its
+declared dependencies, which would pull a CUDA torch), and returns its interpreter, or None
+with the reason when it cannot (no network, no wheel for this Python); a package added to
+``PACKAGES`` later is installed into the existing environment. ``run_reference(task, arrays,
+**kwargs)`` runs one reference task there in a subprocess on arrays passed through a temporary
+.npz and returns the task's outputs and its wall time.
 
 Set ``GENOMAP_FAST_REFERENCE_TF=0`` to skip, or to a directory to keep the environment there.
 """
@@ -24,18 +25,33 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENV_VAR = "GENOMAP_FAST_REFERENCE_TF"
-PACKAGES = ["tensorflow-cpu==2.15.1", "numpy<2", "scikit-learn", "umap-learn", "scanpy",
-            "pot", "pandas"]
+# scikit-learn < 1.6: the reference's ClassDiscriminative_OPT (genoTraj, genoMOItraj) calls
+# BaseEstimator._validate_data, which 1.6 removed
+PACKAGES = ["tensorflow-cpu==2.15.1", "numpy<2", "scikit-learn<1.6", "umap-learn", "scanpy",
+            "pot", "pandas", "phate", "scanorama"]
 REFERENCE = "genomap==1.3.6"
 
-# genomap 1.3.6 task -> code run in the environment; `inputs` holds the arrays, `kw` the
-# keyword arguments, the result dict is saved with numpy.
+# genomap 1.3.6 task -> (imports, run before the clock starts; code run in the environment:
+# `inputs` holds the arrays, `kw` the keyword arguments, the result dict is saved with numpy).
 TASKS = {
-    "genoVis": """
+    "genoVis": ("import genomap.genoVis", """
         from genomap.genoVis import genoVis
         emb, labels = genoVis(inputs["X"], verbose=0, **kw)
         result = {"embedding": np.asarray(emb), "labels": np.asarray(labels)}
-    """,
+    """),
+    "genoTraj": ("import genomap.genoTraj", """
+        from genomap.genoTraj import genoTraj
+        emb = genoTraj(inputs["X"], verbose=0, **kw)
+        result = {"embedding": np.asarray(emb)}
+    """),
+    # inputs batch00, batch01, ...: one array per batch, in order
+    "genoMOIvis": ("import genomap.genoMOI", """
+        from genomap.genoMOI import genoMOIvis
+        arrays = [inputs[k] for k in sorted(inputs) if k.startswith("batch")]
+        emb, labels, feats = genoMOIvis(*arrays, **kw)
+        result = {"embedding": np.asarray(emb), "labels": np.asarray(labels),
+                  "features": np.asarray(feats)}
+    """),
 }
 
 
@@ -53,8 +69,11 @@ def reference_python() -> tuple[str | None, str]:
         return None, f"{ENV_VAR}=0"
     py = os.path.join(d, "bin", "python")
     stamp = os.path.join(d, ".complete")
+    spec = " ".join(PACKAGES + [REFERENCE]) + "\n"
     if os.path.exists(stamp):
-        return py, ""
+        with open(stamp) as fh:
+            if fh.read() == spec:
+                return py, ""  # built for this package list; else pip adds what is new
     try:
         if not os.path.exists(py):
             subprocess.run([sys.executable, "-m", "venv", d], check=True, capture_output=True)
@@ -63,13 +82,14 @@ def reference_python() -> tuple[str | None, str]:
         subprocess.run(pip + PACKAGES, check=True, capture_output=True, text=True)
         subprocess.run(pip + ["--no-deps", REFERENCE], check=True, capture_output=True,
                        text=True)
-        subprocess.run([py, "-c", "import tensorflow, genomap.genoVis"], check=True,
+        imports = "; ".join(imp for imp, _ in TASKS.values())
+        subprocess.run([py, "-c", f"import tensorflow; {imports}"], check=True,
                        capture_output=True, text=True)
     except subprocess.CalledProcessError as err:
         tail = (err.stderr or "")[-400:] if isinstance(err.stderr, str) else ""
         return None, f"could not build the reference environment in {d}: {tail}"
     with open(stamp, "w") as fh:
-        fh.write(" ".join(PACKAGES + [REFERENCE]) + "\n")
+        fh.write(spec)
     return py, ""
 
 
@@ -80,17 +100,18 @@ def run_reference(task: str, arrays: dict[str, np.ndarray], timeout: float = 360
     py, why = reference_python()
     if py is None:
         raise RuntimeError(why)
-    body = textwrap.dedent(TASKS[task])
+    imports, body = TASKS[task]
     code = textwrap.dedent("""
         import json, os, sys, time
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import numpy as np
         import tensorflow  # imports out of the timing
-        import genomap.genoVis, genomap.genomap
+        import genomap.genomap
+    """) + imports + textwrap.dedent("""
         inputs = dict(np.load(sys.argv[1]))
         kw = json.loads(sys.argv[2])
         t0 = time.perf_counter()
-    """) + body + textwrap.dedent("""
+    """) + textwrap.dedent(body) + textwrap.dedent("""
         seconds = time.perf_counter() - t0
         np.savez(sys.argv[3], seconds=seconds, **result)
     """)

@@ -3,7 +3,7 @@
 ``benchmarks/reference_tf.py`` creates, and ours (``genomap_fast.cnn.genoVis``, the same
 architecture, schedule and stopping rule in PyTorch) on the same cells with the true number of
 clusters and the same grid. ARI and NMI against the known cell types; wall time of the task
-(imports excluded for both).
+(imports excluded for both). genoTraj and genoMOIvis side by side: test_reference_traj_moi.py.
 
 The reference's genoVis takes no seed (TensorFlow and UMAP draw their own), so it is run
 ``REF_RUNS`` times; ours with seeds 0..SEEDS-1. Skips (with the reason) when the environment
@@ -66,3 +66,4 @@ def test_genovis_ours(record, quick):
                             **kw)
         record(SUITE, f"pbmc68k_reduced genoVis, ours seed {seed}", "genomap_fast",
                time.perf_counter() - t0, **_scores(y, labels))
+
