@@ -46,6 +46,7 @@ def _run_reference(record, case, task, arrays, score, **kw):
 
 
 def _ours(record, case, fn, score):
+    """fn() returns the reference's result keys (``embedding``, ``labels``)."""
     t0 = time.perf_counter()
     out = fn()
     seconds = time.perf_counter() - t0
@@ -80,45 +81,37 @@ def test_genotraj_side_by_side(record, quick, name):
     kw = {"pretrain_epochs": 3, "maxiter": 10} if quick else {}
 
     def score(out):
-        emb = out["embedding"] if isinstance(out, dict) else out
-        return {"score": round(float(metric(emb)), 4)}
+        return {"score": round(float(metric(out["embedding"])), 4)}
 
     for k, label in ((33, "33 states (the reference's default)"),
                      (k_est, f"{k_est} states (our n_clusters=None estimate)")):
         case = f"genoTraj, {what}, {label}"
         _run_reference(record, case, "genoTraj", {"X": X}, score, n_clusters=k, rowNum=side,
                        colNum=side, **kw)
-        _ours(record, case, lambda k=k: genoTraj(X, n_clusters=k, rowNum=side, colNum=side,
-                                                 seed=0, **kw), score)
+        _ours(record, case, lambda k=k: {"embedding": genoTraj(
+            X, n_clusters=k, rowNum=side, colNum=side, seed=0, **kw)}, score)
 
 
 def test_genomoivis_side_by_side(record, quick):
     _reference_or_skip()
-    import umap
-    from test_real_tasks import _batch_mixing, _load
+    from test_real_tasks import _batch_mixing, compile_umap, load_batches
 
     from genomap_fast.cnn import genoMOIvis
 
-    ad, X, y = _load("batches")
-    batch = ad.obs["batch"].astype(str).to_numpy()
-    names = list(dict.fromkeys(batch))
-    arrays = [X[batch == b] for b in names]
-    y = np.concatenate([y[batch == b] for b in names])
-    batch = np.concatenate([batch[batch == b] for b in names])
+    _, _, arrays, y, batch, names = load_batches()
     k = len(np.unique(y))
     kw = {"epoch": 3} if quick else {}
 
     def score(out):
-        emb, labels = ((out["embedding"], out["labels"]) if isinstance(out, dict)
-                       else out[:2])
-        return {"ARI": round(float(adjusted_rand_score(y, labels)), 4),
-                "batch mixing": round(_batch_mixing(emb, batch), 4)}
+        return {"ARI": round(float(adjusted_rand_score(y, out["labels"])), 4),
+                "batch mixing": round(_batch_mixing(out["embedding"], batch), 4)}
+
+    def ours():
+        emb, labels, _ = genoMOIvis(*arrays, n_clusters=k, **kw)
+        return {"embedding": emb, "labels": labels}
 
     case = f"genoMOIvis, CellBench ({len(names)} batches, {k} cell lines), scanorama"
     _run_reference(record, case, "genoMOIvis", {f"batch{i:02d}": a for i, a in
                                                 enumerate(arrays)}, score, n_clusters=k, **kw)
-    # UMAP's numba compilation out of our timing (the reference pays its own in a fresh
-    # process, as a user's first call would)
-    umap.UMAP(n_neighbors=5, random_state=0).fit_transform(
-        np.random.default_rng(0).normal(size=(60, 4)))
-    _ours(record, case, lambda: genoMOIvis(*arrays, n_clusters=k, **kw), score)
+    compile_umap()  # the reference pays its own in a fresh process, as a first call would
+    _ours(record, case, ours, score)
