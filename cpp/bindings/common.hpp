@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -11,7 +12,54 @@
 
 #include "genomap/grid.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace py = pybind11;
+
+// A `num_threads` argument, checked and sized once at the binding boundary: a Python integer
+// >= 1 of any size (bool, float and str are refused with TypeError, values < 1 with ValueError
+// naming num_threads), used as min(value, processors available). More OpenMP threads
+// than processors never speeds up these kernels, and a team of millions of threads fails to start
+// (the process died in thread creation); results do not depend on the thread count.
+struct Threads {
+  int value = 1;
+  operator int() const { return value; }  // NOLINT: passes straight on to the core's `int nt`
+};
+
+inline int available_processors() {
+#ifdef _OPENMP
+  return std::max(1, omp_get_num_procs());
+#else
+  return 1;
+#endif
+}
+
+namespace pybind11 {
+namespace detail {
+template <>
+struct type_caster<Threads> {
+  PYBIND11_TYPE_CASTER(Threads, const_name("int"));
+  bool load(handle src, bool) {
+    if (!src || PyBool_Check(src.ptr()) || PyFloat_Check(src.ptr()) || !PyIndex_Check(src.ptr()))
+      throw type_error("num_threads must be an integer, got " +
+                       std::string(py::str(py::type::handle_of(src).attr("__name__"))));
+    object index = reinterpret_steal<object>(PyNumber_Index(src.ptr()));
+    if (!index) throw error_already_set();
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+    if (overflow < 0 || (overflow == 0 && v < 1))
+      throw value_error("num_threads must be a positive integer, got " +
+                        std::string(py::str(index)));
+    value.value = overflow > 0 ? available_processors()
+                               : static_cast<int>(std::min<long long>(v, available_processors()));
+    return true;
+  }
+  static handle cast(Threads t, return_value_policy, handle) { return PyLong_FromLong(t.value); }
+};
+}  // namespace detail
+}  // namespace pybind11
 
 template <class T>
 using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;

@@ -114,7 +114,7 @@ void register_anneal(py::module_& m) {
          double sinkhorn_tol, int64_t polish_iter, int64_t swap_rounds, int64_t swap_passes,
          double swap_max_work, double sa_sweeps, double sa_max_work, double sa_t_start,
          double sa_t_end, int64_t sa_neighbours, int64_t restarts, uint64_t seed, double noise,
-         int num_threads) {
+         Threads num_threads) {
         check_c1(C1, grid);
         AnnealOptions o;
         o.entropic_start = entropic_start;
@@ -169,7 +169,7 @@ void register_anneal(py::module_& m) {
   m.def(
       "swap_local_search",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t max_passes,
-         int num_threads) {
+         Threads num_threads) {
         check_c1(C1, grid);
         const int64_t n = C1.shape(0);
         SwapOutput out;
@@ -190,7 +190,7 @@ void register_anneal(py::module_& m) {
   m.def(
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,
-         double t_start, double t_end, uint64_t seed, int num_threads, int64_t neighbours,
+         double t_start, double t_end, uint64_t seed, Threads num_threads, int64_t neighbours,
          int64_t gather_min_genes, int64_t lookup_min_genes, int64_t class_major_max_bytes) {
         check_c1(C1, grid);
         const int64_t n = C1.shape(0);

@@ -61,7 +61,7 @@ void check_assign_fills(const carray<int64_t>& assign, const GridCost& grid) {
 void register_gw(py::module_& m) {
   m.def(
       "solve_gw_multilevel",
-      [](carray<double> C1, const GridCost& grid, int64_t max_iter, int num_threads,
+      [](carray<double> C1, const GridCost& grid, int64_t max_iter, Threads num_threads,
          int64_t min_tiles, int64_t max_levels) {
         check_c1(C1, grid);
         check_max_iter(max_iter);
@@ -85,7 +85,7 @@ void register_gw(py::module_& m) {
         py::arg("n_used"), py::arg("min_tiles") = 256, py::arg("max_levels") = 4);
   m.def(
       "solve_gw_exact",
-      [](carray<double> C1, const GridCost& grid, int64_t max_iter, int num_threads) {
+      [](carray<double> C1, const GridCost& grid, int64_t max_iter, Threads num_threads) {
         check_c1(C1, grid);
         check_max_iter(max_iter);
         ExactResult r;
@@ -101,7 +101,7 @@ void register_gw(py::module_& m) {
   m.def(
       "solve_gw_entropic",
       [](carray<double> C1, const GridCost& grid, double epsilon, int64_t max_iter, double tol,
-         int num_threads) {
+         Threads num_threads) {
         check_c1(C1, grid);
         check_max_iter(max_iter);
         if (!(epsilon > 0) || !std::isfinite(epsilon))
@@ -121,7 +121,7 @@ void register_gw(py::module_& m) {
       "Entropic GW (the reference loop, log-domain Sinkhorn): class coupling (genes x classes).");
   m.def(
       "objective_assignment",
-      [](carray<double> C1, const GridCost& grid, py::array assign_in, int num_threads) {
+      [](carray<double> C1, const GridCost& grid, py::array assign_in, Threads num_threads) {
         check_c1(C1, grid);
         auto assign = check_assign(assign_in, C1.shape(0), grid.n_classes);
         py::gil_scoped_release release;
@@ -131,7 +131,7 @@ void register_gw(py::module_& m) {
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("num_threads") = 1);
   m.def(
       "linear_term_assignment",
-      [](carray<double> C1, const GridCost& grid, py::array assign_in, int num_threads) {
+      [](carray<double> C1, const GridCost& grid, py::array assign_in, Threads num_threads) {
         check_c1(C1, grid);
         auto assign = check_assign(assign_in, C1.shape(0), grid.n_classes);
         py::array_t<double> A({C1.shape(0), static_cast<py::ssize_t>(grid.n_classes)});
@@ -148,7 +148,7 @@ void register_gw(py::module_& m) {
   m.def(
       "update_linear_term",
       [](carray<double> C1, const GridCost& grid, py::array had_in, py::array assign_in,
-         carray<double> A_in, int num_threads) {
+         carray<double> A_in, Threads num_threads) {
         check_c1(C1, grid);
         const int64_t n = C1.shape(0), D = grid.n_classes;
         auto had = check_assign(had_in, n, D);
@@ -170,7 +170,7 @@ void register_gw(py::module_& m) {
       "The linear term of `assign` from A, the linear term of `had`, by the moved genes only.");
   m.def(
       "objective_coupling",
-      [](carray<double> C1, const GridCost& grid, carray<double> Tc, int num_threads) {
+      [](carray<double> C1, const GridCost& grid, carray<double> Tc, Threads num_threads) {
         check_c1(C1, grid);
         if (Tc.ndim() != 2 || Tc.shape(0) != C1.shape(0) || Tc.shape(1) != grid.n_classes)
           throw std::invalid_argument("class coupling must be (genes, classes)");
@@ -182,7 +182,7 @@ void register_gw(py::module_& m) {
   m.def(
       "place_within_classes",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t max_rounds,
-         int num_threads) {
+         Threads num_threads) {
         check_c1(C1, grid);
         auto assign = check_assign(assign_in, C1.shape(0), grid.n_classes);
         check_assign_fills(assign, grid);
@@ -199,7 +199,7 @@ void register_gw(py::module_& m) {
       py::arg("num_threads") = 1);
   m.def(
       "euclidean_linear_term",
-      [](carray<double> C1, int64_t rows, int64_t cols, carray<int64_t> pixel, int num_threads) {
+      [](carray<double> C1, int64_t rows, int64_t cols, carray<int64_t> pixel, Threads num_threads) {
         require_ndim(C1, 2, "interaction matrix");
         if (C1.shape(0) != C1.shape(1)) throw std::invalid_argument("interaction matrix must be square");
         if (rows < 1 || cols < 1) throw std::invalid_argument("grid rows and cols must be >= 1");
@@ -215,7 +215,7 @@ void register_gw(py::module_& m) {
   m.def(
       "sinkhorn_classes",
       [](carray<double> M, carray<int64_t> capacity, double reg, int64_t max_iter,
-         double stop_thr, int num_threads) {
+         double stop_thr, Threads num_threads) {
         require_ndim(M, 2, "cost");
         if (capacity.ndim() != 1 || capacity.shape(0) != M.shape(1))
           throw std::invalid_argument("need one capacity per class (column)");

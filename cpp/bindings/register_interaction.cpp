@@ -7,7 +7,7 @@ namespace {
 
 template <class Idx, class Val>
 void add_csr_impl(CorrelationAccumulator& acc, py::array indptr_in, py::array indices_in,
-                  py::array data_in, int num_threads, bool as_block) {
+                  py::array data_in, Threads num_threads, bool as_block) {
   auto indptr = indptr_in.cast<carray<Idx>>();
   auto indices = indices_in.cast<carray<Idx>>();
   auto data = data_in.cast<carray<Val>>();
@@ -42,7 +42,7 @@ void check_chunk(const CorrelationAccumulator& acc, const carray<double>& chunk)
 }
 
 void add_csr_any(CorrelationAccumulator& acc, py::array indptr, py::array indices, py::array data,
-                 int num_threads, bool as_block) {
+                 Threads num_threads, bool as_block) {
   const bool idx64 = py::dtype::of<int64_t>().equal(indices.dtype());
   const bool val32 = py::dtype::of<float>().equal(data.dtype());
   if (idx64 && val32) add_csr_impl<int64_t, float>(acc, indptr, indices, data, num_threads, as_block);
@@ -63,7 +63,7 @@ void register_interaction(py::module_& m) {
            py::arg("n_genes"))
       .def(
           "add_dense",
-          [](CorrelationAccumulator& acc, carray<double> chunk, int num_threads) {
+          [](CorrelationAccumulator& acc, carray<double> chunk, Threads num_threads) {
             check_chunk(acc, chunk);
             py::gil_scoped_release release;
             acc.add_dense(chunk.data(), chunk.shape(0), num_threads);
@@ -71,7 +71,7 @@ void register_interaction(py::module_& m) {
           py::arg("chunk"), py::arg("num_threads") = 1)
       .def(
           "add_dense_block",
-          [](CorrelationAccumulator& acc, carray<double> chunk, int num_threads) {
+          [](CorrelationAccumulator& acc, carray<double> chunk, Threads num_threads) {
             check_chunk(acc, chunk);
             py::gil_scoped_release release;
             acc.add_dense_block(chunk.data(), chunk.shape(0), num_threads);
@@ -81,13 +81,13 @@ void register_interaction(py::module_& m) {
       .def(
           "add_csr",
           [](CorrelationAccumulator& acc, py::array indptr, py::array indices, py::array data,
-             int num_threads) { add_csr_any(acc, indptr, indices, data, num_threads, false); },
+             Threads num_threads) { add_csr_any(acc, indptr, indices, data, num_threads, false); },
           py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("num_threads") = 1,
           "Adds a CSR chunk (sorted unique column indices per row) without densifying it.")
       .def(
           "add_csr_block",
           [](CorrelationAccumulator& acc, py::array indptr, py::array indices, py::array data,
-             int num_threads) { add_csr_any(acc, indptr, indices, data, num_threads, true); },
+             Threads num_threads) { add_csr_any(acc, indptr, indices, data, num_threads, true); },
           py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("num_threads") = 1,
           "add_dense_block for a CSR chunk (sorted unique column indices per row).")
       .def("merge", &CorrelationAccumulator::merge, py::arg("other"))
@@ -110,7 +110,7 @@ void register_interaction(py::module_& m) {
            })
       .def(
           "correlation_distance",
-          [](const CorrelationAccumulator& acc, int num_threads) {
+          [](const CorrelationAccumulator& acc, Threads num_threads) {
             py::array_t<double> out({acc.n_genes(), acc.n_genes()});
             double* o = out.mutable_data();
             {
@@ -122,7 +122,7 @@ void register_interaction(py::module_& m) {
           py::arg("num_threads") = 1)
       .def(
           "take_correlation_distance",
-          [](CorrelationAccumulator& acc, int num_threads) {
+          [](CorrelationAccumulator& acc, Threads num_threads) {
             const int64_t n = acc.n_genes();
             std::vector<double>* buf;
             {

@@ -61,7 +61,7 @@ int64_t csr_impl(py::array indptr_in, py::array indices_in, py::array data_in, c
 void register_raster(py::module_& m) {
   m.def(
       "rasterize_dense",
-      [](py::array x, carray<int64_t> dest, double scale, py::array out, int num_threads) {
+      [](py::array x, carray<int64_t> dest, double scale, py::array out, Threads num_threads) {
         require_ndim(x, 2, "data");
         if (dest.ndim() != 1 || dest.shape(0) != x.shape(1))
           throw std::invalid_argument("need one destination per gene");
@@ -81,7 +81,7 @@ void register_raster(py::module_& m) {
   m.def(
       "rasterize_csr",
       [](py::array indptr, py::array indices, py::array data, carray<int64_t> dest, double scale,
-         py::array out, int num_threads) {
+         py::array out, Threads num_threads) {
         if (indptr.ndim() != 1 || indptr.shape(0) < 1)
           throw std::invalid_argument("indptr must be 1-dimensional with at least one entry");
         check_out_and_dest(out, dest, indptr.shape(0) - 1);

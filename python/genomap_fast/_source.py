@@ -54,12 +54,19 @@ class RowSource:
         until the next call with the same dict."""
         if sp.issparse(self.data) and self.data.format == "csr":
             raw = _csr_rows(self.data, start, stop)
-        elif buffers is not None and getattr(self.data, "is_h5ad_matrix", False):
-            raw = self.data.rows(start, stop, buffers)
+        elif getattr(self.data, "is_h5ad_matrix", False):  # its errors name the file already
+            raw = self.data.rows(start, stop, buffers) if buffers is not None else \
+                self.data[start:stop]
+        elif self.lazy:
+            try:  # a damaged file fails anywhere in zarr, h5py or anndata
+                raw = self.data[start:stop]
+                if is_dask(raw):
+                    raw = raw.compute()
+            except (ValueError, TypeError, OSError, KeyError, IndexError, RuntimeError) as err:
+                raise ValueError(f"{self.name}: cannot read rows {start}-{stop - 1} "
+                                 f"({type(err).__name__}: {err})") from err
         else:
             raw = self.data[start:stop]
-        if is_dask(raw):
-            raw = raw.compute()
         return check_block(raw, start, self.name, columns, check)
 
     def take(self, rows: np.ndarray):
@@ -161,6 +168,7 @@ def check_block(raw, start: int, name: str = "data", columns=None, check: bool =
         raw = raw.to_memory()
     if sp.issparse(raw):
         check_dtype(raw.dtype, name)
+        check_sparse_structure(raw, name, start)
         block = raw.tocsr()
         if columns is not None:
             block = block[:, columns]
@@ -189,6 +197,69 @@ def check_block(raw, start: int, name: str = "data", columns=None, check: bool =
         r, c = np.argwhere(~np.isfinite(block))[0]
         _raise_not_finite(name, start, block.shape[0], int(r), int(c), columns)
     return block
+
+
+def check_sparse_structure(X, name: str = "data", start: int = 0) -> None:
+    """Refuses a scipy.sparse matrix whose index arrays do not describe a matrix of its shape.
+
+    scipy's compiled routines (format conversion, sorting, slicing) trust ``indptr`` and
+    ``indices`` and read or write out of bounds when they are wrong, so the structure is checked
+    here, with numpy, before any of them runs: CSR/CSC ``indptr`` of length major + 1, starting
+    at 0, non-decreasing, ending within ``indices`` and ``data``; every stored index in
+    ``[0, minor)``; COO coordinates in range and of equal lengths. Raises ValueError naming
+    ``name`` (and, for a block, its first row ``start``). O(nnz), no copies.
+    """
+    fmt = X.format
+    where = name if not start else f"{name} (block from row {start})"
+    try:
+        if fmt in ("csr", "csc", "bsr"):
+            major, minor = X.shape if fmt != "csc" else X.shape[::-1]
+            if fmt == "bsr":
+                r, c = X.blocksize
+                major, minor = major // max(r, 1), minor // max(c, 1)
+            _check_compressed(np.asarray(X.indptr), np.asarray(X.indices), X.data, major, minor)
+        elif fmt == "coo":
+            coords = getattr(X, "coords", None) or (X.row, X.col)
+            nnz = np.asarray(X.data).shape[0]
+            for axis, (idx, size) in enumerate(zip(coords, X.shape)):
+                idx = np.asarray(idx)
+                if idx.ndim != 1 or idx.shape[0] != nnz:
+                    raise ValueError(f"{idx.shape[0] if idx.ndim else 0} coordinates on axis "
+                                     f"{axis} for {nnz} stored values")
+                if idx.dtype.kind not in "iu":
+                    raise ValueError(f"coordinates must be integers, got {idx.dtype}")
+                if nnz and (int(idx.min()) < 0 or int(idx.max()) >= size):
+                    raise ValueError(f"a coordinate on axis {axis} is outside [0, {size})")
+    except ValueError as err:
+        raise ValueError(f"{where} is a malformed sparse {fmt.upper()} matrix: {err}") from None
+
+
+def _check_compressed(indptr, indices, data, major: int, minor: int,
+                      stored: int | None = None) -> None:
+    """The compressed structure's checks; ``stored`` (the stored values' count) when the index
+    arrays are not given (only ``indptr`` is then checked)."""
+    if indptr.ndim != 1 or indptr.shape[0] != major + 1:
+        raise ValueError(f"indptr has {indptr.shape[0] if indptr.ndim else 0} entries, "
+                         f"expected {major + 1}")
+    if indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu":
+        raise ValueError("indptr and indices must be integer arrays")
+    if indices.ndim != 1 or np.ndim(data) < 1:
+        raise ValueError("indices and data must be 1-dimensional")
+    if stored is None:
+        stored = min(indices.shape[0], np.shape(data)[0])
+    if int(indptr[0]) != 0:
+        raise ValueError(f"indptr[0] is {int(indptr[0])}, expected 0")
+    if major and int(np.diff(indptr).min()) < 0:
+        raise ValueError("indptr is not non-decreasing")
+    nnz = int(indptr[-1])
+    if nnz > stored:
+        raise ValueError(f"indptr ends at {nnz} but only {stored} values are stored")
+    if nnz and indices.size:
+        used = indices[:nnz]
+        lo, hi = int(used.min()), int(used.max())
+        if lo < 0 or hi >= minor:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"index {bad} is outside [0, {minor})")
 
 
 def all_finite(a) -> bool:
@@ -267,8 +338,32 @@ def _from_anndata(adata, layer, name):
         raise ValueError("AnnData has no X; pass layer=")
     obs, var = adata.obs_names, adata.var_names  # pandas Index: converted block by block
     if getattr(adata, "isbacked", False) and layer is None:
+        _check_backed_indptr(data, name)
         return RowSource(data, name, obs, var, lazy=True)
     return _from_array(data, name, obs, var)
+
+
+def _check_backed_indptr(data, name):
+    """A backed AnnData's sparse X: its whole ``indptr`` (cells + 1 integers) checked once.
+    anndata's row slices clip a decreasing ``indptr`` silently (a row would read another's
+    values, or none), so a block-by-block check cannot see every defect; the stored indices are
+    checked block by block as they are read."""
+    group = getattr(data, "group", None)
+    if group is None or "indptr" not in group or getattr(data, "format", None) != "csr":
+        return
+    try:
+        ptr = np.asarray(group["indptr"][:])
+        n_indices, n_data = group["indices"].shape[0], group["data"].shape[0]
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{name}: the backed sparse X cannot be read "
+                         f"({type(err).__name__}: {err})") from err
+    try:
+        if n_indices != n_data:
+            raise ValueError(f"{n_indices} indices for {n_data} stored values")
+        _check_compressed(ptr, np.empty(0, dtype=np.int64), np.empty(0), data.shape[0], 0,
+                          stored=n_data)
+    except ValueError as err:
+        raise ValueError(f"{name} is a malformed sparse CSR matrix: {err}") from None
 
 
 def _from_array(X, name, obs=None, var=None):
@@ -281,6 +376,7 @@ def _from_array(X, name, obs=None, var=None):
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-D (cells x genes)")
         check_dtype(X.dtype, name)
+        check_sparse_structure(X, name)  # before scipy's own code reads it
         if X.format != "csr":
             X = sp.csr_matrix(X)
         return RowSource(X, name, obs, var)

@@ -11,15 +11,28 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when a Genomap is used before ``fit``."""
 
 
+def available_threads() -> int:
+    """Processors this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_threads(num_threads: int | None) -> int:
+    """The thread count to use: all available processors for None, else ``num_threads``
+    capped at the available processors (more never speeds the kernels up, and results do not
+    depend on the thread count). TypeError for a non-integer (bool, float, str), ValueError
+    for an integer < 1."""
     if num_threads is None:
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - not Linux
-            return max(1, os.cpu_count() or 1)
-    if not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
+        return available_threads()
+    if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads,
+                                                                    (int, np.integer)):
+        raise TypeError(f"num_threads must be an integer, got {num_threads!r} "
+                        f"({type(num_threads).__name__})")
+    if num_threads < 1:
         raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
-    return int(num_threads)
+    return min(int(num_threads), available_threads())
 
 
 def check_grid_shape(rows, cols) -> tuple[int, int]:

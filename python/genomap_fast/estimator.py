@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -470,16 +473,21 @@ class Genomap:
     @classmethod
     def load(cls, path) -> Genomap:
         """Reads a Genomap written by ``save``."""
+        path = os.fspath(path)
         try:
-            with np.load(os.fspath(path), allow_pickle=False) as z:
+            with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
             meta = json.loads(bytes(data.pop("meta")).decode())
-        except (OSError, ValueError, KeyError, EOFError) as err:
-            raise ValueError(f"{path} is not a readable Genomap file: {err}") from err
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
+                struct.error, UnicodeDecodeError, TypeError, NotImplementedError) as err:
+            # a truncated or altered file fails anywhere in zipfile, zlib or numpy's npy reader
+            raise ValueError(f"{path} is not a readable Genomap file "
+                             f"({type(err).__name__}: {err})") from err
         try:
             return cls.from_state(meta, data)
-        except (ValueError, KeyError) as err:
-            raise ValueError(f"{path} is not a Genomap file: {err}") from err
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+            raise ValueError(f"{path} is not a Genomap file "
+                             f"({type(err).__name__}: {err})") from err
 
     def __repr__(self) -> str:
         solver = "" if self.solver == "exact" else f", solver={self.solver!r}"

@@ -252,6 +252,9 @@ class H5adMatrix:
                 return self._csc_rows(start, stop)
             ptr = np.asarray(elem["indptr"][start : stop + 1], dtype=np.int64)
             lo, hi = int(ptr[0]), int(ptr[-1])
+            if np.any(np.diff(ptr) < 0) or lo < 0 or hi > elem["data"].shape[0]:
+                raise self._fail(f"{self._where} is corrupt in rows {start}-{stop - 1} "
+                                 f"(indptr not increasing or past the stored values)")
             if buffers is None:
                 data, indices = elem["data"][lo:hi], elem["indices"][lo:hi]
             else:
@@ -261,8 +264,7 @@ class H5adMatrix:
             raise self._fail(f"cannot read rows {start}-{stop - 1} of {self._where}",
                              err) from err
         ptr -= lo
-        if (ptr.size and (ptr[0] != 0 or np.any(np.diff(ptr) < 0))) or (
-                indices.size and (indices.min() < 0 or indices.max() >= self.shape[1])):
+        if indices.size and (indices.min() < 0 or indices.max() >= self.shape[1]):
             raise self._fail(f"{self._where} is corrupt in rows {start}-{stop - 1} (indptr not "
                              f"increasing or column indices outside 0..{self.shape[1] - 1})")
         return sp.csr_matrix((data, indices, ptr), shape=(stop - start, self.shape[1]),

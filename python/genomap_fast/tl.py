@@ -52,8 +52,8 @@ def genomap(adata, rows: int, cols: int, grid_metric: str = "radial", key_added:
     stored only with ``store_images=True`` (they are big). A backed AnnData's X is read from
     disk block by block. Returns the AnnData if ``copy``.
     """
+    src = _source(adata, layer, use_raw)  # checked before a copy is made of it
     adata = adata.copy() if copy else adata
-    src = _source(adata, layer, use_raw)
     gm = Genomap(rows, cols, grid_metric=grid_metric, **kwargs).fit(src)
     store(adata, gm, gm.transform(src) if store_images else None, key_added)
     return adata if copy else None
