@@ -33,7 +33,8 @@ test: install
 # detection is off (CPython's own allocations at exit are not leaks of ours).
 SAN_DIR := build/sanitize
 SAN_TESTS ?= tests/test_solvers.py tests/test_multilevel.py tests/test_fuzz_core.py \
-	tests/test_fuzz_api.py tests/test_concurrency.py \
+	tests/test_fuzz_api.py tests/test_fuzz_sparse.py tests/test_fuzz_threads.py \
+	tests/test_fuzz_io.py tests/test_concurrency.py \
 	tests/test_anneal.py::test_log_cost_lookup_through_displacement_table_equals_dense \
 	tests/test_anneal.py::test_class_major_hot_phase_then_gene_blocks
 # libstdc++ is preloaded with the ASan runtime: python itself does not link it, and ASan's

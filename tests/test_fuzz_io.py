@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genomap_fast import cli
@@ -173,3 +173,138 @@ def test_missing_and_unknown_paths(tmp_path):
     with pytest.raises(ValueError, match="unknown input format"):
         read_table(tmp_path / "cells.xyz")
     construct_exits_cleanly(tmp_path / "nope.h5ad", str(tmp_path))
+
+
+# ------------------------------------------------------------- files the package writes itself
+def _flip_or_truncate(content: bytes, draw) -> bytes:
+    """A file cut at a random offset, or with random bytes changed (never left valid)."""
+    if draw(st.booleans()) or not content:
+        return content[: draw(st.integers(0, max(len(content) - 1, 0)))]
+    b = bytearray(content)
+    for _ in range(draw(st.integers(1, 8))):
+        i = draw(st.integers(0, len(b) - 1))
+        b[i] = (b[i] + draw(st.integers(1, 255))) % 256
+    return bytes(b)
+
+
+@pytest.fixture(scope="module")
+def model_bytes(tmp_path_factory):
+    import genomap_fast as gf
+
+    path = tmp_path_factory.mktemp("model") / "gm.npz"
+    gf.Genomap(3, 3, select_genes="variance").fit(X).save(path)
+    return path.read_bytes()
+
+
+@given(st.data())
+def test_damaged_genomap_model(tmp_path_factory, model_bytes, data):
+    """Genomap.load of a truncated or altered .npz: a ValueError naming the file, or (a byte
+    that no reader looks at, e.g. a zip timestamp) the same model."""
+    import genomap_fast as gf
+
+    path = tmp_path_factory.mktemp("m") / "gm.npz"
+    path.write_bytes(_flip_or_truncate(model_bytes, data.draw))
+    try:
+        gm = gf.Genomap.load(path)
+    except ValueError as err:
+        assert str(path) in str(err) and "Genomap file" in str(err)
+        assert len(str(err).splitlines()) == 1
+        return
+    images = gm.transform(X)
+    assert images.shape == (X.shape[0], 1, 3, 3) and np.isfinite(images).all()
+
+
+@pytest.fixture(scope="module")
+def store_files(tmp_path_factory):
+    import genomap_fast as gf
+
+    tmp = tmp_path_factory.mktemp("store")
+    gm = gf.Genomap(3, 3, select_genes="variance").fit(X)
+    path = tmp / "cells.zarr"
+    gm.write_zarr(path, np.tile(X, (5, 1)), batch_size=4)
+    files = {os.path.relpath(os.path.join(r, f), path): open(os.path.join(r, f), "rb").read()
+             for r, _, fs in os.walk(path) for f in fs}
+    return files, gm.transform(np.tile(X, (5, 1)))
+
+
+@settings(max_examples=60)
+@given(st.data())
+def test_damaged_genomap_store(tmp_path_factory, store_files, data):
+    """A store with one file truncated or altered: open_images and the training dataset give
+    the right images, or ValueError (a damaged chunk: naming the store)."""
+    from genomap_fast.cnn.data import GenomapStoreDataset
+    from genomap_fast.store import open_images
+
+    files, want = store_files
+    path = tmp_path_factory.mktemp("s") / "cells.zarr"
+    victim = data.draw(st.sampled_from(sorted(files)))
+    for rel, content in files.items():
+        os.makedirs(os.path.dirname(path / rel), exist_ok=True)
+        with open(path / rel, "wb") as fh:
+            fh.write(_flip_or_truncate(content, data.draw) if rel == victim else content)
+    try:
+        ds = GenomapStoreDataset(path)
+        items = np.stack([ds[i][0].numpy() for i in range(len(ds))])
+    except ValueError as err:
+        assert str(err)
+        items = None
+    try:  # zarr's own array: its own error for a damaged chunk (zstd checksum)
+        images = np.asarray(open_images(path)[:])
+    except (ValueError, RuntimeError) as err:
+        assert str(err)
+        images = None
+    if victim.startswith("images/c"):  # a chunk: checksummed, so right values or an error
+        for got in (images, items):
+            if got is not None:
+                np.testing.assert_array_equal(got, want)
+    for got in (images, items):  # metadata that still parses: whatever it says, no crash
+        if got is not None:
+            assert got.ndim == 4 and got.shape[1:] == want.shape[1:] or got.shape != want.shape
+
+
+@settings(max_examples=60)
+@given(st.data(), st.integers(1, 4), st.booleans())
+def test_damaged_h5ad_streamed_with_read_ahead(tmp_path_factory, h5ad_bytes, data, chunk,
+                                               read_ahead):
+    """An .h5ad file truncated or altered, read in row blocks (the read-ahead thread on and
+    off): the right values or a ValueError; never a crash."""
+    from genomap_fast._source import as_source
+
+    path = tmp_path_factory.mktemp("h") / "cells.h5ad"
+    path.write_bytes(_flip_or_truncate(h5ad_bytes, data.draw))
+    try:
+        src = as_source(str(path))
+        blocks = [b.toarray() if sp.issparse(b) else b
+                  for _, b in src.blocks(chunk, prefetch=read_ahead)]
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        assert str(err)
+        return
+    got = np.concatenate(blocks)
+    assert got.shape == X.shape
+
+
+@pytest.fixture(scope="module")
+def classifier_bytes(tmp_path_factory):
+    from genomap_fast.cnn import GenoNetClassifier
+
+    path = tmp_path_factory.mktemp("clf") / "clf.pt"
+    y = np.array([0, 1, 0, 1, 0, 1])
+    GenoNetClassifier(rows=3, cols=3, epochs=1, seed=0).fit(X, y).save(path)
+    return path.read_bytes()
+
+
+@settings(max_examples=40)
+@given(st.data())
+def test_damaged_classifier_file(tmp_path_factory, classifier_bytes, data):
+    """A CNN estimator file (torch zip of tensors and JSON) truncated or altered: a ValueError
+    naming the file, or a model that predicts."""
+    from genomap_fast.cnn import GenoNetClassifier
+
+    path = tmp_path_factory.mktemp("c") / "clf.pt"
+    path.write_bytes(_flip_or_truncate(classifier_bytes, data.draw))
+    try:
+        clf = GenoNetClassifier.load(path)
+    except ValueError as err:
+        assert str(path) in str(err)
+        return
+    assert clf.predict(X).shape == (X.shape[0],)

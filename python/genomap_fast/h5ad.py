@@ -111,6 +111,10 @@ class H5adMatrix:
         self._csr = None  # a small CSC X, converted to CSR in memory
         try:
             self._setup(layer)
+        except (OSError, RuntimeError, KeyError, TypeError, IndexError) as err:
+            self.close()  # h5py's errors for a damaged file: named as the file's
+            raise ValueError(f"{self.path} is not a readable .h5ad file "
+                             f"({type(err).__name__}: {err})") from err
         except BaseException:
             self.close()
             raise

@@ -38,10 +38,11 @@ IMAGE_LEVEL = 0  # zstd level of the images (zarr's default codec, pinned so sto
 
 
 def image_compressor():
-    """The codec of ``images``: zstd, zarr's default for numeric arrays, pinned."""
+    """The codec of ``images``: zstd, zarr's default for numeric arrays, pinned, with the zstd
+    frame checksum on (a damaged chunk fails to decode instead of giving other values)."""
     from zarr.codecs import ZstdCodec
 
-    return ZstdCodec(level=IMAGE_LEVEL, checksum=False)
+    return ZstdCodec(level=IMAGE_LEVEL, checksum=True)
 
 
 class ChunkWriter:
@@ -59,11 +60,11 @@ class ChunkWriter:
 
         self.array = array
         self.rows = array.chunks[0]
-        self.codec = numcodecs.Zstd(level=IMAGE_LEVEL)
+        self.codec = numcodecs.Zstd(level=IMAGE_LEVEL, checksum=True)
         root = getattr(array.store, "root", None)
         codecs = [c.to_dict() for c in array.metadata.codecs]
         expected = [{"name": "bytes", "configuration": {"endian": "little"}},
-                    {"name": "zstd", "configuration": {"level": IMAGE_LEVEL, "checksum": False}}]
+                    {"name": "zstd", "configuration": {"level": IMAGE_LEVEL, "checksum": True}}]
         self.direct = (root is not None and codecs == expected
                        and array.dtype == np.float32 and array.metadata.fill_value == 0)
         self.folder = os.path.join(str(root), array.path) if self.direct else None
@@ -220,7 +221,9 @@ def _replace_dir(tmp, path):
 
 
 def open_images(path):
-    """The ``images`` array of a complete store (lazy zarr array); ValueError otherwise."""
+    """The ``images`` array of a complete store (lazy zarr array); ValueError otherwise. A
+    damaged chunk raises zarr's own error when it is read (RuntimeError from zstd: chunks carry
+    checksums); :class:`genomap_fast.cnn.GenomapStoreDataset` turns it into a ValueError."""
     zarr = _zarr()
     try:
         g = zarr.open_group(os.fspath(path), mode="r")

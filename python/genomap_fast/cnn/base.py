@@ -148,15 +148,19 @@ class GenomapCNN:
         if not isinstance(state, dict) or state.get("format") != cls._format \
                 or state.get("kind") != cls.__name__:
             raise ValueError(f"{path} is not a {cls.__name__} file")
-        obj = cls(**json.loads(state["params"]))
-        arrays = {k: v.numpy() for k, v in state["genomap_arrays"].items()}
-        names = json.loads(state.get("genomap_names", "null"))
-        if names is not None:
-            arrays["feature_names"] = np.asarray(names)
-        obj.genomap_ = Genomap.from_state(json.loads(state["genomap_meta"]), arrays)
+        try:  # an altered file can still unpickle: its contents fail anywhere below
+            obj = cls(**json.loads(state["params"]))
+            arrays = {k: v.numpy() for k, v in state["genomap_arrays"].items()}
+            names = json.loads(state.get("genomap_names", "null"))
+            if names is not None:
+                arrays["feature_names"] = np.asarray(names)
+            obj.genomap_ = Genomap.from_state(json.loads(state["genomap_meta"]), arrays)
+            obj._load_extra(state)
+            obj.model_ = obj._build_model(state)
+            obj.model_.load_state_dict(state["model"])
+        except (ValueError, TypeError, KeyError, AttributeError, RuntimeError) as err:
+            raise ValueError(f"{path} is not a valid {cls.__name__} file "
+                             f"({type(err).__name__}: {err})") from err
         obj.device_ = device_for(obj.device)
-        obj._load_extra(state)
-        obj.model_ = obj._build_model(state)
-        obj.model_.load_state_dict(state["model"])
         obj.model_.to(obj.device_)
         return obj

@@ -100,7 +100,15 @@ class GenomapStoreDataset(torch.utils.data.Dataset):
             self._cache.move_to_end(c)
             return self._cache[c]
         lo = c * self.chunk_len
-        data = np.asarray(self.images[lo : min(self.n, lo + self.chunk_len)], dtype=np.float32)
+        hi = min(self.n, lo + self.chunk_len)
+        try:
+            data = np.asarray(self.images[lo:hi], dtype=np.float32)
+        except (RuntimeError, ValueError, OSError, TypeError) as err:  # zstd, zarr, the disk
+            raise ValueError(f"{self.path or 'the store'}: cannot read cells {lo}-{hi - 1} "
+                             f"({type(err).__name__}: {err})") from err
+        if data.shape != (hi - lo,) + tuple(self.images.shape[1:]):
+            raise ValueError(f"{self.path or 'the store'}: cells {lo}-{hi - 1} read as shape "
+                             f"{data.shape}")
         self.n_chunk_reads += 1
         if self.cache_chunks > 0:
             self._cache[c] = data
