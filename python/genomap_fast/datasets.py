@@ -64,9 +64,9 @@ def write_synthetic_atlas(path, n_cells: int, n_genes: int, n_types: int = 8,
     import h5py
     import pandas as pd
     from anndata.io import sparse_dataset, write_elem
-    from tqdm.auto import tqdm
 
     from ._atomic import atomic_path
+    from ._progress import progress_bar
 
     if n_cells < 1 or n_genes < 1:
         raise ValueError("n_cells and n_genes must be >= 1")
@@ -84,8 +84,8 @@ def write_synthetic_atlas(path, n_cells: int, n_genes: int, n_types: int = 8,
         with h5py.File(tmp, "a") as f:
             if "X" in f:
                 del f["X"]
-            for start in tqdm(range(0, n_cells, chunk), desc="synthetic atlas", unit="chunk",
-                              disable=not progress):
+            for start in progress_bar(range(0, n_cells, chunk), desc="synthetic atlas",
+                                      unit="chunk", disable=not progress):
                 lab = labels[start : start + chunk]
                 activity = type_effect[lab] + rng.normal(0.0, 0.6, size=(lab.size, n_modules))
                 size = rng.lognormal(0.0, 0.3, size=lab.size)

@@ -255,9 +255,9 @@ class Genomap:
     def _bar(self, total, desc):
         if not self.progress or total <= 0:
             return None
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
-        return tqdm(total=total, unit="cell", desc=desc)
+        return progress_bar(total=total, unit="cell", desc=desc)
 
     def _set_fitted(self, n_genes_in, genes, placement: Placement, constant, mean, var,
                     n_cells=0, gene_names=None):

@@ -229,8 +229,8 @@ class GenoDEC(GenomapCNN):
 
     def fit(self, X, y=None) -> GenoDEC:
         from sklearn.cluster import KMeans
-        from tqdm.auto import tqdm
 
+        from .._progress import progress_bar
         from .training import deterministic, device_for
 
         src = self._source(X)
@@ -251,7 +251,8 @@ class GenoDEC(GenomapCNN):
             model = ConvAutoencoder(self.rows, self.cols, self.n_dim, self.architecture).to(
                 self.device_)
             opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-            bar = tqdm(range(self.pretrain_epochs), desc="autoencoder", disable=not self.progress)
+            bar = progress_bar(range(self.pretrain_epochs), desc="autoencoder",
+                               disable=not self.progress)
             for _ in bar:  # pretraining: reconstruction only
                 model.train()
                 for idx in torch.randperm(n, generator=gen).split(self.batch_size):
@@ -268,7 +269,8 @@ class GenoDEC(GenomapCNN):
             order = torch.randperm(n, generator=gen)
             pos, last = 0, torch.from_numpy(km.labels_.astype(np.int64)).to(self.device_)
             self.n_iter_ = self.maxiter
-            for it in tqdm(range(self.maxiter), desc="clustering", disable=not self.progress):
+            for it in progress_bar(range(self.maxiter), desc="clustering",
+                                   disable=not self.progress):
                 if it % self.update_interval == 0:  # sharpened target distribution
                     with torch.no_grad():
                         q = _soft_assign(torch, torch.from_numpy(self._encode(model, images))

@@ -37,7 +37,7 @@ def train(model, images, targets: np.ndarray, loss_fn, epochs: int, batch_size: 
     With ``patience``, stops once the epoch loss has not improved by 1e-4 (relative) for that
     many epochs.
     """
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
     if callable(images):
         def batch(idx):
@@ -54,7 +54,7 @@ def train(model, images, targets: np.ndarray, loss_fn, epochs: int, batch_size: 
         model.to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         best, stale = np.inf, 0
-        bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress)
+        bar = progress_bar(range(epochs), desc=desc, unit="epoch", disable=not progress)
         for _ in bar:
             model.train()
             order = torch.randperm(n, generator=gen)
