@@ -13,7 +13,7 @@ import pytest
 from genomap_fast._progress import LogBar, progress_bar
 
 EXE = [sys.executable, "-m", "genomap_fast.cli"]
-N_CELLS = 3000
+N_CELLS = 1000
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_log_file_gets_few_whole_lines(tmp_path, cells, out):
     text = _construct_log(tmp_path, cells, out)
     lines = text.splitlines()
     assert "\r" not in text and text.endswith("\n")
-    # 3,000 updates of the image bar; by default a line at most every 10 s, so a short run logs
+    # 1,000 updates of the image bar; by default a line at most every 10 s, so a short run logs
     # the start and the end of its two bars (statistics, images)
     assert 2 <= len(lines) <= 8, text
     assert all(re.match(r"(statistics|genomaps): +\d+% \d+/\d+ \[", ln) for ln in lines), text

@@ -113,7 +113,7 @@ def test_construct_h5ad_layer_and_outputs(tmp_path, table):
         ("x.unknown", ["--rows", "7", "--cols", "7"], 1, "unknown input format"),
         ("x.npy", ["--rows", "seven", "--cols", "7"], 2, "invalid int value"),
         ("x.npy", ["--rows", "7", "--cols", "7", "--multilevel"], 1,
-         "multilevel placement needs grid_metric='euclidean'"),
+         "multilevel placement needs --metric euclidean"),
     ],
 )
 def test_construct_bad_input_one_line_error(tmp_path, table, setup, args, code, message):

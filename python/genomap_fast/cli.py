@@ -7,8 +7,73 @@ traceback), 2 bad command-line usage.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+
+# The Python argument names that errors raised by the library may name, and the command line's
+# option for each (a message is shown in the command's own words: see cli_message).
+PYTHON_TO_OPTION = {
+    "select_genes": "--genes", "grid_metric": "--metric", "num_threads": "--threads",
+    "batch_size": "--batch-size", "epsilon": "--epsilon", "multilevel": "--multilevel",
+    "solver": "--solver", "seed": "--seed", "restarts": "--restarts", "rows": "--rows",
+    "cols": "--cols", "rowNum": "--rows", "colNum": "--cols", "layer": "--layer",
+    "n_clusters": "--clusters", "pretrain_epochs": "--pretrain-epochs", "maxiter": "--maxiter",
+    "epochs": "--epochs", "num_iter": "--num-iter",
+}
+# advice that has no command-line equivalent: dropped from the message
+_NO_OPTION = [
+    (re.compile(r",? or use dtype=np\.float64"), ""),  # the command line writes float32 images
+    (re.compile(r" or None\b"), ""),                   # None: the option left out
+]
+_ASSIGNMENT = re.compile(r"(?<![\w.-])([A-Za-z_]\w*)=(?!=)('[^']*'|\"[^\"]*\"|[^\s,;:)]*)")
+# a bare argument name as the subject of a sentence ("num_threads must be ...")
+_SUBJECT = re.compile(r"(?<![\w.-])([A-Za-z_]\w*)(?= (?:must|is|>|<|>=|<=) )")
+
+
+def _option_text(action, flag, value):
+    """``--flag value`` for a Python ``name=value``, or None when it does not fit the option."""
+    if value[:1] in "'\"" and value[-1:] == value[:1] and len(value) >= 2:
+        value = value[1:-1]
+    if action.nargs == 0:  # a switch: name=True, name=
+        return flag if value in ("True", "") else None
+    if value == "":
+        return f"{flag} {action.metavar or action.dest.upper()}"
+    if action.choices is not None and value not in action.choices:
+        return None
+    if action.type in (int, float):
+        try:
+            action.type(value)
+        except ValueError:
+            return None
+    return f"{flag} {value}"
+
+
+def cli_message(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` (raised by the Python API) in the words of the command whose ``parser`` is
+    given: ``select_genes='variance'`` becomes ``--genes variance``, ``num_threads must ...``
+    becomes ``--threads must ...``; a name is translated only where the command has that
+    option (and the value fits it)."""
+    actions = parser._option_string_actions
+
+    def option(name):
+        flag = PYTHON_TO_OPTION.get(name)
+        return flag if flag in actions else None
+
+    def assignment(m):
+        flag = option(m.group(1))
+        text = flag and _option_text(actions[flag], flag, m.group(2))
+        return text or m.group(0)
+
+    def subject(m):
+        return option(m.group(1)) or m.group(0)
+
+    for pattern, repl in _NO_OPTION:
+        message = pattern.sub(repl, message)
+    message = _ASSIGNMENT.sub(assignment, message)
+    message = _SUBJECT.sub(subject, message)
+    names = "|".join(n for n in PYTHON_TO_OPTION if "_" in n or not n.islower())
+    return re.sub(rf"(?<![\w.-])({names})(?![\w=])", subject, message)
 
 
 def _demo(args) -> int:
@@ -22,7 +87,8 @@ def _demo(args) -> int:
     X = np.asarray(adata.X, dtype=np.float64)
     labels = adata.obs["bulk_labels"].astype(str).to_numpy()
     t0 = time.perf_counter()
-    gm = Genomap(args.rows, args.cols, grid_metric=args.metric, num_threads=args.threads)
+    gm = Genomap(args.rows, args.cols, grid_metric=args.metric, num_threads=args.threads,
+                 select_genes=args.genes)
     images = gm.fit_transform(X)
     elapsed = time.perf_counter() - t0
     genomaps(images, labels, n_per_class=args.per_class, save=args.out,
@@ -99,12 +165,11 @@ def _construct_with(args, table, X, t0, to_store) -> int:
                  restarts=args.restarts)
     gm.fit(X)
     if to_store:  # streamed from disk to disk: never all cells or all images at once
-        from tqdm.auto import tqdm
-
+        from ._progress import progress_bar
         from .store import write_zarr
 
-        with tqdm(total=table.X.shape[0], unit="cell", desc="genomaps",
-                  disable=args.quiet) as bar:
+        with progress_bar(total=table.X.shape[0], unit="cell", desc="genomaps",
+                          disable=args.quiet) as bar:
             write_zarr(args.output, gm, X, table.obs_names, table.var_names,
                        args.batch_size, progress=bar)
     else:
@@ -124,7 +189,16 @@ def _bench(args) -> int:
     from .compat import construct_genomap_returnT
     from .datasets import synthetic_counts
 
+    checks = [("--cells", args.cells), ("--rows", args.rows), ("--cols", args.cols),
+              ("--num-iter", args.num_iter)] + ([("--genes", args.genes)] if args.genes else [])
+    for flag, value in checks:
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
     genes = args.genes or args.rows * args.cols
+    if genes > args.rows * args.cols:
+        raise ValueError(f"--genes {genes} is more than the {args.rows * args.cols} pixels of "
+                         f"a {args.rows}x{args.cols} genomap (the reference places one gene "
+                         f"per pixel)")
     X, _ = synthetic_counts(args.cells, genes, n_types=8, n_modules=40, seed=args.seed)
     X = X.astype(np.float64)
     t0 = time.perf_counter()
@@ -253,6 +327,12 @@ def _clean(args) -> int:
     return 0
 
 
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
 def metric_option(parser) -> None:
     """``--metric``: one of the package's grid metrics."""
     from .placement import GRID_METRICS
@@ -261,7 +341,8 @@ def metric_option(parser) -> None:
                         help="grid cost: radial (the reference's) or euclidean")
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser; ``commands(parser)`` gives each command's own parser."""
     parser = argparse.ArgumentParser(
         prog="genomap-fast", description="Fast genomaps: gene-expression tables as images.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -273,6 +354,7 @@ def main(argv=None) -> int:
                "each command has --help with its own examples",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo", help="genomaps of the PBMC data that ships with scanpy, as a PNG figure",
@@ -283,6 +365,9 @@ def main(argv=None) -> int:
     demo.add_argument("--cols", type=int, default=28)
     metric_option(demo)
     demo.add_argument("--per-class", type=int, default=6, help="cells shown per class")
+    demo.add_argument("--genes", choices=["variance"], default=None,
+                      help="with more genes than pixels (a small grid), keep the most "
+                           "variable ones")
     demo.add_argument("--threads", type=int, default=None)
     demo.set_defaults(func=_demo)
     con = sub.add_parser(
@@ -390,6 +475,17 @@ def main(argv=None) -> int:
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     cls.set_defaults(func=_classify)
     vis.set_defaults(func=_vis)
+    return parser
+
+
+def commands(parser: argparse.ArgumentParser) -> dict:
+    """{command name: its parser} of a parser made by :func:`build_parser`."""
+    return next(a.choices for a in parser._actions
+                if isinstance(a, argparse._SubParsersAction))
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
@@ -397,6 +493,7 @@ def main(argv=None) -> int:
         if args.debug:
             raise
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        msg = cli_message(msg, commands(parser)[args.command])
         print(f"genomap-fast: error: {msg}", file=sys.stderr)
         return 1
 
