@@ -160,12 +160,17 @@ class Genomap:
             gene_names=None, layer: str | None = None) -> Genomap:
         """Learns the placement from X (cells x genes), streamed in row blocks of ``chunk_size``.
 
-        X : ndarray, scipy.sparse, DataFrame, AnnData (in memory or backed; ``layer=`` or X),
+        Parameters
+        ----------
+        X : array-like, AnnData or path
+            ndarray, scipy.sparse, DataFrame, AnnData (in memory or backed; ``layer=`` or X),
             a path to an ``.h5ad`` file (read backed), a zarr/h5py array or a dask array (the
             statistics are then a dask reduction, see :mod:`genomap_fast.distributed`).
-        sample : fit on a reproducible random subset of that many cells (``random_state``).
-        gene_names : (genes,) names (by default AnnData ``var_names`` or DataFrame columns),
-            kept as ``feature_names_in_`` so the placement can be read by name (:meth:`pixel_of`).
+        sample : int, optional
+            Fit on a reproducible random subset of that many cells (``random_state``).
+        gene_names : sequence of str, optional
+            (genes,) names (by default AnnData ``var_names`` or DataFrame columns), kept as
+            ``feature_names_in_`` so the placement can be read by name (:meth:`pixel_of`).
         """
         if self.device_ == "cuda" and _gpu_module().is_device_array(X):
             return self._fit_device(X, gene_names)
