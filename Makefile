@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genomap_fast-installed
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp python -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: install demo test sanitize sanitize-build fuzz-long bench bench-quick lint stubs clean
+.PHONY: install demo test docs sanitize sanitize-build fuzz-long bench bench-quick lint stubs clean
 
 install: $(STAMP)
 
@@ -26,6 +26,14 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q tests
+
+# The documentation site (docs/: MyST pages, API reference generated from the code) into
+# build/docs, warnings as errors. The packages of pyproject's `docs` extra are installed by name:
+# `pip install ".[docs]"` would rebuild the C++ package.
+DOC_PACKAGES := "sphinx>=7" "myst-parser>=2" "furo>=2023.9"
+docs: install
+	$(PY) -m pip install -q $(DOC_PACKAGES)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs build/docs
 
 # The C++ core built with AddressSanitizer + UndefinedBehaviorSanitizer in its own build dir,
 # next to a copy of the pure-Python package (build/sanitize/pkg), and the tests that exercise
