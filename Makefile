@@ -27,10 +27,11 @@ demo: install
 test: install
 	$(PY) -m pytest -q tests
 
-# The documentation site (docs/: MyST pages, API reference generated from the code) into
-# build/docs, warnings as errors. The packages of pyproject's `docs` extra are installed by name:
-# `pip install ".[docs]"` would rebuild the C++ package.
-DOC_PACKAGES := "sphinx>=7" "myst-parser>=2" "furo>=2023.9"
+# The documentation site (docs/: MyST pages, API reference generated from the code, the gallery
+# of examples/plot_*.py executed by sphinx-gallery) into build/docs, warnings as errors. The
+# packages of pyproject's `docs` extra are installed by name: `pip install ".[docs]"` would
+# rebuild the C++ package.
+DOC_PACKAGES := "sphinx>=7" "myst-parser>=2" "furo>=2023.9" "sphinx-gallery>=0.17"
 docs: install
 	$(PY) -m pip install -q $(DOC_PACKAGES)
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs build/docs

@@ -2,7 +2,9 @@
 
 Pages are MyST Markdown. The API reference is generated from the code (autodoc + autosummary,
 numpy-style docstrings through napoleon); the command-line reference is generated here from the
-argument parser of ``genomap_fast.cli``; the benchmark pages include ``benchmarks/results/*.md``.
+argument parser of ``genomap_fast.cli``; the benchmark pages include ``benchmarks/results/*.md``;
+the gallery is ``examples/plot_*.py``, executed by sphinx-gallery at every build. The build is
+nitpicky (``-n``): a reference to one of our own names that does not resolve is an error.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
+    "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
@@ -46,6 +49,46 @@ autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 napoleon_use_rtype = False
+
+# ---------------------------------------------------------------------------------------------
+# The gallery: examples/plot_*.py run at every build (a failing example fails the build); their
+# figures and printed output go into docs/auto_examples (generated, not committed). Ordered by
+# file name (plot_01_..., plot_02_...).
+sphinx_gallery_conf = {
+    "examples_dirs": os.path.join(ROOT, "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "abort_on_example_error": True,
+    "show_signature": False,
+    "image_scrapers": ("matplotlib",),
+}
+
+# ---------------------------------------------------------------------------------------------
+# Nitpicky references (`make docs` runs sphinx-build -n). The build is offline (no intersphinx), so types of other packages
+# cannot resolve: they are listed here. Everything of genomap_fast must resolve. Built-in
+# types (int, str, ...) never warn. Docstring types also name shapes and literal values.
+_EXTERNAL = ("numpy", "np", "scipy", "pandas", "pd", "anndata", "torch", "dask", "zarr",
+             "h5py", "matplotlib", "sklearn", "cupy", "numcodecs", "os", "pathlib", "typing",
+             "collections", "argparse", "concurrent", "tqdm", "numba", "phate", "umap")
+nitpick_ignore_regex = [
+    # other packages' classes and functions
+    (r"py:.*", r"(%s)\..*" % "|".join(_EXTERNAL)),
+    (r"py:class", r"AnnData|DataFrame|ndarray|Figure|Tensor|Module|Dataset|Sampler|"
+                  r"array-like|array_like|path-like|PathLike|ArrayLike|NDArray|Generator|"
+                  r"Iterator|Iterable|Sequence|Mapping|Callable|callable|sequence|mapping|"
+                  r"iterable|optional|default|scalar|dtype|path|file|sparse matrix|"
+                  r"tqdm|dask array|zarr array|context manager|array"),
+    # shapes and sizes in docstring types: "ndarray of shape (n_cells, n_genes)"
+    (r"py:class", r"shape|n_[a-z_]+|[0-9]+|rows|cols|n|k|d|m|cells|genes|batch|"
+                  r"used pixels|[a-z_]+ \* [a-z_]+"),
+    # literal values: "radial", 'nchw', None-like words
+    (r"py:class", r"[\"'].*[\"']"),
+]
+# the C++ core's classes appear in signatures; they are documented with the functions that
+# return them, not as pages of their own
+nitpick_ignore_regex.append((r"py:class", r"genomap_fast\._core\..*"))
 
 html_theme = "furo"
 html_title = f"genomap_fast {release}"
