@@ -49,6 +49,8 @@ autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 napoleon_use_rtype = False
+# Attributes sections as fields: no second description of properties that autodoc documents
+napoleon_use_ivar = True
 
 # ---------------------------------------------------------------------------------------------
 # The gallery: examples/plot_*.py run at every build (a failing example fails the build); their

@@ -5,7 +5,21 @@ import warnings
 
 
 class MemoryEstimateWarning(UserWarning):
-    """The estimated peak memory of a run exceeds the memory available now."""
+    """Warning: the estimated peak memory of a fit exceeds the memory available now.
+
+    :meth:`genomap_fast.Genomap.fit` warns before it allocates anything; the run may then swap
+    or be killed. A fit that would exceed the address-space limit (``ulimit -v``) raises
+    MemoryError instead. Silence it with the ``warnings`` module.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from genomap_fast import MemoryEstimateWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", MemoryEstimateWarning)
+    >>> issubclass(MemoryEstimateWarning, UserWarning)
+    True
+    """
 
 
 def available_bytes() -> int | None:

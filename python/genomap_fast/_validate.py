@@ -8,7 +8,21 @@ import numpy as np
 
 
 class NotFittedError(ValueError, AttributeError):
-    """Raised when a Genomap is used before ``fit``."""
+    """Raised when an estimator is used before ``fit``.
+
+    A subclass of ValueError and AttributeError (as scikit-learn's NotFittedError), raised by
+    :class:`genomap_fast.Genomap` and the CNN estimators of :mod:`genomap_fast.cnn`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from genomap_fast import Genomap, NotFittedError
+    >>> try:
+    ...     Genomap(8, 8).transform(np.zeros((3, 60)))
+    ... except NotFittedError as err:
+    ...     print(err)
+    this Genomap is not fitted yet; call fit(X) first
+    """
 
 
 def available_threads() -> int:

@@ -32,9 +32,25 @@ def _cuda_status() -> tuple[bool, str, dict]:
 
 
 def backends() -> dict:
-    """``{"cpu": {"available": True}, "cuda": {"available": bool, "reason": str, ...}}``:
-    the CUDA entry says why it is unavailable (module not built, no driver, no device) and,
-    when the module is built, its CUDA runtime, driver and architectures."""
+    """The compute backends of this installation and why one is unavailable.
+
+    Returns
+    -------
+    dict
+        ``{"cpu": {"available": True}, "cuda": {"available": bool, ...}}``. The CUDA entry has
+        ``"reason"`` when it is unavailable (module not built, no driver, no device) and, when
+        the module is built, its CUDA runtime, driver and architectures (and ``"devices"``,
+        their names, when available). Nothing here imports cupy or torch.
+
+    Examples
+    --------
+    >>> from genomap_fast import backends
+    >>> info = backends()
+    >>> info["cpu"]
+    {'available': True}
+    >>> isinstance(info["cuda"]["available"], bool)
+    True
+    """
     ok, reason, details = _cuda_status()
     cuda = {"available": ok, **details}
     if not ok:

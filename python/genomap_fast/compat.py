@@ -21,11 +21,11 @@ def _fit(data, rowNum, colNum, epsilon, num_iter, solver="exact", seed=0, restar
 
 def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver="exact",
                       seed=0, restarts=1, device="cpu"):
-    """Genomaps of the cells of ``data`` (cells x genes), as ``genomap.construct_genomap``.
+    """Genomaps of the cells of ``data``, as ``genomap.construct_genomap`` (genomap 1.3.6).
 
-    Returns float64 ``(cells, rowNum, colNum, 1)``. Same placement problem (radial grid cost,
-    correlation-distance interactions, KL-loss GW, uniform marginals) and the same image layout
-    and scaling as genomap 1.3.6, with these documented differences:
+    Same placement problem (radial grid cost, correlation-distance interactions, KL-loss GW,
+    uniform marginals) and the same image layout and scaling as genomap 1.3.6, with these
+    documented differences:
 
     - the last cell gets its genomap (the reference's loop stops one cell early and leaves it 0);
     - with ``epsilon=0`` the iteration stops once the gene-to-ring assignment repeats (the
@@ -34,19 +34,94 @@ def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver=
     - more genes than pixels raises a ValueError (the reference fails with a shape error);
     - zero-variance genes have correlation 0 with all other genes (NaN in the reference).
 
-    Opt-in (not in the reference): ``solver="anneal"`` finds a placement with a lower GW
-    objective than the reference's fixed point (``seed``, ``restarts``: see
-    :class:`genomap_fast.Genomap`); the default keeps the reference's. ``device="cuda"`` (or
-    "auto") computes the statistics and images on a GPU (see :func:`genomap_fast.backends`);
-    the placement is the CPU's either way.
+    Parameters
+    ----------
+    data : array-like of shape (n_cells, n_genes)
+        Expression values, cells x genes: a numpy array, a scipy.sparse matrix, a
+        pandas.DataFrame, an AnnData or any other input :meth:`Genomap.fit` accepts.
+    rowNum, colNum : int
+        Grid shape; ``rowNum * colNum`` must be at least ``n_genes``.
+    epsilon : float, default 0
+        0 for exact GW steps (the reference's default), > 0 for entropic steps.
+    num_iter : int, default 1000
+        Cap on the GW iterations.
+    solver : str, default "exact"
+        "exact" keeps the reference's fixed point; "anneal" (opt-in, not in the reference)
+        finds a placement with a lower GW objective (see :class:`genomap_fast.Genomap`).
+    seed, restarts : int, default 0 and 1
+        The annealing seed and the number of independent annealing runs ("anneal" only).
+    device : str, default "cpu"
+        "cuda" (or "auto") computes the statistics and images on a GPU (see
+        :func:`genomap_fast.backends`); the placement is the CPU's either way.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_cells, rowNum, colNum, 1)
+        float64 genomaps, the reference's layout.
+
+    Raises
+    ------
+    ValueError
+        More genes than pixels, fewer than 2 cells, ``num_iter < 1``, a negative ``epsilon``,
+        or values that are not finite.
+    TypeError
+        A non-integer grid size or ``num_iter``.
+
+    See Also
+    --------
+    construct_genomap_returnT : the same, also returning the coupling.
+    Genomap : the estimator behind both (fit once, transform new cells).
+
+    Examples
+    --------
+    >>> from genomap_fast import construct_genomap
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, labels = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> images = construct_genomap(X, rowNum=8, colNum=8)
+    >>> images.shape, images.dtype
+    ((100, 8, 8, 1), dtype('float64'))
+
+    More genes than pixels is an error:
+
+    >>> construct_genomap(X, rowNum=7, colNum=7)
+    Traceback (most recent call last):
+    ...
+    ValueError: X has 60 genes but a 7x7 genomap has only 49 pixels; ...
     """
     return _fit(data, rowNum, colNum, epsilon, num_iter, solver, seed, restarts, device)[0]
 
 
 def construct_genomap_returnT(data, rowNum, colNum, epsilon=0, num_iter=1000, *,
                               solver="exact", seed=0, restarts=1, device="cpu"):
-    """As :func:`construct_genomap`, also returning the coupling ``T`` (genes x used pixels);
-    with ``solver="anneal"`` that of the annealed placement (one gene per pixel, 1/n)."""
+    """Genomaps and the gene-to-pixel coupling, as ``genomap.construct_genomap_returnT``.
+
+    Parameters are those of :func:`construct_genomap`.
+
+    Returns
+    -------
+    images : numpy.ndarray of shape (n_cells, rowNum, colNum, 1)
+        float64 genomaps, as :func:`construct_genomap`.
+    T : numpy.ndarray of shape (n_genes, n_genes)
+        float64 coupling, rows genes, columns the used pixels (the first ``n_genes`` pixels in
+        the reference's flattened order); each row sums to ``1 / n_genes``. With
+        ``solver="anneal"`` that of the annealed placement (one gene per pixel).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`construct_genomap`.
+
+    Examples
+    --------
+    >>> from genomap_fast import construct_genomap_returnT
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> images, T = construct_genomap_returnT(X, rowNum=8, colNum=8)
+    >>> images.shape, T.shape, T.dtype
+    ((100, 8, 8, 1), (60, 60), dtype('float64'))
+    >>> bool(abs(T.sum() - 1) < 1e-9)
+    True
+    """
     images, gm = _fit(data, rowNum, colNum, epsilon, num_iter, solver, seed, restarts, device)
     return images, gm.coupling_
 

@@ -47,49 +47,125 @@ def _gpu_module():
 
 
 class Genomap:
-    """Genomap construction as an estimator.
+    """Genomap construction as a scikit-learn-style estimator.
+
+    ``fit`` learns where each gene goes on a ``rows x cols`` pixel grid (Gromov-Wasserstein
+    placement of the gene-gene correlation distances onto the grid's pixel distances);
+    ``transform`` turns any cells with those genes into images. The fitted placement can be
+    saved, loaded and reused on new cells.
 
     Parameters
     ----------
-    rows, cols : grid shape; a genomap has ``rows * cols`` pixels.
-    grid_metric : "radial" (the reference's cost: distance from the centre only) or
-        "euclidean" (true pixel-to-pixel distance).
-    epsilon : 0 for exact GW steps (the reference default), > 0 for entropic steps.
-    max_iter : cap on GW iterations (the reference's ``num_iter``).
-    dtype : dtype of the images ``transform`` returns (float32 by default).
-    layout : "nchw" -> ``(n, 1, rows, cols)`` (torch), "nhwc" -> ``(n, rows, cols, 1)`` (reference).
-    select_genes : None (more genes than pixels is an error) or "variance" (keep the
-        ``rows * cols`` genes of highest variance, as the reference's task functions do).
-    refine_rounds : rounds of the within-ring tie-breaking (radial metric), 0 to disable.
-    multilevel : euclidean metric only: solve on 2x2-pixel tiles first, then on pixels (another
-        fixed point of the same iteration, sooner on mid-size grids); see
+    rows, cols : int
+        Grid shape; a genomap has ``rows * cols`` pixels.
+    grid_metric : str, default "radial"
+        "radial" (the reference's cost: distance from the centre only) or "euclidean" (true
+        pixel-to-pixel distance).
+    epsilon : float, default 0.0
+        0 for exact GW steps (the reference's default), > 0 for entropic steps.
+    max_iter : int, default 1000
+        Cap on GW iterations (the reference's ``num_iter``).
+    dtype : numpy.dtype, default numpy.float32
+        dtype of the images ``transform`` returns: float32 or float64.
+    layout : str, default "nchw"
+        "nchw" gives ``(n, 1, rows, cols)`` images (torch), "nhwc" ``(n, rows, cols, 1)``
+        (the reference).
+    select_genes : str or None, default None
+        None (more genes than pixels is an error) or "variance" (keep the ``rows * cols`` genes
+        of highest variance, as the reference's task functions do).
+    refine_rounds : int, default 10
+        Rounds of the within-ring tie-breaking (radial metric); 0 disables it.
+    num_threads : int or None, default None
+        Threads for the C++ kernels and BLAS; None uses all available cores (more than the
+        available cores are capped). Results do not depend on it.
+    chunk_size : int or None, default None
+        Cells per chunk when streaming the interaction statistics (None: about 32 MB of
+        float64 per chunk).
+    progress : bool, default False
+        Show a progress bar while fitting and transforming.
+    standardize : bool, default False
+        ``transform`` rasterises per-gene z-scores (the fit's mean and standard deviation,
+        ddof=1, as the reference's task functions), computed on the fly, never as a
+        standardised copy.
+    multilevel : bool, default False
+        Euclidean metric only: solve on 2x2-pixel tiles first, then on pixels (another fixed
+        point of the same iteration, sooner on mid-size grids); see
         :func:`genomap_fast.solve_placement`.
-    num_threads : threads for the C++ kernels and BLAS (default: all available cores).
-    device : "cpu", "cuda" (the interaction statistics on the GPU, host arrays streamed to it;
-        the GW placement stays on the CPU) or "auto" (cuda when :func:`genomap_fast.backends`
-        has it). Device arrays (cupy, CUDA torch) given to ``transform`` are rasterised on the
-        GPU and give device arrays back; host arrays are rasterised on the CPU, which beats the
+    solver : str, default "exact"
+        "exact" (the reference's fixed point) or "anneal" (aims at the lowest GW objective:
+        never worse than the exact fixed point, one gene per pixel; needs ``epsilon=0``).
+    seed : int, default 0
+        The annealing seed ("anneal" only): same seed, same placement, whatever the thread
+        count.
+    restarts : int, default 1
+        Independent annealing runs ("anneal" only); the best one is kept.
+    device : str, default "cpu"
+        "cpu", "cuda" (the interaction statistics on the GPU, host arrays streamed to it; the
+        GW placement stays on the CPU) or "auto" (cuda when :func:`genomap_fast.backends` has
+        it). Device arrays (cupy, CUDA torch) given to ``transform`` are rasterised on the GPU
+        and give device arrays back; host arrays are rasterised on the CPU, which beats the
         round trip through the device (1M x 1,089 on an H200 node: 0.35 s vs 1.8 s).
-    chunk_size : cells per chunk when streaming the interaction statistics.
-    progress : show a progress bar during transform of many cells.
-    standardize : transform per-gene z-scores (the fit's mean and standard deviation, ddof=1,
-        as the reference's task functions), computed on the fly, never as a standardised copy.
-    solver : "exact" (default: the reference's fixed point) or "anneal" (aims at the lowest GW
-        objective: never worse than the exact fixed point, one gene per pixel; needs
-        ``epsilon=0``); see :func:`genomap_fast.placement.solve_anneal`.
-    seed, restarts : "anneal" only: the annealing seed (same seed, same placement, whatever
-        the thread count) and the number of independent runs (the best one is kept).
 
-    Attributes after ``fit``
-    ------------------------
-    genes_ : (n_placed,) int64, columns of X that were placed (all of them unless selected)
-    placement_ : (n_genes_in,) int64, flat pixel of each input gene (reference order: image
-        row ``p % rows``, column ``p // rows``), -1 for genes not placed (exact mode)
-    coupling_ : (n_placed, n_placed) float64 gene x used-pixel coupling (the reference's T)
-    objective_, n_iter_, converged_ : GW objective, iterations, whether the iteration settled
-    constant_genes_ : (n_placed,) bool, placed genes with zero variance (correlation 0 with all
-        others), aligned with ``genes_``
-    mean_, var_ : (n_placed,) float64 per-gene mean and population variance, aligned with ``genes_``
+    Attributes
+    ----------
+    genes_ : numpy.ndarray of shape (n_placed,)
+        int64 columns of X that were placed (all of them unless selected).
+    placement_ : numpy.ndarray of shape (n_genes_in,)
+        int64 flat pixel of each input gene (reference order: image row ``p % rows``, column
+        ``p // rows``), -1 for genes not placed.
+    coupling_ : numpy.ndarray of shape (n_placed, n_placed)
+        float64 gene x used-pixel coupling (the reference's ``T``).
+    objective_ : float
+        GW objective of the placement (lower is better).
+    n_iter_ : int
+        GW iterations run.
+    converged_ : bool
+        Whether the iteration settled before ``max_iter``.
+    constant_genes_ : numpy.ndarray of shape (n_placed,)
+        bool, placed genes with zero variance (correlation 0 with all others), aligned with
+        ``genes_``.
+    mean_, var_ : numpy.ndarray of shape (n_placed,)
+        float64 per-gene mean and population variance, aligned with ``genes_``.
+    feature_names_in_ : numpy.ndarray of shape (n_genes_in,) or None
+        Gene names seen in ``fit`` (AnnData ``var_names``, DataFrame columns or
+        ``gene_names=``).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``grid_metric``, ``layout``, ``select_genes``, ``solver`` or ``device``, a
+        negative ``epsilon``, ``multilevel`` without the euclidean metric, ``solver="anneal"``
+        with ``epsilon > 0``, or an integer parameter below its minimum.
+    TypeError
+        A non-integer grid size, ``max_iter`` or thread count, or a dtype other than float32
+        and float64.
+    RuntimeError
+        ``device="cuda"`` where CUDA is unavailable (the message says why).
+
+    See Also
+    --------
+    construct_genomap : the reference's function, built on this estimator.
+    genomap_fast.tl.genomap : the same on an AnnData, scanpy-style.
+
+    Examples
+    --------
+    >>> from genomap_fast import Genomap
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, labels = synthetic_counts(n_cells=200, n_genes=60, seed=0)
+    >>> gm = Genomap(8, 8).fit(X)
+    >>> gm
+    Genomap(rows=8, cols=8, grid_metric='radial', epsilon=0.0)
+    >>> images = gm.transform(X)
+    >>> images.shape, images.dtype
+    ((200, 1, 8, 8), dtype('float32'))
+    >>> gm.placement_.shape, gm.placement_.dtype, gm.converged_
+    ((60,), dtype('int64'), True)
+
+    More genes than pixels: keep the most variable ones.
+
+    >>> gm = Genomap(6, 6, select_genes="variance").fit(X)
+    >>> gm.genes_.shape, int((gm.placement_ >= 0).sum())
+    ((36,), 36)
     """
 
     def __init__(
@@ -153,24 +229,61 @@ class Genomap:
 
     @property
     def n_pixels(self) -> int:
+        """Pixels of a genomap: ``rows * cols``."""
         return self.rows * self.cols
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample: int | None = None, random_state=None,
             gene_names=None, layer: str | None = None) -> Genomap:
-        """Learns the placement from X (cells x genes), streamed in row blocks of ``chunk_size``.
+        """Learns the gene placement from the cells of X.
+
+        X is read in row blocks of ``chunk_size`` cells: sparse input is never densified and
+        inputs on disk are never loaded whole.
 
         Parameters
         ----------
-        X : array-like, AnnData or path
-            ndarray, scipy.sparse, DataFrame, AnnData (in memory or backed; ``layer=`` or X),
-            a path to an ``.h5ad`` file (read backed), a zarr/h5py array or a dask array (the
-            statistics are then a dask reduction, see :mod:`genomap_fast.distributed`).
+        X : array-like, AnnData or str
+            Cells x genes: a numpy array, scipy.sparse matrix, pandas.DataFrame, AnnData (in
+            memory or backed; ``layer=`` or X), a path to an ``.h5ad`` file (read backed), a
+            zarr or h5py array, or a dask array (the statistics are then a dask reduction, see
+            :mod:`genomap_fast.distributed`).
+        y : None
+            Ignored (scikit-learn convention).
         sample : int, optional
             Fit on a reproducible random subset of that many cells (``random_state``).
+        random_state : int, optional
+            Seed of the ``sample`` subset.
         gene_names : sequence of str, optional
-            (genes,) names (by default AnnData ``var_names`` or DataFrame columns), kept as
+            One name per gene (by default AnnData ``var_names`` or DataFrame columns), kept as
             ``feature_names_in_`` so the placement can be read by name (:meth:`pixel_of`).
+        layer : str, optional
+            The AnnData layer to read instead of X.
+
+        Returns
+        -------
+        Genomap
+            self, fitted.
+
+        Raises
+        ------
+        ValueError
+            More genes than pixels without ``select_genes="variance"``, fewer than 2 cells,
+            values that are not finite (the message names the cell and gene), malformed sparse
+            structure, an unreadable file, or a bad ``sample``.
+        MemoryError
+            The fit would exceed the process's address-space limit (checked before anything
+            is allocated); a fit larger than the available memory warns
+            (:class:`MemoryEstimateWarning`) instead.
+
+        Examples
+        --------
+        >>> from genomap_fast import Genomap
+        >>> from genomap_fast.datasets import synthetic_counts
+        >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+        >>> names = [f"g{j}" for j in range(60)]
+        >>> gm = Genomap(8, 8).fit(X, gene_names=names)
+        >>> gm.n_genes_in_, gm.feature_names_in_[:3].tolist()
+        (60, ['g0', 'g1', 'g2'])
         """
         if self.device_ == "cuda" and _gpu_module().is_device_array(X):
             return self._fit_device(X, gene_names)
@@ -288,8 +401,36 @@ class Genomap:
             raise NotFittedError("this Genomap is not fitted yet; call fit(X) first")
 
     def pixel_of(self, names) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, cols) image positions of the named genes; -1 for genes that were not placed.
-        Needs gene names at fit (``gene_names=`` or a DataFrame)."""
+        """Image positions of genes, by name.
+
+        Parameters
+        ----------
+        names : str or sequence of str
+            Gene names seen in ``fit`` (``gene_names=``, AnnData ``var_names`` or DataFrame
+            columns).
+
+        Returns
+        -------
+        rows, cols : numpy.ndarray of shape (len(names),)
+            int64 image row and column of each gene; -1 for genes that were not placed.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValueError
+            Fitted without gene names, or an unknown name.
+
+        Examples
+        --------
+        >>> from genomap_fast import Genomap
+        >>> from genomap_fast.datasets import synthetic_counts
+        >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+        >>> gm = Genomap(8, 8).fit(X, gene_names=[f"g{j}" for j in range(60)])
+        >>> r, c = gm.pixel_of(["g0", "g5"])
+        >>> r.shape, bool(((0 <= r) & (r < 8) & (0 <= c) & (c < 8)).all())
+        ((2,), True)
+        """
         self._check_fitted()
         if self.feature_names_in_ is None:
             raise ValueError("this Genomap was fitted without gene names; pass gene_names= to fit")
@@ -303,17 +444,60 @@ class Genomap:
 
     @property
     def coupling_(self) -> np.ndarray:
+        """(n_placed, n_placed) float64 gene x used-pixel coupling (the reference's ``T``)."""
         self._check_fitted()
         return self.placement_obj_.coupling()
 
     # ------------------------------------------------------------ transform
     def transform(self, X, batch_size: int | None = None, layout: str | None = None,
                   out: np.ndarray | None = None, layer: str | None = None):
-        """Genomaps of the cells of X: ``(n, 1, rows, cols)`` (nchw) or ``(n, rows, cols, 1)``.
+        """Genomaps of the cells of X.
 
-        Any cells with the genes seen in ``fit`` (same columns) can be transformed; X is any
-        input :meth:`fit` accepts, read in row blocks of ``batch_size`` cells. A dask array
-        gives a lazy dask array of images (one image block per row block).
+        Any cells with the genes seen in ``fit`` (same columns) can be transformed; X is read
+        in row blocks of ``batch_size`` cells.
+
+        Parameters
+        ----------
+        X : array-like, AnnData or str
+            Cells x genes, any input :meth:`fit` accepts, with the genes of the fit.
+        batch_size : int, optional
+            Cells rasterised per block (default: about 32 MB of input per block).
+        layout : str, optional
+            "nchw" or "nhwc"; default: the estimator's ``layout``.
+        out : numpy.ndarray, optional
+            A C-contiguous array of the result's shape and dtype to write into.
+        layer : str, optional
+            The AnnData layer to read instead of X.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_cells, 1, rows, cols) or (n_cells, rows, cols, 1)
+            Images of dtype ``self.dtype`` (float32 by default). A dask array gives a lazy dask
+            array of images (one image block per row block); a device array (cupy, CUDA torch)
+            with ``device="cuda"`` gives a device array.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValueError
+            X has other genes than the fit, values that are not finite, a bad ``layout`` or
+            ``out``.
+
+        Examples
+        --------
+        >>> from genomap_fast import Genomap
+        >>> from genomap_fast.datasets import synthetic_counts
+        >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+        >>> gm = Genomap(8, 8).fit(X[:80])
+        >>> gm.transform(X[80:]).shape
+        (20, 1, 8, 8)
+        >>> gm.transform(X[80:], layout="nhwc").shape
+        (20, 8, 8, 1)
+        >>> gm.transform(X[:, :50])
+        Traceback (most recent call last):
+        ...
+        ValueError: X has 50 genes but this Genomap was fitted on 60
         """
         self._check_fitted()
         layout = layout or self.layout
@@ -366,10 +550,25 @@ class Genomap:
 
     def rasterize_block(self, block, out, layout: str = "nchw", num_threads: int = 1,
                         start: int = 0) -> None:
-        """Rasterises one in-memory block (float ndarray or CSR from :func:`as_source`, all
-        input genes; its first row is cell ``start`` of the input, for error messages) into
-        ``out`` (block rows, image shape); with ``standardize``, per-gene z-scores with the
-        fit's ``mean_`` and ``scale_``, for this block only."""
+        """Rasterises one in-memory block of cells into ``out`` (a building block of
+        :meth:`transform` and the stores).
+
+        Parameters
+        ----------
+        block : numpy.ndarray or scipy.sparse.csr_matrix
+            Float values of all input genes, one row per cell.
+        out : numpy.ndarray
+            Destination of the block's images, ``(len(block),)`` + the image shape.
+        layout : str, default "nchw"
+            "nchw" or "nhwc".
+        num_threads : int, default 1
+            Threads of the rasteriser.
+        start : int, default 0
+            Index of the block's first cell in the whole input (for error messages).
+
+        With ``standardize``, the images are per-gene z-scores with the fit's ``mean_`` and
+        ``scale_``, computed for this block only.
+        """
         # Host blocks are rasterised on the CPU with device="cuda" too: the round trip through
         # the device costs more than the gather itself (benchmarks/results/test_gpu.md).
         if not self.standardize:
@@ -386,10 +585,52 @@ class Genomap:
 
     def write_zarr(self, path, X, obs_names=None, var_names=None,
                    batch_size: int | None = None, layer: str | None = None) -> str:
-        """Rasterises every cell of X into a chunked, compressed zarr store at ``path``, batch
-        by batch, written atomically (see :mod:`genomap_fast.store`). X is any input
-        :meth:`fit` accepts; ``obs_names``/``var_names`` default to the AnnData's. A dask array
-        is written block by block by the dask workers (``to_zarr``)."""
+        """Rasterises every cell of X into a chunked, compressed zarr store at ``path``.
+
+        Written batch by batch and atomically (see :mod:`genomap_fast.store`); a dask array is
+        written block by block by the dask workers (``to_zarr``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The store to write (a directory; an existing store is replaced when the new one
+            is complete).
+        X : array-like, AnnData or str
+            Cells x genes, any input :meth:`fit` accepts, with the genes of the fit.
+        obs_names, var_names : sequence of str, optional
+            Cell and gene names; default: the AnnData's (or generated names).
+        batch_size : int, optional
+            Cells rasterised per block.
+        layer : str, optional
+            The AnnData layer to read instead of X.
+
+        Returns
+        -------
+        str
+            The path of the store.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValueError
+            X has other genes than the fit, or the names have the wrong length.
+        ImportError
+            zarr is not installed.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from genomap_fast import Genomap
+        >>> from genomap_fast.datasets import synthetic_counts
+        >>> from genomap_fast.store import open_images
+        >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+        >>> gm = Genomap(8, 8).fit(X)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = gm.write_zarr(os.path.join(tmp, "maps.zarr"), X)
+        ...     open_images(path).shape
+        (100, 1, 8, 8)
+        """
         from .store import write_zarr
 
         self._check_fitted()
@@ -405,11 +646,34 @@ class Genomap:
                 bar.close()
 
     def fit_transform(self, X, y=None, **kwargs) -> np.ndarray:
+        """``fit(X)`` then ``transform(X, **kwargs)``: the genomaps of the fit's own cells.
+
+        Examples
+        --------
+        >>> from genomap_fast import Genomap
+        >>> from genomap_fast.datasets import synthetic_counts
+        >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+        >>> Genomap(8, 8, dtype="float64").fit_transform(X).dtype
+        dtype('float64')
+        """
         return self.fit(X).transform(X, **kwargs)
 
     # --------------------------------------------------------- persistence
     def get_params(self) -> dict:
-        """The constructor's parameters (scikit-learn style)."""
+        """The constructor's parameters (scikit-learn style).
+
+        Returns
+        -------
+        dict
+            Parameter name to value; ``dtype`` as its name ("float32").
+
+        Examples
+        --------
+        >>> from genomap_fast import Genomap
+        >>> params = Genomap(8, 8, solver="anneal").get_params()
+        >>> params["rows"], params["solver"], params["dtype"]
+        (8, 'anneal', 'float32')
+        """
         return {
             "rows": self.rows, "cols": self.cols, "grid_metric": self.grid_metric,
             "epsilon": self.epsilon, "max_iter": self.max_iter, "dtype": self.dtype.name,
@@ -422,13 +686,32 @@ class Genomap:
         }
 
     def clone(self, **overrides) -> Genomap:
-        """A new, unfitted Genomap with these parameters (``overrides`` replace some)."""
+        """A new, unfitted Genomap with these parameters, ``overrides`` replacing some.
+
+        Examples
+        --------
+        >>> from genomap_fast import Genomap
+        >>> Genomap(8, 8).clone(grid_metric="euclidean")
+        Genomap(rows=8, cols=8, grid_metric='euclidean', epsilon=0.0)
+        """
         params = {**self.get_params(), **overrides}
         return type(self)(**{**params, "dtype": np.dtype(params["dtype"])})
 
     def to_state(self) -> tuple[dict, dict]:
-        """(meta, arrays): everything needed to rebuild this fitted Genomap (JSON-able meta,
-        numpy arrays)."""
+        """Everything needed to rebuild this fitted Genomap.
+
+        Returns
+        -------
+        meta : dict
+            JSON-serialisable parameters and scalars (format, parameters, objective, ...).
+        arrays : dict of str to numpy.ndarray
+            The fitted arrays (placed genes, pixels, statistics, gene names).
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
         self._check_fitted()
         p = self.placement_obj_
         meta = {
@@ -449,7 +732,23 @@ class Genomap:
 
     @classmethod
     def from_state(cls, meta: dict, arrays: dict) -> Genomap:
-        """Inverse of :meth:`to_state`."""
+        """The fitted Genomap that :meth:`to_state` described.
+
+        Raises
+        ------
+        ValueError
+            ``meta`` is not a Genomap state.
+
+        Examples
+        --------
+        >>> from genomap_fast import Genomap
+        >>> from genomap_fast.datasets import synthetic_counts
+        >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+        >>> gm = Genomap(8, 8).fit(X)
+        >>> copy = Genomap.from_state(*gm.to_state())
+        >>> bool((copy.transform(X) == gm.transform(X)).all())
+        True
+        """
         if meta.get("format") != _FORMAT:
             raise ValueError(f"not a Genomap state (format {meta.get('format')!r})")
         params = meta["params"]
@@ -467,7 +766,31 @@ class Genomap:
         return obj
 
     def save(self, path) -> None:
-        """Writes parameters and the fitted placement to ``path`` (.npz), atomically."""
+        """Writes the parameters and the fitted placement to ``path`` (.npz), atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write; an interrupted write never leaves a partial file there.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from genomap_fast import Genomap
+        >>> from genomap_fast.datasets import synthetic_counts
+        >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+        >>> gm = Genomap(8, 8).fit(X)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     gm.save(os.path.join(tmp, "gm.npz"))
+        ...     loaded = Genomap.load(os.path.join(tmp, "gm.npz"))
+        >>> bool((loaded.placement_ == gm.placement_).all())
+        True
+        """
         meta, arrays = self.to_state()
         arrays = {**arrays, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -477,7 +800,24 @@ class Genomap:
 
     @classmethod
     def load(cls, path) -> Genomap:
-        """Reads a Genomap written by ``save``."""
+        """Reads a Genomap written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        Genomap
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            The file is missing, truncated, altered or not a Genomap file (the message names
+            it).
+        """
         path = os.fspath(path)
         try:
             with np.load(path, allow_pickle=False) as z:

@@ -92,12 +92,18 @@ def moments_from(partial):
 
 @dataclass
 class InteractionStats:
-    """Result of one pass over the cells.
+    """The gene statistics of one pass over the cells (:func:`interaction_matrix`).
 
-    distance : (genes, genes) float64, 1 - Pearson correlation, clipped to [0, 2]
-    mean, var : (genes,) float64 per-gene mean and population variance (ddof=0)
-    constant : (genes,) bool, genes with zero variance
-    n_cells : cells seen
+    Attributes
+    ----------
+    distance : numpy.ndarray of shape (n_genes, n_genes)
+        float64, 1 - Pearson correlation, clipped to [0, 2].
+    mean, var : numpy.ndarray of shape (n_genes,)
+        float64 per-gene mean and population variance (ddof=0).
+    constant : numpy.ndarray of shape (n_genes,)
+        bool, genes with zero variance.
+    n_cells : int
+        Cells seen.
     """
 
     distance: np.ndarray
@@ -127,17 +133,53 @@ def accumulate(X, chunk_size: int | None = None, num_threads: int | None = None,
 
 def interaction_matrix(X, chunk_size: int | None = None, num_threads: int | None = None,
                        columns=None, progress=None):
-    """Correlation distance between gene columns of X (cells x genes).
+    """Correlation distance between the gene columns of X, in one streaming pass.
 
     The same quantity as ``sklearn.metrics.pairwise_distances(X.T, metric="correlation")``
     (the reference's interaction matrix), computed from float64 sums and cross-products
     accumulated over row chunks: memory is O(genes^2), sparse input is never densified, and
-    inputs on disk (backed AnnData, zarr) are read block by block.
+    inputs on disk (backed AnnData, zarr) are read block by block. Zero-variance genes, whose
+    correlation is undefined (NaN in the reference), are given correlation 0 with every other
+    gene: distance 1 to all genes and 0 to themselves.
 
-    Zero-variance genes, whose correlation is undefined (NaN in the reference), are given
-    correlation 0 with every other gene: distance 1 to all genes and 0 to themselves.
-    ``columns`` restricts the result to those genes (in that order); ``progress`` (a tqdm bar)
-    is advanced by the cells of each block.
+    Parameters
+    ----------
+    X : array-like, AnnData or str
+        Cells x genes, any input :meth:`Genomap.fit` accepts except dask arrays.
+    chunk_size : int, optional
+        Cells per chunk (default: about 32 MB of float64 per chunk).
+    num_threads : int, optional
+        Threads (default: all available cores); the result does not depend on it.
+    columns : sequence of int, optional
+        Restricts the result to these genes, in this order.
+    progress : tqdm.tqdm, optional
+        A progress bar advanced by the cells of each block.
+
+    Returns
+    -------
+    genomap_fast.interaction.InteractionStats
+        A dataclass: ``distance`` (genes, genes) float64, 1 - Pearson correlation clipped to
+        [0, 2]; ``mean`` and ``var`` (genes,) float64 per-gene mean and population variance;
+        ``constant`` (genes,) bool, the zero-variance genes; ``n_cells``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 cells, values that are not finite or too large for float64 sums, or
+        malformed sparse input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from genomap_fast import interaction_matrix
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=30, seed=0)
+    >>> stats = interaction_matrix(X)
+    >>> stats.distance.shape, stats.distance.dtype, stats.n_cells
+    ((30, 30), dtype('float64'), 100)
+    >>> expected = 1 - np.corrcoef(X.T.astype(np.float64))
+    >>> bool(np.allclose(stats.distance, expected, atol=1e-6))
+    True
     """
     src = as_source(X)
     if src.shape[0] < 2:

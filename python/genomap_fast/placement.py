@@ -76,7 +76,37 @@ def make_grid(rows: int, cols: int, n_used: int, metric: Metric = "radial",
 
 def pixel_distance_matrix(rows: int, cols: int, n_used: int, metric: str = "radial"
                           ) -> FloatArray:
-    """The dense pixel cost C2 (n_used, n_used) float64 that a grid metric stands for."""
+    """The dense pixel cost C2 that a grid metric stands for.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Grid shape.
+    n_used : int
+        Pixels used (the genes placed): the first ``n_used`` pixels in the reference's
+        flattened order (column-major: flat pixel ``k`` is image row ``k % rows``, column
+        ``k // rows``).
+    metric : str, default "radial"
+        "radial" (the reference's log-distance from the centre) or "euclidean".
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_used, n_used)
+        float64 symmetric pixel cost, the matrix the solvers never build (they work with the
+        grid's classes).
+
+    Raises
+    ------
+    ValueError
+        An unknown metric.
+
+    Examples
+    --------
+    >>> from genomap_fast import pixel_distance_matrix
+    >>> C2 = pixel_distance_matrix(4, 4, 16)
+    >>> C2.shape, C2.dtype, bool((C2 == C2.T).all())
+    ((16, 16), dtype('float64'), True)
+    """
     grid = make_grid(rows, cols, n_used, metric)
     cls = grid.class_of_pixel
     out: FloatArray = grid.class_cost[np.ix_(cls, cls)]
@@ -98,8 +128,21 @@ def image_offsets(pixel: npt.ArrayLike, rows: int, cols: int) -> IntArray:
 class PlacementResult:
     """A fitted placement of ``n`` genes on a ``rows x cols`` grid (exact or entropic).
 
-    Exact placements (``epsilon == 0``) carry ``pixel`` and ``classes`` and no
-    ``class_coupling``; entropic ones the reverse.
+    Returned by :func:`solve_placement`. Exact placements (``epsilon == 0``) carry ``pixel``
+    and ``classes`` and no ``class_coupling``; entropic ones the reverse. ``Placement`` is
+    another name of this class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from genomap_fast import interaction_matrix, solve_placement
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=30, seed=0)
+    >>> p = solve_placement(interaction_matrix(X).distance, 6, 6)
+    >>> p.n_genes, p.pixel.dtype, p.class_coupling is None
+    (30, dtype('int64'), True)
+    >>> p.coupling().shape
+    (30, 30)
     """
 
     rows: int
@@ -130,16 +173,24 @@ class PlacementResult:
 
     @property
     def n_genes(self) -> int:
+        """Number of genes placed."""
         if self.pixel is not None:
             return int(self.pixel.shape[0])
         assert self.class_coupling is not None
         return int(self.class_coupling.shape[0])
 
     def grid(self) -> _core.GridCost:
+        """The grid cost (the C++ core's ``GridCost``) this placement was solved on."""
         return make_grid(self.rows, self.cols, self.n_genes, self.metric)
 
     def coupling(self) -> FloatArray:
-        """Pixel-level coupling T (n, n) float64, rows genes, columns used pixels (dense)."""
+        """The pixel-level coupling T.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, n)
+            float64, dense: rows genes, columns used pixels; each row sums to ``1 / n``.
+        """
         n = self.n_genes
         if self.class_coupling is None:
             T = np.zeros((n, n))
@@ -170,19 +221,75 @@ def solve_placement(
     restarts: int = 1,
     anneal_start: str = "auto",
 ) -> PlacementResult:
-    """Solves the GW placement of the genes of C1 (n x n) on the first n pixels of the grid.
+    """Solves the GW placement of the genes of C1 on the first n pixels of a grid.
 
-    metric: "radial" | "euclidean" | a dense (n, n) pixel cost (see :func:`make_grid`).
-    epsilon == 0: exact steps (class transport), stopping when an assignment repeats.
-    epsilon > 0: the reference's entropic loop with a log-domain Sinkhorn.
-    multilevel (euclidean, epsilon == 0): first solve on the grid in 2x2-pixel tiles, then start
-    the pixel-level iteration from that coupling. It reaches another fixed point of the same
-    iteration, sooner on mid-size grids (48x48: 2.3x) but not on large ones (the tile level
-    itself grows too fast), its objective on either side of the plain one (benchmarks/
-    test_large.py). ``n_iter`` counts both levels.
-    solver: "exact" (the reference's fixed point, above) or "anneal": aims at the lowest
-    objective instead (see :func:`solve_anneal`); one gene per pixel, never worse than the exact
-    fixed point with ``anneal_start="exact"``. ``seed`` and ``restarts`` apply to "anneal" only.
+    The lower-level step of :class:`Genomap`: gene-gene distances in, pixel of each gene out.
+
+    Parameters
+    ----------
+    C1 : array-like of shape (n, n)
+        Gene-gene distances (e.g. :func:`interaction_matrix`), symmetric, non-negative.
+    rows, cols : int
+        Grid shape, ``rows * cols >= n``.
+    metric : str or numpy.ndarray, default "radial"
+        "radial", "euclidean", or a user-supplied dense (n, n) float64 pixel cost C2
+        (symmetric, non-negative; solved with one class per pixel).
+    epsilon : float, default 0.0
+        0: exact steps (transport over the grid's classes), stopping when an assignment
+        repeats. > 0: the reference's entropic loop with a log-domain Sinkhorn.
+    max_iter : int, default 1000
+        Cap on GW steps.
+    tol : float, default 1e-9
+        Entropic only: stop once the coupling changes by less than this.
+    refine_rounds : int, default 10
+        Rounds of the within-class (within-ring) refinement of the exact placement.
+    num_threads : int, optional
+        Threads (default: all available cores); results do not depend on it.
+    multilevel : bool, default False
+        Euclidean, ``epsilon == 0``: first solve on the grid in 2x2-pixel tiles, then start
+        the pixel-level iteration from that coupling. It reaches another fixed point of the
+        same iteration, sooner on mid-size grids (48x48: 2.3x) but not on large ones (the tile
+        level itself grows too fast), its objective on either side of the plain one
+        (benchmarks/test_large.py). ``n_iter`` counts both levels.
+    solver : str, default "exact"
+        "exact" (the reference's fixed point, above) or "anneal": aims at the lowest objective
+        instead (pair-swap descent and seeded simulated annealing from the exact fixed point);
+        one gene per pixel, never worse than the exact fixed point.
+    seed, restarts : int, default 0 and 1
+        "anneal" only: the annealing seed and the number of independent runs (best kept).
+    anneal_start : str, default "auto"
+        "anneal" only: "exact", "entropic", "multilevel", or "auto" ("multilevel" on
+        euclidean grids of 2,048 genes or more, else "exact").
+
+    Returns
+    -------
+    PlacementResult
+        The placement, its GW objective and iteration count.
+
+    Raises
+    ------
+    ValueError
+        More genes than pixels, a negative ``epsilon``, ``max_iter < 1``, an unknown metric or
+        solver, ``multilevel`` without the euclidean metric, ``solver="anneal"`` with
+        ``epsilon > 0`` or ``multilevel``, or a dense cost of the wrong shape.
+    TypeError
+        A non-integer ``seed`` or ``restarts``.
+
+    Examples
+    --------
+    >>> from genomap_fast import interaction_matrix, solve_placement
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=30, seed=0)
+    >>> C1 = interaction_matrix(X).distance
+    >>> exact = solve_placement(C1, 6, 6)
+    >>> exact.pixel.shape, exact.converged
+    ((30,), True)
+    >>> annealed = solve_placement(C1, 6, 6, solver="anneal", seed=0)
+    >>> bool(annealed.objective <= exact.objective + 1e-12)
+    True
+    >>> entropic = solve_placement(C1, 6, 6, epsilon=0.05)
+    >>> entropic.pixel is None, entropic.class_coupling.shape[0]
+    (True, 30)
     """
     nt = default_threads(num_threads)
     C1 = np.ascontiguousarray(C1, dtype=np.float64)

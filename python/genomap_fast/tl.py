@@ -19,10 +19,40 @@ def _source(adata, layer, use_raw):
 
 
 def store(adata, gm: Genomap, images=None, key_added: str = "genomap") -> None:
-    """Writes a fitted Genomap into ``adata``: ``uns[key]`` (parameters, objective, iterations,
-    placed genes), ``var[key + '_pixel'|'_row'|'_col']`` (-1 for genes not placed) and, when
-    ``images`` are given, ``obsm['X_' + key]`` as (cells, rows * cols) float32 (C order:
-    reshape to (rows, cols))."""
+    """Writes a fitted Genomap into ``adata``, scanpy-style.
+
+    Parameters
+    ----------
+    adata : anndata.AnnData
+        The cells and genes the Genomap was fitted on.
+    gm : genomap_fast.Genomap
+        A fitted Genomap.
+    images : numpy.ndarray, optional
+        Genomaps of the cells of ``adata`` (any layout), stored flattened.
+    key_added : str, default "genomap"
+        Name of the entries.
+
+    Returns
+    -------
+    None
+        ``adata`` is changed in place: ``uns[key]`` (parameters, objective, iterations,
+        placed genes, pixels), ``var[key + '_pixel']``, ``var[key + '_row']`` and
+        ``var[key + '_col']`` (int64, -1 for genes not placed) and, when ``images`` are given,
+        ``obsm['X_' + key]`` of shape (cells, rows * cols) (C order: reshape to
+        (rows, cols)).
+
+    Examples
+    --------
+    >>> import anndata
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> adata = anndata.AnnData(X)
+    >>> gm = gf.Genomap(8, 8).fit(adata)
+    >>> gf.tl.store(adata, gm, gm.transform(adata))
+    >>> adata.obsm["X_genomap"].shape, adata.var["genomap_row"].dtype
+    ((100, 64), dtype('int64'))
+    """
     p = gm.placement_
     rows = np.where(p >= 0, p % gm.rows, -1)
     cols = np.where(p >= 0, p // gm.rows, -1)
@@ -45,12 +75,52 @@ def store(adata, gm: Genomap, images=None, key_added: str = "genomap") -> None:
 def genomap(adata, rows: int, cols: int, grid_metric: str = "radial", key_added: str = "genomap",
             layer: str | None = None, use_raw: bool = False, store_images: bool = False,
             copy: bool = False, **kwargs):
-    """Fits a genomap placement on ``adata`` (cells x genes) and stores it (see :func:`store`).
+    """Fits a genomap placement on ``adata`` and stores it, scanpy-style.
 
-    ``kwargs`` go to :class:`Genomap` (epsilon, select_genes, num_threads, solver="anneal"
-    for a lower GW objective than the reference's, seed, restarts, ...). Images are
-    stored only with ``store_images=True`` (they are big). A backed AnnData's X is read from
-    disk block by block. Returns the AnnData if ``copy``.
+    Parameters
+    ----------
+    adata : anndata.AnnData
+        Cells x genes; a backed AnnData's X is read from disk block by block.
+    rows, cols : int
+        Grid shape.
+    grid_metric : str, default "radial"
+        "radial" or "euclidean".
+    key_added : str, default "genomap"
+        Name of the entries (see :func:`store`).
+    layer : str, optional
+        Fit on this layer instead of X.
+    use_raw : bool, default False
+        Fit on ``adata.raw`` instead of X.
+    store_images : bool, default False
+        Also store the genomaps in ``obsm['X_' + key_added]`` (they are big).
+    copy : bool, default False
+        Work on a copy and return it.
+    **kwargs
+        Passed to :class:`genomap_fast.Genomap` (epsilon, select_genes, num_threads,
+        solver="anneal" for a lower GW objective than the reference's, seed, restarts, ...).
+
+    Returns
+    -------
+    anndata.AnnData or None
+        The annotated copy with ``copy=True``, else None (``adata`` is annotated in place,
+        see :func:`store`).
+
+    Raises
+    ------
+    ValueError
+        Both ``layer`` and ``use_raw``, ``use_raw`` without ``adata.raw``, or any error of
+        :meth:`genomap_fast.Genomap.fit`.
+
+    Examples
+    --------
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import pbmc68k_reduced
+    >>> adata = pbmc68k_reduced()
+    >>> gf.tl.genomap(adata, 28, 28)
+    >>> adata.var[["genomap_row", "genomap_col"]].shape
+    (765, 2)
+    >>> sorted(adata.uns["genomap"])
+    ['converged', 'genes', 'n_iter', 'objective', 'params', 'pixel']
     """
     src = _source(adata, layer, use_raw)  # checked before a copy is made of it
     adata = adata.copy() if copy else adata
@@ -62,9 +132,45 @@ def genomap(adata, rows: int, cols: int, grid_metric: str = "radial", key_added:
 def genovis(adata, n_clusters: int | None = None, rows: int = 32, cols: int = 32,
             key_added: str = "genovis", layer: str | None = None, use_raw: bool = False,
             copy: bool = False, **kwargs):
-    """genoVis on ``adata``: ``obsm['X_' + key]`` (cells, 2) embedding, ``obs[key + '_cluster']``
-    (categorical) clusters, ``uns[key]`` parameters. ``kwargs`` go to
-    :func:`genomap_fast.cnn.genoVis` (pretrain_epochs, maxiter, seed, ...)."""
+    """genoVis on ``adata``: a 2-D embedding and clusters, scanpy-style.
+
+    Parameters
+    ----------
+    adata : anndata.AnnData
+        Cells x genes.
+    n_clusters : int, optional
+        Number of clusters; None estimates it (Louvain on a kNN graph).
+    rows, cols : int, default 32
+        Grid shape of the genomaps (the most variable ``rows * cols`` genes are placed).
+    key_added : str, default "genovis"
+        Name of the entries.
+    layer : str, optional
+        Use this layer instead of X.
+    use_raw : bool, default False
+        Use ``adata.raw`` instead of X.
+    copy : bool, default False
+        Work on a copy and return it.
+    **kwargs
+        Passed to :func:`genomap_fast.cnn.genoVis` (pretrain_epochs, maxiter, seed, ...).
+
+    Returns
+    -------
+    anndata.AnnData or None
+        The annotated copy with ``copy=True``, else None. Adds ``obsm['X_' + key]`` (cells, 2)
+        float32 embedding, ``obs[key + '_cluster']`` (categorical) clusters and ``uns[key]``
+        parameters.
+
+    Examples
+    --------
+    >>> import anndata
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> adata = anndata.AnnData(X)
+    >>> gf.tl.genovis(adata, n_clusters=3, rows=8, cols=8, pretrain_epochs=1, maxiter=2)
+    >>> adata.obsm["X_genovis"].shape, adata.obs["genovis_cluster"].dtype.name
+    ((60, 2), 'category')
+    """
     import pandas as pd
 
     from .cnn import genoVis
@@ -81,8 +187,44 @@ def genovis(adata, n_clusters: int | None = None, rows: int = 32, cols: int = 32
 def genotraj(adata, n_clusters: int = 33, rows: int = 32, cols: int = 32,
              key_added: str = "genotraj", layer: str | None = None, use_raw: bool = False,
              copy: bool = False, **kwargs):
-    """genoTraj on ``adata``: ``obsm['X_' + key]`` (cells, 2) trajectory embedding and
-    ``uns[key]`` parameters. ``kwargs`` go to :func:`genomap_fast.cnn.genoTraj`."""
+    """genoTraj on ``adata``: a 2-D trajectory embedding, scanpy-style.
+
+    Parameters
+    ----------
+    adata : anndata.AnnData
+        Cells x genes.
+    n_clusters : int or None, default 33
+        Number of states (the reference's default); None estimates it.
+    rows, cols : int, default 32
+        Grid shape of the genomaps.
+    key_added : str, default "genotraj"
+        Name of the entries.
+    layer : str, optional
+        Use this layer instead of X.
+    use_raw : bool, default False
+        Use ``adata.raw`` instead of X.
+    copy : bool, default False
+        Work on a copy and return it.
+    **kwargs
+        Passed to :func:`genomap_fast.cnn.genoTraj` (pretrain_epochs, maxiter, seed, ...).
+
+    Returns
+    -------
+    anndata.AnnData or None
+        The annotated copy with ``copy=True``, else None. Adds ``obsm['X_' + key]`` (cells, 2)
+        float32 trajectory embedding and ``uns[key]`` parameters.
+
+    Examples
+    --------
+    >>> import anndata
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> adata = anndata.AnnData(X)
+    >>> gf.tl.genotraj(adata, n_clusters=4, rows=8, cols=8, pretrain_epochs=1, maxiter=2)
+    >>> adata.obsm["X_genotraj"].shape
+    (60, 2)
+    """
     from .cnn import genoTraj
 
     adata = adata.copy() if copy else adata
@@ -95,10 +237,55 @@ def genotraj(adata, n_clusters: int = 33, rows: int = 32, cols: int = 32,
 def genosig(adata, groupby: str, groups=None, rows: int = 32, cols: int = 32,
             key_added: str = "genosig", layer: str | None = None, use_raw: bool = False,
             copy: bool = False, epochs: int = 100, **kwargs):
-    """genoSig on ``adata``: genes ranked by importance for each class of ``obs[groupby]`` in
-    ``groups`` (default: all), stored as a DataFrame in ``uns[key]`` (columns
-    ``<class>_geneName``, ``<class>_importance``). ``kwargs`` go to
-    :func:`genomap_fast.cnn.genoSig` (seed, steps, ...)."""
+    """genoSig on ``adata``: genes ranked by importance for each class, scanpy-style.
+
+    Parameters
+    ----------
+    adata : anndata.AnnData
+        Cells x genes, with gene names in ``var_names``.
+    groupby : str
+        The ``obs`` column of the classes.
+    groups : sequence of str, optional
+        The classes to explain (default: all).
+    rows, cols : int, default 32
+        Grid shape of the genomaps (the most variable ``rows * cols`` genes are placed).
+    key_added : str, default "genosig"
+        Name of the entry.
+    layer : str, optional
+        Use this layer instead of X.
+    use_raw : bool, default False
+        Use ``adata.raw`` instead of X.
+    copy : bool, default False
+        Work on a copy and return it.
+    epochs : int, default 100
+        Training epochs of the classifier.
+    **kwargs
+        Passed to :func:`genomap_fast.cnn.genoSig` (seed, steps, method, ...).
+
+    Returns
+    -------
+    anndata.AnnData or None
+        The annotated copy with ``copy=True``, else None. Adds ``uns[key]``, a
+        pandas.DataFrame with columns ``<class>_geneName`` and ``<class>_importance`` per
+        class, genes sorted by decreasing importance.
+
+    Raises
+    ------
+    ValueError
+        ``groupby`` is not an ``obs`` column, or a class of ``groups`` is not in it.
+
+    Examples
+    --------
+    >>> import anndata
+    >>> import pandas as pd
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, labels = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> adata = anndata.AnnData(X, obs=pd.DataFrame({"type": labels.astype(str)}))
+    >>> gf.tl.genosig(adata, "type", groups=["0"], rows=8, cols=8, epochs=1)
+    >>> adata.uns["genosig"].columns.tolist(), len(adata.uns["genosig"])
+    (['0_geneName', '0_importance'], 64)
+    """
     from .cnn import genoSig
 
     adata = adata.copy() if copy else adata
@@ -119,9 +306,58 @@ def genomoi(adata, batch_key: str, n_clusters: int | None = None, rows: int = 32
             cols: int = 32, key_added: str = "genomoi", layer: str | None = None,
             use_raw: bool = False, prealign_method: str = "scanorama", copy: bool = False,
             **kwargs):
-    """genoMOIvis over the batches of ``obs[batch_key]``: ``obsm['X_' + key]`` (cells, 2)
-    integrated embedding, ``obsm['X_' + key + '_features']`` (cells, n_dim),
-    ``obs[key + '_cluster']``, ``uns[key]``; cells keep their order in ``adata``."""
+    """genoMOIvis over the batches of ``obs[batch_key]``: an integrated embedding.
+
+    Parameters
+    ----------
+    adata : anndata.AnnData
+        Cells x genes of all batches.
+    batch_key : str
+        The ``obs`` column naming each cell's batch (or omic).
+    n_clusters : int, optional
+        Number of clusters; None estimates it.
+    rows, cols : int, default 32
+        Grid shape of the genomaps.
+    key_added : str, default "genomoi"
+        Name of the entries.
+    layer : str, optional
+        Use this layer instead of X.
+    use_raw : bool, default False
+        Use ``adata.raw`` instead of X.
+    prealign_method : str, default "scanorama"
+        "scanorama" (needs the scanorama package) or "zscore" (see
+        :func:`genomap_fast.cnn.prealign`).
+    copy : bool, default False
+        Work on a copy and return it.
+    **kwargs
+        Passed to :func:`genomap_fast.cnn.genoMOIvis` (epoch, seed, ...).
+
+    Returns
+    -------
+    anndata.AnnData or None
+        The annotated copy with ``copy=True``, else None. Adds ``obsm['X_' + key]`` (cells, 2)
+        float32 integrated embedding, ``obsm['X_' + key + '_features']`` (cells, n_dim),
+        ``obs[key + '_cluster']`` and ``uns[key]``; cells keep their order in ``adata``.
+
+    Raises
+    ------
+    ValueError
+        ``batch_key`` is not an ``obs`` column.
+
+    Examples
+    --------
+    >>> import anndata
+    >>> import pandas as pd
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> batch = ["a"] * 30 + ["b"] * 30
+    >>> adata = anndata.AnnData(X, obs=pd.DataFrame({"batch": batch}))
+    >>> gf.tl.genomoi(adata, "batch", n_clusters=3, rows=8, cols=8, prealign_method="zscore",
+    ...               epoch=1, maxiter=2)
+    >>> adata.obsm["X_genomoi"].shape, adata.obsm["X_genomoi_features"].shape
+    ((60, 2), (60, 32))
+    """
     import pandas as pd
 
     from .cnn import genoMOIvis
