@@ -16,13 +16,28 @@ def device_for(device: str | None = None) -> torch.device:
 
 @contextlib.contextmanager
 def deterministic(seed: int):
-    """Seeds torch and makes its algorithms deterministic, restoring the caller's setting."""
+    """Seeds torch, makes its algorithms deterministic and trains on one CPU thread, restoring
+    the caller's settings.
+
+    One thread: PyTorch's CPU reductions (bias gradients, sums and means over a batch, oneDNN's
+    weight gradient of a one-channel convolution) split their work by the thread count, so the
+    same seed gave other models and other labels with 1 and 2 threads. With one thread a seed
+    gives the same model on any machine size; the genomap placement and rasterisation still use
+    ``num_threads`` (their results never depend on it). On a GPU the thread count does not
+    matter and is left alone.
+    """
+    from threadpoolctl import threadpool_limits
+
     previous = torch.are_deterministic_algorithms_enabled()
+    threads = torch.get_num_threads()
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.set_num_threads(1)
     torch.manual_seed(seed)
     try:
-        yield torch.Generator().manual_seed(seed)
+        with threadpool_limits(limits=1):  # k-means and BLAS calls inside the training too
+            yield torch.Generator().manual_seed(seed)
     finally:
+        torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(previous)
 
 
