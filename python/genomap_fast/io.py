@@ -10,7 +10,17 @@ import scipy.sparse as sp
 
 @dataclass
 class Table:
-    """X: (cells, genes) ndarray or CSR; obs_names, var_names: lists of str."""
+    """An expression table read by :func:`read_table`.
+
+    Attributes
+    ----------
+    X : numpy.ndarray, scipy.sparse.csr_matrix or array on disk
+        Cells x genes values (on disk, read in row blocks, when read with ``backed=True``).
+    obs_names : list of str
+        One name per cell.
+    var_names : list of str
+        One name per gene.
+    """
 
     X: object
     obs_names: list
@@ -22,16 +32,52 @@ def _names(prefix, n):
 
 
 def read_table(path, layer: str | None = None, backed: bool = False) -> Table:
-    """Reads ``.h5ad`` (``layer`` or X), ``.csv``/``.tsv`` (cells x genes, with or without a
-    header row and index column), a 10x directory (``matrix.mtx[.gz]`` + ``features.tsv`` or
-    ``genes.tsv`` + ``barcodes.tsv``), ``.npy`` or ``.npz`` (scipy.sparse), or a ``.zarr`` array.
+    r"""Reads an expression table (cells x genes) from the formats single-cell users have.
 
-    ``backed=True`` leaves ``.h5ad`` X and ``.zarr`` arrays on disk (read later in row blocks
-    by :class:`~genomap_fast.Genomap`; an ``.h5ad`` is then a
-    :class:`~genomap_fast.h5ad.H5adMatrix` with lazily read names, its ``obs`` never loaded);
-    other formats are read into memory.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.h5ad`` (``layer`` or X); ``.csv``, ``.tsv``, ``.txt`` (optionally gzipped; cells x
+        genes, with or without a header row and an index column); a 10x directory
+        (``matrix.mtx[.gz]`` + ``features.tsv`` or ``genes.tsv`` + ``barcodes.tsv``);
+        ``.npy``; ``.npz`` (scipy.sparse); or a ``.zarr`` array.
+    layer : str, optional
+        ``.h5ad`` only: the layer to read instead of X.
+    backed : bool, default False
+        Leave ``.h5ad`` X and ``.zarr`` arrays on disk (read later in row blocks by
+        :class:`~genomap_fast.Genomap`; an ``.h5ad`` is then a
+        :class:`~genomap_fast.h5ad.H5adMatrix` with lazily read names, its ``obs`` never
+        loaded); other formats are read into memory.
 
-    Raises FileNotFoundError for a missing path and ValueError for an unreadable file.
+    Returns
+    -------
+    Table
+        ``X`` (cells, genes) and the cell and gene names (generated, ``cell0``... and
+        ``gene0``..., where the file has none).
+
+    Raises
+    ------
+    FileNotFoundError
+        A missing path.
+    ValueError
+        An unknown format, an unreadable file, non-numeric values, a missing layer, or names
+        that do not match the matrix.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from genomap_fast.io import read_table
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "counts.csv")
+    ...     with open(path, "w") as f:
+    ...         _ = f.write("cell,CD3E,MS4A1\nc1,1.0,0.0\nc2,0.0,2.5\nc3,3.0,1.0\n")
+    ...     table = read_table(path)
+    >>> table.X.shape, table.X.dtype, table.obs_names, table.var_names
+    ((3, 2), dtype('float64'), ['c1', 'c2', 'c3'], ['CD3E', 'MS4A1'])
+    >>> read_table("missing.h5ad")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no such file or directory: missing.h5ad
     """
     path = os.fspath(path)
     if not os.path.exists(path):

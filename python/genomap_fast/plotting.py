@@ -42,10 +42,47 @@ def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "vi
              robust: bool = True):
     """A grid of genomaps, one row per class and ``n_per_class`` cells per row.
 
-    images : (n, 1, rows, cols) or (n, rows, cols, 1) or (n, rows, cols) array
-    labels : (n,) class of each cell. All panels share one colour scale (the 1st-99th
-    percentile of the shown values when ``robust``, else their full range).
-    Returns the matplotlib Figure; writes it to ``save`` (atomically) when given.
+    Parameters
+    ----------
+    images : array-like of shape (n, 1, rows, cols), (n, rows, cols, 1) or (n, rows, cols)
+        Genomaps (:meth:`genomap_fast.Genomap.transform`, :func:`genomap_fast.construct_genomap`).
+    labels : array-like of shape (n,)
+        Class of each cell.
+    n_per_class : int, default 6
+        Cells drawn per class (picked at random with ``seed``).
+    classes : sequence, optional
+        Classes to draw, in this order (default: all, the largest first).
+    cmap : str, default "viridis"
+        matplotlib colour map.
+    title : str, optional
+        Title of the figure.
+    save : str or os.PathLike, optional
+        Writes the figure there (atomically; the format from the extension, PNG by default).
+    seed : int, default 0
+        Seed of the cells picked.
+    robust : bool, default True
+        All panels share one colour scale: the 1st-99th percentile of the shown values when
+        ``robust``, else their full range.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ValueError
+        Images of another shape, or a different number of labels and images.
+
+    Examples
+    --------
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, labels = synthetic_counts(n_cells=100, n_genes=60, n_types=3, seed=0)
+    >>> images = gf.Genomap(8, 8).fit_transform(X)
+    >>> fig = gf.pl.genomaps(images, labels, n_per_class=4)
+    >>> len(fig.axes)  # 3 classes x 4 cells, and the colour bar
+    13
     """
     plt = _pyplot(save)
 
@@ -98,10 +135,47 @@ def genomaps(images, labels, n_per_class: int = 6, classes=None, cmap: str = "vi
 
 def placement(pixel, rows: int, cols: int, gene_names=None, values=None, top: int = 20,
               cmap: str = "magma", title: str | None = None, save: str | None = None):
-    """Which gene sits where: the grid coloured by ``values`` (e.g. variance, default 1 for
-    placed genes) with the names of the ``top`` genes of highest value written on their pixels.
+    """Which gene sits where: the grid coloured by a value per gene, with gene names.
 
-    pixel : (genes,) flat pixel per gene (``Genomap.placement_``; -1 = not placed).
+    Parameters
+    ----------
+    pixel : array-like of shape (n_genes,)
+        Flat pixel of each gene (:attr:`genomap_fast.Genomap.placement_`; -1: not placed).
+    rows, cols : int
+        Grid shape.
+    gene_names : array-like of shape (n_genes,), optional
+        Names; those of the ``top`` genes of highest value are written on their pixels.
+    values : array-like of shape (n_genes,), optional
+        Colour of each gene's pixel (e.g. its variance); default 1 for placed genes.
+    top : int, default 20
+        Number of names written.
+    cmap : str, default "magma"
+        matplotlib colour map.
+    title : str, optional
+        Title of the figure.
+    save : str or os.PathLike, optional
+        Writes the figure there (atomically).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ValueError
+        ``values`` of another length than ``pixel``.
+
+    Examples
+    --------
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> gm = gf.Genomap(8, 8).fit(X)
+    >>> names = [f"g{j}" for j in range(60)]
+    >>> fig = gf.pl.placement(gm.placement_, 8, 8, gene_names=names, values=gm.var_, top=5)
+    >>> len(fig.axes[0].texts)
+    5
     """
     plt = _pyplot(save)
 
@@ -129,8 +203,37 @@ def embedding(coords, labels=None, title: str | None = None, s: float = 8.0,
               save: str | None = None):
     """Scatter plot of a 2-D embedding (genoVis / genoTraj output), coloured by ``labels``.
 
-    coords : (n, 2) array, or an AnnData plus ``labels`` naming an obs column and ``title`` the
-    obsm key is taken as ``'X_genovis'``. Returns the Figure.
+    Parameters
+    ----------
+    coords : array-like of shape (n, 2) or anndata.AnnData
+        The embedding, or an AnnData whose ``obsm['X_genovis']`` is drawn.
+    labels : array-like of shape (n,) or str, optional
+        Colour classes (a legend entry each); with an AnnData, the name of an ``obs`` column.
+    title : str, optional
+        Title of the figure.
+    s : float, default 8.0
+        Marker size.
+    save : str or os.PathLike, optional
+        Writes the figure there (atomically).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ValueError
+        ``coords`` not of shape (n, 2), or a different number of labels and points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import genomap_fast as gf
+    >>> coords = np.random.default_rng(0).normal(size=(50, 2))
+    >>> fig = gf.pl.embedding(coords, labels=np.repeat(["a", "b"], 25), title="two groups")
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['a', 'b']
     """
     plt = _pyplot(save)
 

@@ -30,7 +30,26 @@ def _zarr():
 
 
 def chunk_cells(rows: int, cols: int, target_bytes: int = 1 << 21) -> int:
-    """Cells per chunk so that a chunk of float32 images is about ``target_bytes`` (2 MiB)."""
+    """Cells per zarr chunk so that a chunk of float32 images is about ``target_bytes``.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Grid shape.
+    target_bytes : int, default 2 MiB
+        Size of a chunk's float32 images before compression.
+
+    Returns
+    -------
+    int
+        Cells per chunk, at least 1.
+
+    Examples
+    --------
+    >>> from genomap_fast.store import chunk_cells
+    >>> chunk_cells(32, 32)
+    512
+    """
     return max(1, target_bytes // (rows * cols * 4))
 
 
@@ -38,22 +57,61 @@ IMAGE_LEVEL = 0  # zstd level of the images (zarr's default codec, pinned so sto
 
 
 def image_compressor():
-    """The codec of ``images``: zstd, zarr's default for numeric arrays, pinned, with the zstd
-    frame checksum on (a damaged chunk fails to decode instead of giving other values)."""
+    """The codec of a store's ``images``.
+
+    Returns
+    -------
+    zarr.codecs.ZstdCodec
+        zstd, zarr's default for numeric arrays, at a pinned level, with the zstd frame checksum
+        on (a damaged chunk fails to decode instead of giving other values).
+
+    Examples
+    --------
+    >>> from genomap_fast.store import image_compressor
+    >>> image_compressor().checksum
+    True
+    """
     from zarr.codecs import ZstdCodec
 
     return ZstdCodec(level=IMAGE_LEVEL, checksum=True)
 
 
 class ChunkWriter:
-    """Writes whole chunks of a new float32 zarr array of a local store straight to its chunk
-    files: zarr's own write path costs about eight times the encoding (1.4 s against 0.17 s of
+    """Writes whole chunks of a new float32 zarr array of a local store straight to its files.
+
+    Used by :func:`write_zarr`. Zarr's own write path costs about eight times the encoding (1.4 s against 0.17 s of
     plain file writes per 100k 33x33 images, all of it in zarr's event loop), which made it the
     atlas path's bottleneck. The bytes are zarr's own: zstd frames of the chunk's little-endian
     float32 values, chunk keys from the array's metadata, edge chunks padded with the fill value
     0 and chunks that are all fill value not written (zarr's ``write_empty_chunks=False``); a
     test reads the store back with zarr and compares the files with zarr's. Any other array
-    (not on a local store, other codecs) is written by zarr."""
+    (not on a local store, other codecs) is written by zarr.
+
+    Parameters
+    ----------
+    array : zarr.Array
+        A new float32 array of shape (cells, ...) chunked along cells only.
+    num_threads : int, default 1
+        Threads encoding chunks in the background.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import zarr
+    >>> from genomap_fast.store import ChunkWriter, image_compressor
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     a = zarr.create_array(os.path.join(tmp, "a.zarr"), shape=(10, 1, 4, 4),
+    ...                           chunks=(4, 1, 4, 4), dtype="float32",
+    ...                           compressors=image_compressor())
+    ...     w = ChunkWriter(a)
+    ...     w.write(0, np.ones((7, 1, 4, 4), np.float32))
+    ...     w.write(7, np.ones((3, 1, 4, 4), np.float32))
+    ...     w.flush()
+    ...     w.close()
+    ...     float(a[...].sum())
+    160.0
+    """
 
     def __init__(self, array, num_threads: int = 1):
         import numcodecs
@@ -76,10 +134,24 @@ class ChunkWriter:
             self.pool = ThreadPoolExecutor(num_threads)  # numcodecs releases the GIL
 
     def write(self, start: int, images: np.ndarray) -> None:
-        """images: (m, ...) float32 for cells start..start+m, blocks in order; a chunk is
-        written once whole (blocks need not align with chunks), the last one by flush(). With
-        threads, chunks are encoded in the background: ``images`` must stay unchanged until
-        the next write() or flush() returns."""
+        """Writes the images of cells ``start`` to ``start + len(images)``.
+
+        Blocks must come in order; a chunk is written once whole (blocks need not align with
+        chunks), the last one by :meth:`flush`. With threads, chunks are encoded in the
+        background: ``images`` must stay unchanged until the next write() or flush() returns.
+
+        Parameters
+        ----------
+        start : int
+            Index of the block's first cell.
+        images : numpy.ndarray of shape (m, ...)
+            float32 images of the block.
+
+        Raises
+        ------
+        ValueError
+            A block out of order.
+        """
         if not self.direct:
             self.array[start : start + len(images)] = images
             return
@@ -139,16 +211,64 @@ class ChunkWriter:
             fh.write(data)
 
     def close(self) -> None:
+        """Stops the encoding threads (call :meth:`flush` first to write everything)."""
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
 
 def write_zarr(path, genomap, X, obs_names=None, var_names=None, batch_size=None,
                progress=None) -> str:
-    """Rasterises every cell of X (any input :func:`~genomap_fast._source.as_source` accepts)
-    with a fitted Genomap straight into a new zarr store at ``path``, block by block (memory:
-    one block of cells and its images). A dask array is rasterised and written by the dask
-    workers, one task per block."""
+    """Rasterises every cell of X with a fitted Genomap into a new zarr store at ``path``.
+
+    Written block by block (memory: one block of cells and its images) under a temporary name,
+    renamed into place when complete. A dask array is rasterised and written by the dask
+    workers, one task per block. :meth:`genomap_fast.Genomap.write_zarr` calls this.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store (a directory); an existing one is replaced once the new one is complete.
+    genomap : genomap_fast.Genomap
+        A fitted Genomap.
+    X : array-like, AnnData or str
+        Cells x genes, any input :meth:`genomap_fast.Genomap.fit` accepts, with the genes of
+        the fit.
+    obs_names, var_names : sequence of str, optional
+        Cell and gene names (default: ``obs0, obs1, ...`` and ``var0, var1, ...``).
+    batch_size : int, optional
+        Cells rasterised per block (default: 8 zarr chunks).
+    progress : tqdm.tqdm, optional
+        A progress bar advanced by the cells of each block.
+
+    Returns
+    -------
+    str
+        The path of the store: a zarr group with ``images`` (cells, 1, rows, cols) float32,
+        ``obs_names`` (cells,), ``var_names`` and ``placement`` (genes,), and attributes (grid,
+        GW objective, iterations, ``complete``).
+
+    Raises
+    ------
+    ValueError
+        Names of the wrong length, or input errors of the Genomap.
+    ImportError
+        zarr is not installed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import zarr
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> from genomap_fast.store import write_zarr
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> gm = gf.Genomap(8, 8).fit(X)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_zarr(os.path.join(tmp, "maps.zarr"), gm, X)
+    ...     g = zarr.open_group(path, mode="r")
+    ...     g["images"].shape, str(g["images"].dtype), g.attrs["complete"]
+    ((100, 1, 8, 8), 'float32', True)
+    """
     from ._source import as_source
     from ._validate import default_threads
 
@@ -221,9 +341,42 @@ def _replace_dir(tmp, path):
 
 
 def open_images(path):
-    """The ``images`` array of a complete store (lazy zarr array); ValueError otherwise. A
-    damaged chunk raises zarr's own error when it is read (RuntimeError from zstd: chunks carry
-    checksums); :class:`genomap_fast.cnn.GenomapStoreDataset` turns it into a ValueError."""
+    """The ``images`` array of a complete genomap store, read lazily.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A store written by :func:`write_zarr` or :meth:`genomap_fast.Genomap.write_zarr`.
+
+    Returns
+    -------
+    zarr.Array
+        ``(cells, 1, rows, cols)`` float32, read chunk by chunk when indexed. A damaged chunk
+        raises zarr's own error when it is read (RuntimeError from zstd: chunks carry
+        checksums); :class:`genomap_fast.cnn.GenomapStoreDataset` turns it into a ValueError.
+
+    Raises
+    ------
+    ValueError
+        Not a readable genomap store, or an incomplete one (an interrupted write).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> from genomap_fast.store import open_images
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> gm = gf.Genomap(8, 8).fit(X)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     images = open_images(gm.write_zarr(os.path.join(tmp, "maps.zarr"), X))
+    ...     images.shape, images[:5].shape
+    ((100, 1, 8, 8), (5, 1, 8, 8))
+    >>> open_images("no-such-store.zarr")
+    Traceback (most recent call last):
+    ...
+    ValueError: no-such-store.zarr is not a readable genomap store: ...
+    """
     zarr = _zarr()
     try:
         g = zarr.open_group(os.fspath(path), mode="r")
