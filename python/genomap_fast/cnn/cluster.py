@@ -134,7 +134,35 @@ def _soft_assign(torch, z, centres):
 
 def estimate_n_clusters(features: np.ndarray, n_neighbors: int = 15, seed: int = 0,
                         resolution: float = 1.0) -> tuple[int, np.ndarray]:
-    """Louvain communities of a kNN graph of ``features`` (n, d): (number, labels)."""
+    """Louvain communities of a kNN graph of ``features``: the number of clusters and labels.
+
+    Parameters
+    ----------
+    features : numpy.ndarray of shape (n, d)
+        One row per cell.
+    n_neighbors : int, default 15
+        Neighbours per cell in the graph.
+    seed : int, default 0
+        Seed of the Louvain method.
+    resolution : float, default 1.0
+        Louvain resolution (higher: more communities).
+
+    Returns
+    -------
+    n_clusters : int
+        Number of communities.
+    labels : numpy.ndarray of shape (n,)
+        int64 community of each row, numbered by their first member.
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import estimate_n_clusters
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=40, n_types=3, seed=0)
+    >>> k, labels = estimate_n_clusters(X)
+    >>> labels.shape, labels.dtype, k == labels.max() + 1
+    ((100,), dtype('int64'), True)
+    """
     import networkx as nx
     from sklearn.neighbors import NearestNeighbors
 
@@ -177,17 +205,76 @@ class _ImageSource:
 
 
 class GenoDEC(GenomapCNN):
-    """Deep embedded clustering of cells from their genomaps.
+    """Deep embedded clustering of cells from their genomaps (the reference's ConvIDEC).
 
-    fit(X): X (cells, genes), any input :class:`~genomap_fast.Genomap` accepts. ``labels_``
-    (n,) int64 clusters, ``features_`` (n, n_dim) float32 embeddings; ``transform(X)`` ->
-    embeddings of any cells, ``predict(X)`` -> clusters; ``save``/``load``.
-    n_clusters=None estimates the number with Louvain on a kNN graph of the placed genes'
-    z-scores. ``genomap``: see :class:`~genomap_fast.cnn.base.GenomapCNN`.
-    architecture: "reference" (the reference's ConvIDEC autoencoder, 15/5/3-pixel kernels) or
-    "compact" (3x3 kernels). tol: the clustering stage stops once fewer than this fraction of
-    cells change cluster between target updates (the reference's rule; 0 runs ``maxiter``
-    batches); ``n_iter_`` is the number of clustering batches run.
+    A convolutional autoencoder is pretrained on the standardised genomaps, then a Student-t
+    soft assignment to cluster centres is sharpened towards its own target distribution,
+    jointly with the reconstruction loss. ``fit(X)`` takes any input
+    :meth:`genomap_fast.Genomap.fit` accepts.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Grid shape of the genomaps.
+    n_clusters : int or None
+        Number of clusters; None estimates it with Louvain on a kNN graph of the placed genes'
+        z-scores (:func:`estimate_n_clusters`).
+    n_dim : int
+        Size of the learned features.
+    pretrain_epochs : int
+        Autoencoder pretraining epochs.
+    maxiter : int
+        Cap on the clustering batches.
+    update_interval : int
+        Clustering batches between target-distribution updates.
+    batch_size : int
+        Cells per batch.
+    gamma : float
+        Weight of the clustering loss against the reconstruction loss.
+    lr : float
+        Adam's learning rate.
+    seed : int
+        Seed of the weights, batches and k-means.
+    device : str, optional
+        torch device; default: CUDA when torch has it, else the CPU.
+    progress : bool
+        Show progress bars.
+    select_genes, grid_metric, max_image_bytes, num_threads, genomap
+        As for :class:`GenoNetClassifier`.
+    architecture : str
+        "reference" (the reference's ConvIDEC autoencoder, 15/5/3-pixel kernels) or
+        "compact" (3x3 kernels).
+    tol : float
+        The clustering stage stops once fewer than this fraction of cells change cluster
+        between target updates (the reference's rule; 0 runs ``maxiter`` batches).
+
+    Attributes
+    ----------
+    labels_ : numpy.ndarray of shape (n_cells,)
+        int64 cluster of each fit cell.
+    features_ : numpy.ndarray of shape (n_cells, n_dim)
+        float32 learned features of the fit cells.
+    n_clusters_ : int
+        Number of clusters.
+    n_iter_ : int
+        Clustering batches run.
+
+    Raises
+    ------
+    ValueError
+        ``n_clusters < 1``, an unknown ``architecture`` or a negative ``tol``; at ``fit``,
+        fewer than 3 cells or more clusters than cells.
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import GenoDEC
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> dec = GenoDEC(8, 8, n_clusters=3, pretrain_epochs=1, maxiter=2).fit(X)
+    >>> dec.labels_.shape, dec.features_.shape, dec.features_.dtype
+    ((60,), (60, 32), dtype('float32'))
+    >>> dec.transform(X[:5]).shape, dec.predict(X[:5]).shape
+    ((5, 32), (5,))
     """
 
     _format = "genomap_fast.GenoDEC/1"
@@ -228,6 +315,20 @@ class GenoDEC(GenomapCNN):
         return (sub - gm.mean_) / gm.scale_
 
     def fit(self, X, y=None) -> GenoDEC:
+        """Fits the placement and z-scores, pretrains the autoencoder, then clusters.
+
+        Parameters
+        ----------
+        X : array-like, AnnData or str
+            Cells x genes, any input :meth:`genomap_fast.Genomap.fit` accepts.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        GenoDEC
+            self, fitted.
+        """
         from sklearn.cluster import KMeans
 
         from .._progress import progress_bar
@@ -319,11 +420,18 @@ class GenoDEC(GenomapCNN):
         return q.argmax(1).cpu().numpy().astype(np.int64)
 
     def transform(self, X) -> np.ndarray:
-        """(n, n_dim) float32 embeddings of the cells of X."""
+        """Learned features of the cells of X.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_cells, n_dim)
+            float32 features.
+        """
         self._check_fitted()
         return self._encode(self.model_, _ImageSource(self, self._source(X)))
 
     def predict(self, X) -> np.ndarray:
+        """Cluster of the cells of X: (n_cells,) int64."""
         return self._assign(self.transform(X))
 
     # --------------------------------------------------------- persistence
@@ -347,9 +455,43 @@ class GenoDEC(GenomapCNN):
 
 def genoVis(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=0,
             pretrain_epochs=100, maxiter=300, seed=0, **kwargs):
-    """(embedding2D (n, 2) float32, cluster_labels (n,) int64), as genomap 1.3.6's genoVis:
-    deep embedded clustering of the genomaps, then UMAP (30 neighbours, min_dist 0.3) of the
-    learned features."""
+    """2-D embedding and clusters of the cells, as genomap 1.3.6's genoVis.
+
+    Deep embedded clustering of the genomaps (:class:`GenoDEC`), then UMAP (30 neighbours,
+    min_dist 0.3) of the learned features.
+
+    Parameters
+    ----------
+    data : array-like, AnnData or str
+        Cells x genes, any input :meth:`genomap_fast.Genomap.fit` accepts.
+    n_clusters : int, optional
+        Number of clusters; None estimates it.
+    colNum, rowNum : int
+        Grid shape.
+    batch_size, pretrain_epochs, maxiter, seed
+        As for :class:`GenoDEC`.
+    verbose : int
+        Progress bars when non-zero.
+    **kwargs
+        Passed to :class:`GenoDEC`.
+
+    Returns
+    -------
+    embedding2D : numpy.ndarray of shape (n_cells, 2)
+        float32 UMAP embedding.
+    cluster_labels : numpy.ndarray of shape (n_cells,)
+        int64 clusters.
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import genoVis
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> emb, labels = genoVis(X, n_clusters=3, rowNum=8, colNum=8, pretrain_epochs=1,
+    ...                       maxiter=2)
+    >>> emb.shape, emb.dtype, labels.shape
+    ((60, 2), dtype('float32'), (60,))
+    """
     import umap
 
     dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, batch_size=batch_size,
@@ -362,8 +504,24 @@ def genoVis(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=
 
 def genoDR(data, n_dim=32, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=0,
            pretrain_epochs=100, maxiter=300, seed=0, **kwargs):
-    """(cells, n_dim) float32 features learned by deep embedded clustering of the genomaps, as
-    genomap 1.3.6's genoDR."""
+    """Features learned by deep embedded clustering of the genomaps, as genomap 1.3.6's genoDR.
+
+    Parameters are those of :func:`genoVis`, plus ``n_dim`` (size of the features).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_cells, n_dim)
+        float32 features.
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import genoDR
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> genoDR(X, n_dim=8, n_clusters=3, rowNum=8, colNum=8, pretrain_epochs=1,
+    ...        maxiter=2).shape
+    (60, 8)
+    """
     dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, n_dim=n_dim, batch_size=batch_size,
                   pretrain_epochs=pretrain_epochs, maxiter=maxiter, seed=seed,
                   progress=bool(verbose), **kwargs).fit(data)
