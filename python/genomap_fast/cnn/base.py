@@ -25,8 +25,8 @@ def torch_module():
 
 
 class GenomapCNN:
-    """Base class: genomaps of the cells (per-gene z-scores of the fit cells, ddof=1, as the
-    reference's task functions) fed to a torch network.
+    """Base class of the CNN estimators: genomaps of the cells (per-gene z-scores of the fit
+    cells, ddof=1, as the reference's task functions) fed to a torch network.
 
     ``genomap``: None (a ``Genomap(rows, cols, grid_metric, select_genes, num_threads)`` is
     fitted on the training cells), an unfitted :class:`~genomap_fast.Genomap` (its parameters
@@ -47,7 +47,13 @@ class GenomapCNN:
         self.max_image_bytes = int(max_image_bytes)
 
     def get_params(self) -> dict:
-        """The constructor's parameters (scikit-learn style)."""
+        """The constructor's parameters (scikit-learn style).
+
+        Returns
+        -------
+        dict
+            Parameter name to value.
+        """
         return {k: getattr(self, k) for k in self._param_names}
 
     # ---------------------------------------------------------------- data
@@ -85,8 +91,26 @@ class GenomapCNN:
         return self.genomap_
 
     def images(self, X, batch_size: int | None = None) -> np.ndarray:
-        """Standardised genomaps of X: (n, 1, rows, cols) float32 (the network's input). X is
-        any input :class:`~genomap_fast.Genomap` accepts."""
+        """Standardised genomaps of X: the network's input.
+
+        Parameters
+        ----------
+        X : array-like, AnnData or str
+            Cells x genes, any input :meth:`genomap_fast.Genomap.fit` accepts, with the genes of
+            the fit.
+        batch_size : int, optional
+            Cells rasterised per block.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_cells, 1, rows, cols)
+            float32 z-score genomaps.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
         return self._fitted_genomap().transform(X, batch_size=batch_size)
 
     def _image_batches(self, src):
@@ -112,7 +136,18 @@ class GenomapCNN:
         pass
 
     def save(self, path) -> None:
-        """Writes the fitted estimator (genomap, standardisation, network) atomically."""
+        """Writes the fitted estimator (genomap, standardisation, network) atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (a torch file of tensors and JSON strings).
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
         from .._atomic import atomic_path
 
         torch = torch_module()
@@ -136,8 +171,25 @@ class GenomapCNN:
 
     @classmethod
     def load(cls, path):
-        """Reads an estimator written by ``save`` (tensors only: safe ``weights_only``
-        loading)."""
+        """Reads an estimator written by :meth:`save`.
+
+        Only tensors and strings are unpickled (torch's safe ``weights_only`` loading).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save` of the same class.
+
+        Returns
+        -------
+        GenomapCNN
+            The fitted estimator, its network on its ``device``.
+
+        Raises
+        ------
+        ValueError
+            The file is unreadable, altered, or of another estimator class.
+        """
         torch = torch_module()
         from .training import device_for
 

@@ -95,20 +95,103 @@ class _GenoNetBase(GenomapCNN):
 
 
 class GenoNetClassifier(_GenoNetBase):
-    """Cell recognition: genomaps of the cells -> genoNet -> class.
+    """Cell recognition: genomaps of the cells, then the reference's genoNet CNN, then a class.
 
-    fit(X, y): X (cells, genes), any input :class:`~genomap_fast.Genomap` accepts (ndarray,
-    scipy.sparse, AnnData, ``.h5ad`` path, dask...), y (cells,) labels of any type
-    (strings, ints) with at least two classes. predict(X) -> (n,) labels in y's type;
-    predict_proba(X) -> (n, n_classes) float32, columns in ``classes_`` order.
+    Per-gene z-scores with the training cells' mean and standard deviation (ddof=1, as the
+    reference), a :class:`~genomap_fast.Genomap` placement fitted on the training cells only
+    (no test leakage), and genoNet trained with AdamW and class-balanced cross-entropy.
+
+    Parameters
+    ----------
+    rows, cols : int, default 32
+        Grid shape of the genomaps.
+    grid_metric : str, default "radial"
+        "radial" or "euclidean" (see :class:`genomap_fast.Genomap`).
+    epochs : int, default 100
+        Training epochs.
+    batch_size : int, default 128
+        Cells per training batch.
+    lr, weight_decay : float, default 1e-3 and 1e-5
+        AdamW's learning rate and weight decay.
+    seed : int, default 0
+        Seed of the network's initial weights and of the batches.
+    device : str, optional
+        torch device ("cpu", "cuda", ...); default: CUDA when torch has it, else the CPU.
+    progress : bool, default False
+        Show a progress bar while training.
+    patience : int, optional
+        Stop once the training loss has not improved for this many epochs.
+    select_genes : str or None, default "variance"
+        Keep the ``rows * cols`` most variable genes when there are more genes than pixels.
+    num_threads : int, optional
+        Threads of the Genomap's C++ kernels.
+    max_image_bytes : int, default 1 GiB
+        Above this, the genomaps of the training cells are rasterised batch by batch instead
+        of all at once.
+    genomap : genomap_fast.Genomap, optional
+        None (a Genomap with the parameters above is fitted on the training cells), an
+        unfitted Genomap (its parameters are used) or a fitted one (its placement is reused).
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray of shape (n_classes,)
+        The classes, sorted, in the type of the training labels.
+    genomap_ : genomap_fast.Genomap
+        The fitted, standardising Genomap.
+    model_ : torch.nn.Module
+        The trained network.
+    loss_history_ : list of float
+        Training loss of each epoch.
+
+    Raises
+    ------
+    ValueError
+        ``epochs`` or ``batch_size`` below 1.
+    TypeError
+        ``genomap`` that is not a Genomap.
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import GenoNetClassifier
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, y = synthetic_counts(n_cells=120, n_genes=64, n_types=3, seed=0)
+    >>> clf = GenoNetClassifier(rows=8, cols=8, epochs=2, seed=0).fit(X[:100], y[:100])
+    >>> clf.classes_
+    array([0, 1, 2])
+    >>> clf.predict(X[100:]).shape, clf.predict_proba(X[100:]).shape
+    ((20,), (20, 3))
+    >>> clf.predict_proba(X[100:]).dtype
+    dtype('float32')
     """
 
     _task = "genoNet classifier"
 
     def fit(self, X, y, unlabeled=None) -> GenoNetClassifier:
-        """``unlabeled``: optional extra cells (e.g. the test cells) that join the training cells
-        for the placement and the z-score statistics, as the reference does; by default only
-        the training cells are used (no test leakage)."""
+        """Fits the placement and the z-scores on the training cells, then trains genoNet.
+
+        Parameters
+        ----------
+        X : array-like, AnnData or str
+            Training cells x genes, any input :meth:`genomap_fast.Genomap.fit` accepts
+            (ndarray, scipy.sparse, AnnData, ``.h5ad`` path, dask array, ...).
+        y : array-like of shape (n_cells,)
+            Labels of any type (strings, ints), at least two classes.
+        unlabeled : array-like, optional
+            Extra cells (e.g. the test cells) that join the training cells for the placement
+            and the z-score statistics, as the reference does; by default only the training
+            cells are used (no test leakage).
+
+        Returns
+        -------
+        GenoNetClassifier
+            self, fitted.
+
+        Raises
+        ------
+        ValueError
+            Labels of another length than X, not 1-D, NaN or fewer than 2 classes, or any
+            input error of :meth:`genomap_fast.Genomap.fit`.
+        """
         torch = _torch()
         src, y = self._check_xy(X, y)
         if y.ndim != 1:
@@ -126,12 +209,41 @@ class GenoNetClassifier(_GenoNetBase):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of the cells of X.
+
+        Parameters
+        ----------
+        X : array-like, AnnData or str
+            Cells x genes, with the genes of the fit.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_cells, n_classes)
+            float32 probabilities, columns in ``classes_`` order.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
         torch = _torch()
         self._check_fitted()
         logits = torch.from_numpy(self._outputs(X))
         return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
+        """Predicted class of the cells of X.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_cells,)
+            Labels in the type of the training labels.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
         self._check_fitted()
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
@@ -143,13 +255,77 @@ class GenoNetClassifier(_GenoNetBase):
 
 
 class GenoNetRegressor(_GenoNetBase):
-    """Regression from genomaps: y (cells,) or (cells, k) float targets; predict -> same shape.
-    Targets are standardised for training and mapped back for prediction."""
+    """Regression from genomaps: the pipeline of :class:`GenoNetClassifier` with a mean squared
+    error loss.
+
+    Targets are standardised for training and mapped back for prediction.
+
+    Parameters
+    ----------
+    rows, cols : int, default 32
+        Grid shape of the genomaps.
+    grid_metric : str, default "radial"
+        "radial" or "euclidean" (see :class:`genomap_fast.Genomap`).
+    epochs : int, default 100
+        Training epochs.
+    batch_size : int, default 128
+        Cells per training batch.
+    lr, weight_decay : float, default 1e-3 and 1e-5
+        AdamW's learning rate and weight decay.
+    seed : int, default 0
+        Seed of the network's initial weights and of the batches.
+    device : str, optional
+        torch device ("cpu", "cuda", ...); default: CUDA when torch has it, else the CPU.
+    progress : bool, default False
+        Show a progress bar while training.
+    patience : int, optional
+        Stop once the training loss has not improved for this many epochs.
+    select_genes : str or None, default "variance"
+        Keep the ``rows * cols`` most variable genes when there are more genes than pixels.
+    num_threads : int, optional
+        Threads of the Genomap's C++ kernels.
+    max_image_bytes : int, default 1 GiB
+        Above this, the genomaps of the training cells are rasterised batch by batch instead
+        of all at once.
+    genomap : genomap_fast.Genomap, optional
+        None (a Genomap with the parameters above is fitted on the training cells), an
+        unfitted Genomap (its parameters are used) or a fitted one (its placement is reused).
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import GenoNetRegressor
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=120, n_genes=64, seed=0)
+    >>> target = X[:, :5].sum(axis=1)
+    >>> reg = GenoNetRegressor(rows=8, cols=8, epochs=2).fit(X[:100], target[:100])
+    >>> reg.predict(X[100:]).shape, reg.predict(X[100:]).dtype
+    ((20,), dtype('float64'))
+    """
 
     _task = "genoNet regressor"
 
     def fit(self, X, y, unlabeled=None) -> GenoNetRegressor:
-        """``unlabeled``: as for :meth:`GenoNetClassifier.fit`."""
+        """Fits the placement and the z-scores on the training cells, then trains genoNet.
+
+        Parameters
+        ----------
+        X : array-like, AnnData or str
+            Training cells x genes, any input :meth:`genomap_fast.Genomap.fit` accepts.
+        y : array-like of shape (n_cells,) or (n_cells, k)
+            Float targets.
+        unlabeled : array-like, optional
+            As for :meth:`GenoNetClassifier.fit`.
+
+        Returns
+        -------
+        GenoNetRegressor
+            self, fitted.
+
+        Raises
+        ------
+        ValueError
+            Targets of another length than X, or NaN or infinite targets.
+        """
         torch = _torch()
         src, y = self._check_xy(X, y)
         y = np.asarray(y, dtype=np.float64)
@@ -166,6 +342,18 @@ class GenoNetRegressor(_GenoNetBase):
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Predicted targets of the cells of X.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_cells,) or (n_cells, k)
+            float64, the shape of the training targets.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
         self._check_fitted()
         out = self._outputs(X) * self.y_scale_ + self.y_mean_
         return out[:, 0] if self.target_ndim_ == 1 else out
@@ -189,12 +377,44 @@ def _device_of(device):
 
 def genoClassification(training_data, training_labels, test_data, rowNum=32, colNum=32,
                        epoch=100, fit_on="train", **kwargs):
-    """Predicted labels of ``test_data`` (as genomap 1.3.6's genoClassification).
+    """Predicted labels of ``test_data``, as genomap 1.3.6's genoClassification.
 
-    training_data, test_data : (cells, genes) arrays with the same genes; training_labels :
-    (cells,) labels of any type (returned in that type). fit_on : "train" (default: placement
-    and z-scores from the training cells only) or "all" (training + test cells, the reference's
-    behaviour). ``kwargs`` go to :class:`GenoNetClassifier` (seed, grid_metric, progress, ...).
+    Parameters
+    ----------
+    training_data : array-like of shape (n_train, n_genes)
+        Training cells.
+    training_labels : array-like of shape (n_train,)
+        Labels of any type (returned in that type).
+    test_data : array-like of shape (n_test, n_genes)
+        Cells to classify, with the genes of the training cells.
+    rowNum, colNum : int, default 32
+        Grid shape.
+    epoch : int, default 100
+        Training epochs.
+    fit_on : str, default "train"
+        "train" (placement and z-scores from the training cells only) or "all" (training and
+        test cells, the reference's behaviour).
+    **kwargs
+        Passed to :class:`GenoNetClassifier` (seed, grid_metric, progress, ...).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_test,)
+        Predicted labels.
+
+    Raises
+    ------
+    ValueError
+        Test and training cells with different genes, or a bad ``fit_on``.
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import genoClassification
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, y = synthetic_counts(n_cells=120, n_genes=64, n_types=3, seed=0)
+    >>> pred = genoClassification(X[:100], y[:100], X[100:], rowNum=8, colNum=8, epoch=2)
+    >>> pred.shape, pred.dtype
+    ((20,), dtype('int64'))
     """
     test = _same_genes(test_data, training_data)
     clf = GenoNetClassifier(rows=rowNum, cols=colNum, epochs=epoch, **kwargs)
@@ -204,8 +424,44 @@ def genoClassification(training_data, training_labels, test_data, rowNum=32, col
 
 def genoRegression(training_data, training_labels, test_data, rowNum=32, colNum=32, epoch=100,
                    fit_on="train", **kwargs):
-    """Predicted values for ``test_data`` (as genomap 1.3.6's genoRegression); ``fit_on`` as in
-    :func:`genoClassification`."""
+    """Predicted values for ``test_data``, as genomap 1.3.6's genoRegression.
+
+    Parameters
+    ----------
+    training_data : array-like of shape (n_train, n_genes)
+        Training cells.
+    training_labels : array-like of shape (n_train,) or (n_train, k)
+        Float targets.
+    test_data : array-like of shape (n_test, n_genes)
+        Cells to predict, with the genes of the training cells.
+    rowNum, colNum : int, default 32
+        Grid shape.
+    epoch : int, default 100
+        Training epochs.
+    fit_on : str, default "train"
+        As in :func:`genoClassification`.
+    **kwargs
+        Passed to :class:`GenoNetRegressor`.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_test,) or (n_test, k)
+        float64 predictions.
+
+    Raises
+    ------
+    ValueError
+        Test and training cells with different genes, or a bad ``fit_on``.
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import genoRegression
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=120, n_genes=64, seed=0)
+    >>> t = X[:, :5].sum(axis=1)
+    >>> genoRegression(X[:100], t[:100], X[100:], rowNum=8, colNum=8, epoch=2).shape
+    (20,)
+    """
     test = _same_genes(test_data, training_data)
     reg = GenoNetRegressor(rows=rowNum, cols=colNum, epochs=epoch, **kwargs)
     reg.fit(training_data, training_labels, unlabeled=_extra(fit_on, test))
