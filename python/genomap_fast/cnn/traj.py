@@ -9,7 +9,28 @@ from .._source import as_matrix
 
 
 def cluster_distances(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(n, k) correlation distance of each row of X to the mean of each cluster (sorted labels)."""
+    """Correlation distance of each row of X to the mean of each cluster.
+
+    Parameters
+    ----------
+    X : numpy.ndarray of shape (n, d)
+        One row per cell.
+    labels : numpy.ndarray of shape (n,)
+        Cluster of each row.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, k)
+        float64 distances, one column per cluster (sorted labels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from genomap_fast.cnn import cluster_distances
+    >>> X = np.random.default_rng(0).normal(size=(20, 5))
+    >>> cluster_distances(X, np.repeat([0, 1, 2, 3], 5)).shape
+    (20, 4)
+    """
     from scipy.spatial.distance import cdist
 
     uniq = np.unique(labels)
@@ -19,9 +40,41 @@ def cluster_distances(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def class_discriminative_projection(K: np.ndarray, labels: np.ndarray, n_components: int,
                                     tol: float = 1e-4) -> np.ndarray:
-    """Projects K (n, d) on the directions that best separate the classes (the reference's
-    ClassDiscriminative_OPT): whiten K by its SVD, then take the right singular vectors of the
-    count-weighted class means of the whitened data. Returns (n, n_components)."""
+    """Projects K on the directions that best separate the classes (the reference's
+    ClassDiscriminative_OPT).
+
+    K is whitened by its SVD, then projected on the right singular vectors of the
+    count-weighted class means of the whitened data.
+
+    Parameters
+    ----------
+    K : numpy.ndarray of shape (n, d)
+        One row per cell (genoTraj: distances to the cluster centres).
+    labels : numpy.ndarray of shape (n,)
+        Class of each row.
+    n_components : int
+        Directions kept.
+    tol : float, default 1e-4
+        Singular values up to this are dropped.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, n_components)
+        float64 projection.
+
+    Raises
+    ------
+    ValueError
+        K has rank 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from genomap_fast.cnn import class_discriminative_projection
+    >>> K = np.random.default_rng(0).normal(size=(30, 6))
+    >>> class_discriminative_projection(K, np.repeat([0, 1, 2], 10), 2).shape
+    (30, 2)
+    """
     U, S, Vt = np.linalg.svd(K, full_matrices=False)
     rank = int(np.sum(S > tol))
     if rank == 0:
@@ -39,13 +92,43 @@ def class_discriminative_projection(K: np.ndarray, labels: np.ndarray, n_compone
 
 def genoTraj(data, n_clusters=33, colNum=32, rowNum=32, batch_size=64, verbose=0,
              pretrain_epochs=100, maxiter=300, seed=0, **kwargs):
-    """(cells, 2) float32 trajectory embedding, as genomap 1.3.6's genoTraj.
+    """Trajectory embedding of the cells, as genomap 1.3.6's genoTraj.
 
     ``n_clusters`` states from deep embedded clustering of the genomaps (:class:`GenoDEC`),
     then the class-discriminative projection of the cells' distances to the states and PHATE.
     ``n_clusters=None`` estimates the number of states (Louvain on a kNN graph): measured better
-    than the reference's default of 33 on a real embryo time course and on a DLA tree (README,
-    "On more real data"); 33 stays the default for compatibility.
+    than the reference's default of 33 on a real embryo time course and on a DLA tree (see
+    :doc:`/guide/genotraj` and the trajectory benchmarks); 33 stays the default for
+    compatibility.
+
+    Parameters
+    ----------
+    data : array-like
+        Cells x genes (ndarray, scipy.sparse, DataFrame, AnnData).
+    n_clusters : int or None
+        Number of states; None estimates it.
+    colNum, rowNum : int
+        Grid shape.
+    batch_size, pretrain_epochs, maxiter, seed
+        As for :class:`GenoDEC`.
+    verbose : int
+        Progress bars when non-zero.
+    **kwargs
+        Passed to :class:`GenoDEC`.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_cells, 2)
+        float32 PHATE embedding.
+
+    Examples
+    --------
+    >>> from genomap_fast.cnn import genoTraj
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> emb = genoTraj(X, n_clusters=4, rowNum=8, colNum=8, pretrain_epochs=1, maxiter=2)
+    >>> emb.shape, emb.dtype
+    ((60, 2), dtype('float32'))
     """
     from .cluster import GenoDEC
 
