@@ -10,10 +10,45 @@ from .._validate import NotFittedError
 
 
 class GenomapDataset(torch.utils.data.Dataset):
-    """Yields ``(image, label)`` per cell: image (1, rows, cols) float32 tensor rasterised on
-    access by a fitted :class:`~genomap_fast.Genomap`, label from ``labels`` (or the cell index
-    when None). X is (cells, genes) ndarray or scipy.sparse; batches are rasterised in one call
-    (``__getitems__``) when the DataLoader asks for several cells at once."""
+    """A torch Dataset of genomaps rasterised on access, for more cells than fit in memory as
+    images.
+
+    Yields ``(image, label)`` per cell: image a (1, rows, cols) float32 tensor rasterised by a
+    fitted :class:`~genomap_fast.Genomap`, label from ``labels`` (or the cell index when None).
+    Batches are rasterised in one call (``__getitems__``) when the DataLoader asks for several
+    cells at once.
+
+    Parameters
+    ----------
+    genomap : genomap_fast.Genomap
+        A fitted Genomap.
+    X : numpy.ndarray or scipy.sparse matrix of shape (n_cells, n_genes)
+        Cells x genes of the fit.
+    labels : array-like of shape (n_cells,), optional
+        Label of each cell.
+
+    Raises
+    ------
+    NotFittedError
+        An unfitted Genomap.
+    ValueError
+        X with other genes than the fit, or labels of another length.
+
+    Examples
+    --------
+    >>> from torch.utils.data import DataLoader
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.cnn import GenomapDataset
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, y = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> ds = GenomapDataset(gf.Genomap(8, 8).fit(X), X, y)
+    >>> image, label = ds[0]
+    >>> tuple(image.shape), image.dtype
+    ((1, 8, 8), torch.float32)
+    >>> images, labels = next(iter(DataLoader(ds, batch_size=32)))
+    >>> tuple(images.shape), tuple(labels.shape)
+    ((32, 1, 8, 8), (32,))
+    """
 
     def __init__(self, genomap, X, labels=None):
         if not hasattr(genomap, "placement_"):
@@ -51,13 +86,43 @@ class GenomapDataset(torch.utils.data.Dataset):
 
 
 class GenomapStoreDataset(torch.utils.data.Dataset):
-    """Yields ``(image, label)`` per cell from a genomap zarr store (see
-    :mod:`genomap_fast.store`): image (1, rows, cols) float32 tensor, label from ``labels`` (or
-    the cell index when None). Images are read on access, whole zarr chunks at a time, with an
-    LRU cache of ``cache_chunks`` decoded chunks, so a CNN can train on more images than fit in
-    memory. ``store`` is a path (incomplete stores are refused) or an opened zarr array
-    ``(cells, 1, rows, cols)``. Works with ``DataLoader(num_workers=...)``: each worker reopens
+    """A torch Dataset of the genomaps of a zarr store (see :mod:`genomap_fast.store`).
+
+    Yields ``(image, label)`` per cell: image a (1, rows, cols) float32 tensor, label from
+    ``labels`` (or the cell index when None). Images are read on access, whole zarr chunks at a
+    time, with an LRU cache of ``cache_chunks`` decoded chunks, so a CNN can train on more
+    images than fit in memory. Works with ``DataLoader(num_workers=...)``: each worker reopens
     the store. Pair with :class:`ChunkShuffleSampler` to shuffle without a chunk read per item.
+
+    Parameters
+    ----------
+    store : str, os.PathLike or zarr.Array
+        A store path (incomplete stores are refused) or an opened zarr array
+        ``(cells, 1, rows, cols)``.
+    labels : array-like of shape (n_cells,), optional
+        Label of each cell.
+    cache_chunks : int, default 2
+        Decoded chunks kept in memory.
+
+    Raises
+    ------
+    ValueError
+        Not a complete genomap store, images not 4-D, labels of another length; a damaged
+        chunk when it is read (the message names the store and the cells).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.cnn import GenomapStoreDataset
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, y = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> gm = gf.Genomap(8, 8).fit(X)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ds = GenomapStoreDataset(gm.write_zarr(os.path.join(tmp, "maps.zarr"), X), y)
+    ...     image, label = ds[3]
+    ...     len(ds), tuple(image.shape), int(label) == int(y[3])
+    (100, (1, 8, 8), True)
     """
 
     def __init__(self, store, labels=None, cache_chunks: int = 2):
@@ -145,16 +210,43 @@ class GenomapStoreDataset(torch.utils.data.Dataset):
 
 
 class ChunkShuffleSampler(torch.utils.data.Sampler):
-    """A reproducible shuffle for :class:`GenomapStoreDataset`: random order of chunks, random
-    order of cells within each chunk. Random access into a compressed store decodes a whole
-    chunk per item; this order decodes each chunk once per epoch (with a 1-chunk cache).
-    ``set_epoch(e)`` gives each epoch its own permutation."""
+    """A reproducible shuffle for :class:`GenomapStoreDataset` that reads each chunk once.
+
+    Random order of chunks, random order of cells within each chunk. Random access into a
+    compressed store decodes a whole chunk per item; this order decodes each chunk once per
+    epoch (with a 1-chunk cache). ``set_epoch(e)`` gives each epoch its own permutation.
+
+    Parameters
+    ----------
+    dataset : GenomapStoreDataset
+        The dataset to shuffle.
+    seed : int, default 0
+        Seed of the permutations.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from torch.utils.data import DataLoader
+    >>> import genomap_fast as gf
+    >>> from genomap_fast.cnn import ChunkShuffleSampler, GenomapStoreDataset
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+    >>> gm = gf.Genomap(8, 8).fit(X)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ds = GenomapStoreDataset(gm.write_zarr(os.path.join(tmp, "maps.zarr"), X))
+    ...     sampler = ChunkShuffleSampler(ds, seed=0)
+    ...     order = list(sampler)
+    ...     batches = [images.shape[0] for images, _ in DataLoader(ds, 40, sampler=sampler)]
+    >>> sorted(order) == list(range(100)), batches
+    (True, [40, 40, 20])
+    """
 
     def __init__(self, dataset, seed: int = 0):
         self.n, self.chunk_len = len(dataset), dataset.chunk_len
         self.seed, self.epoch = int(seed), 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Makes the next iteration the permutation of epoch ``epoch``."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

@@ -39,11 +39,53 @@ def _captum():
 
 def attribute(model, images: np.ndarray, target: int, method: str = "integrated_gradients",
               steps: int = 32, seed: int = 0, device="cpu") -> np.ndarray:
-    """(n, 1, rows, cols) float32 attributions of ``images`` (n, 1, rows, cols) to output
-    ``target`` of ``model``, by captum's ``method`` (one of ATTRIBUTIONS): integrated gradients
-    (zero baseline, ``steps`` points), DeepLIFT (zero baseline), GradientSHAP (``steps`` samples
-    around the images, zero baseline; seeded) or occlusion (each pixel set to 0 in turn).
-    Computed in batches of 256 cells, the model in eval mode."""
+    """Attributions of each pixel of ``images`` to one output of ``model``, by captum.
+
+    Computed in batches of 256 cells, the model in eval mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network taking (n, 1, rows, cols) float32 images (e.g. a genoNet).
+    images : numpy.ndarray of shape (n, 1, rows, cols)
+        float32 genomaps.
+    target : int
+        The output (class) explained.
+    method : str, default "integrated_gradients"
+        "integrated_gradients" (zero baseline, ``steps`` points), "deeplift" (zero baseline),
+        "gradient_shap" (``steps`` samples around the images, zero baseline; seeded) or
+        "occlusion" (each pixel set to 0 in turn).
+    steps : int, default 32
+        Integration points or samples.
+    seed : int, default 0
+        Seed of GradientSHAP's samples.
+    device : str or torch.device, default "cpu"
+        Where the model is.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, 1, rows, cols)
+        float32 attributions.
+
+    Raises
+    ------
+    ValueError
+        An unknown method.
+    ImportError
+        captum is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from genomap_fast.cnn.models import GenoNet
+    >>> _ = torch.manual_seed(0)
+    >>> model = GenoNet(8, 8, 3)  # an untrained genoNet: 8x8 genomaps, 3 classes
+    >>> images = np.random.default_rng(0).normal(size=(4, 1, 8, 8)).astype(np.float32)
+    >>> a = attribute(model, images, target=1, method="deeplift")
+    >>> a.shape, a.dtype
+    ((4, 1, 8, 8), dtype('float32'))
+    """
     import torch
 
     if method not in ATTRIBUTIONS:
@@ -73,8 +115,25 @@ def attribute(model, images: np.ndarray, target: int, method: str = "integrated_
 
 def integrated_gradients(model, images: np.ndarray, target: int, steps: int = 32,
                          device="cpu") -> np.ndarray:
-    """(n, 1, rows, cols) integrated-gradients attributions of ``images`` to output ``target``
-    (zero baseline; captum)."""
+    """Integrated-gradients attributions (zero baseline; captum): :func:`attribute` with
+    ``method="integrated_gradients"``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, 1, rows, cols)
+        float32 attributions of ``images`` to output ``target``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from genomap_fast.cnn.models import GenoNet
+    >>> _ = torch.manual_seed(0)
+    >>> model = GenoNet(8, 8, 3)  # an untrained genoNet: 8x8 genomaps, 3 classes
+    >>> images = np.random.default_rng(0).normal(size=(4, 1, 8, 8)).astype(np.float32)
+    >>> integrated_gradients(model, images, target=0, steps=8).shape
+    (4, 1, 8, 8)
+    """
     return attribute(model, images, target, "integrated_gradients", steps, device=device)
 
 
@@ -110,13 +169,62 @@ def class_signatures(model, images: np.ndarray, codes: np.ndarray, wanted_codes,
                      gene_names, method: str = "integrated_gradients", aggregate: str = "mean",
                      smooth: int = 0, steps: int = 32, seed: int = 0, device="cpu",
                      max_other: int = 256) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Genes ranked by importance for each class code in ``wanted_codes``, from a trained
-    classifier ``model`` over ``images`` (n, 1, rows, cols) float32 with class codes ``codes``
-    (n,). ``aggregate``: "mean" (attributions averaged over the class's cells) or "contrast"
-    (that mean minus the mean over up to ``max_other`` other cells, drawn with ``seed``, same
-    output). ``smooth``: radius in pixels of a mean filter over the importance image (0:
-    none). Returns {code: (gene names, importances)}, genes sorted by decreasing importance
-    (ties: pixel order)."""
+    """Genes ranked by importance for classes of a trained classifier.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A trained classifier of genomaps.
+    images : numpy.ndarray of shape (n, 1, rows, cols)
+        float32 genomaps of the cells.
+    codes : numpy.ndarray of shape (n,)
+        Class code (output index) of each cell.
+    wanted_codes : sequence of int
+        The classes explained.
+    T : numpy.ndarray of shape (n_genes, n_used)
+        Gene x used-pixel coupling (:attr:`genomap_fast.Genomap.coupling_`): the gene of each
+        pixel.
+    gene_names : array-like of shape (n_genes,)
+        Names of the genes.
+    method : str, default "integrated_gradients"
+        See :func:`attribute`.
+    aggregate : str, default "mean"
+        "mean" (attributions averaged over the class's cells) or "contrast" (that mean minus
+        the mean over up to ``max_other`` other cells, drawn with ``seed``).
+    smooth : int, default 0
+        Radius in pixels of a mean filter over the importance image (0: none).
+    steps, seed, device
+        See :func:`attribute`.
+    max_other : int, default 256
+        Other cells in the "contrast" mean.
+
+    Returns
+    -------
+    dict of int to (numpy.ndarray, numpy.ndarray)
+        ``{code: (gene names, importances)}``, genes sorted by decreasing importance (ties:
+        pixel order).
+
+    Raises
+    ------
+    ValueError
+        An unknown aggregate or a negative ``smooth``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from genomap_fast.cnn.models import GenoNet
+    >>> _ = torch.manual_seed(0)
+    >>> model = GenoNet(8, 8, 3)  # an untrained genoNet: 8x8 genomaps, 3 classes
+    >>> images = np.random.default_rng(0).normal(size=(4, 1, 8, 8)).astype(np.float32)
+    >>> T = np.eye(64) / 64  # one gene per pixel
+    >>> names = np.array([f"g{j}" for j in range(64)])
+    >>> sigs = class_signatures(model, images, np.array([0, 0, 1, 2]), [0], T, names,
+    ...                         method="deeplift")
+    >>> genes, importance = sigs[0]
+    >>> genes.shape, importance.shape
+    ((64,), (64,))
+    """
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
     if int(smooth) < 0:
@@ -162,15 +270,67 @@ def genoSig(genoMaps, T, label, userPD, gene_names, epochs=100, seed=0, steps=32
             method="deeplift", aggregate="contrast", smooth=0, **kwargs):
     """Genes ranked by importance for each class in ``userPD``, as genomap 1.3.6's genoSig.
 
-    genoMaps : (cells, rows, cols, 1) (the reference's layout) or (cells, 1, rows, cols).
-    T : (genes, used pixels) coupling from ``construct_genomap_returnT`` (or a Genomap's
-    ``coupling_``). label : (cells,) classes; userPD : classes to explain; gene_names :
-    (genes,). ``method`` (captum attribution, see ATTRIBUTIONS), ``aggregate`` and ``smooth``:
-    see :func:`class_signatures`; the defaults (DeepLIFT, class mean minus the mean over other
-    cells, no smoothing) had the best marker recall on pbmc68k_reduced (0.680 over 2 seeds;
-    scanpy's wilcoxon 0.607; benchmarks/test_signatures.py). Returns a DataFrame with columns
-    ``<class>_geneName`` and ``<class>_importance`` per class, genes sorted by decreasing
-    importance.
+    A genoNet classifier is trained on the genomaps; each pixel's importance for a class is a
+    captum attribution aggregated over cells, and each pixel's gene comes from the coupling T.
+    The defaults (DeepLIFT, class mean minus the mean over other cells, no smoothing) had the
+    best marker recall on pbmc68k_reduced (0.680 over 2 seeds; scanpy's wilcoxon 0.607;
+    benchmarks/test_signatures.py).
+
+    Parameters
+    ----------
+    genoMaps : array-like of shape (n_cells, rows, cols, 1) or (n_cells, 1, rows, cols)
+        Genomaps (the reference's layout or torch's).
+    T : array-like of shape (n_genes, n_used)
+        Gene x used-pixel coupling from :func:`genomap_fast.construct_genomap_returnT` (or
+        :attr:`genomap_fast.Genomap.coupling_`).
+    label : array-like of shape (n_cells,)
+        Class of each cell.
+    userPD : array-like
+        The classes to explain.
+    gene_names : array-like of shape (n_genes,)
+        Names of the genes (rows of T).
+    epochs : int, default 100
+        Training epochs of the classifier.
+    seed : int, default 0
+        Seed of the classifier and the attributions.
+    steps : int, default 32
+        See :func:`attribute`.
+    method : str, default "deeplift"
+        See :func:`attribute`.
+    aggregate : str, default "contrast"
+        See :func:`class_signatures`.
+    smooth : int, default 0
+        See :func:`class_signatures`.
+    **kwargs
+        ``device``, ``batch_size``, ``progress`` of the training.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``<class>_geneName`` and ``<class>_importance`` per class, genes sorted by
+        decreasing importance.
+
+    Raises
+    ------
+    ValueError
+        Genomaps and labels of different lengths, T without one row per gene name, an unknown
+        method or aggregate, fewer than 2 classes, or a class of ``userPD`` not in ``label``.
+    ImportError
+        captum is not installed (checked before training).
+
+    Examples
+    --------
+    >>> from genomap_fast import construct_genomap_returnT
+    >>> from genomap_fast.cnn import genoSig
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, y = synthetic_counts(n_cells=60, n_genes=64, n_types=3, seed=0)
+    >>> images, T = construct_genomap_returnT(X, rowNum=8, colNum=8)
+    >>> names = [f"g{j}" for j in range(64)]
+    >>> sig = genoSig(images, T, y, [0, 2], names, epochs=1)
+    >>> sig.columns.tolist()
+    ['0_geneName', '0_importance', '2_geneName', '2_importance']
+    >>> sig.shape
+    (64, 4)
     """
     import pandas as pd
     import torch
