@@ -38,7 +38,8 @@ def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver=
     ----------
     data : array-like of shape (n_cells, n_genes)
         Expression values, cells x genes: a numpy array, a scipy.sparse matrix, a
-        pandas.DataFrame, an AnnData or any other input :meth:`Genomap.fit` accepts.
+        pandas.DataFrame, an AnnData or any other input :meth:`genomap_fast.Genomap.fit`
+        accepts.
     rowNum, colNum : int
         Grid shape; ``rowNum * colNum`` must be at least ``n_genes``.
     epsilon : float, default 0
@@ -48,8 +49,10 @@ def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver=
     solver : str, default "exact"
         "exact" keeps the reference's fixed point; "anneal" (opt-in, not in the reference)
         finds a placement with a lower GW objective (see :class:`genomap_fast.Genomap`).
-    seed, restarts : int, default 0 and 1
-        The annealing seed and the number of independent annealing runs ("anneal" only).
+    seed : int, default 0
+        The annealing seed ("anneal" only).
+    restarts : int, default 1
+        The number of independent annealing runs ("anneal" only; the best is kept).
     device : str, default "cpu"
         "cuda" (or "auto") computes the statistics and images on a GPU (see
         :func:`genomap_fast.backends`); the placement is the CPU's either way.
@@ -70,7 +73,7 @@ def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver=
     See Also
     --------
     construct_genomap_returnT : the same, also returning the coupling.
-    Genomap : the estimator behind both (fit once, transform new cells).
+    genomap_fast.Genomap : the estimator behind both (fit once, transform new cells).
 
     Examples
     --------

@@ -135,7 +135,7 @@ class H5adMatrix:
     # -------------------------------------------------------------- file
     @property
     def element(self) -> str:
-        """Where the matrix sits in the file: "X" or "layers/<name>"."""
+        """The matrix's place in the file, "X" or "layers/<name>"."""
         return self._where
 
     def file(self):

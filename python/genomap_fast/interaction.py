@@ -92,7 +92,7 @@ def moments_from(partial):
 
 @dataclass
 class InteractionStats:
-    """The gene statistics of one pass over the cells (:func:`interaction_matrix`).
+    """The gene statistics of one pass over the cells (:func:`genomap_fast.interaction_matrix`).
 
     Attributes
     ----------

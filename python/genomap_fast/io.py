@@ -14,8 +14,9 @@ class Table:
 
     Attributes
     ----------
-    X : numpy.ndarray, scipy.sparse.csr_matrix or array on disk
-        Cells x genes values (on disk, read in row blocks, when read with ``backed=True``).
+    X : numpy.ndarray or scipy.sparse.csr_matrix
+        Cells x genes values; read with ``backed=True``, an array on disk (an ``.h5ad``
+        matrix or a zarr array) read in row blocks.
     obs_names : list of str
         One name per cell.
     var_names : list of str

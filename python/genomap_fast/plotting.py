@@ -140,7 +140,7 @@ def placement(pixel, rows: int, cols: int, gene_names=None, values=None, top: in
     Parameters
     ----------
     pixel : array-like of shape (n_genes,)
-        Flat pixel of each gene (:attr:`genomap_fast.Genomap.placement_`; -1: not placed).
+        Flat pixel of each gene (``Genomap.placement_``; -1: not placed).
     rows, cols : int
         Grid shape.
     gene_names : array-like of shape (n_genes,), optional

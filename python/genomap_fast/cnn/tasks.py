@@ -111,8 +111,10 @@ class GenoNetClassifier(_GenoNetBase):
         Training epochs.
     batch_size : int, default 128
         Cells per training batch.
-    lr, weight_decay : float, default 1e-3 and 1e-5
-        AdamW's learning rate and weight decay.
+    lr : float, default 1e-3
+        AdamW's learning rate.
+    weight_decay : float, default 1e-5
+        AdamW's weight decay.
     seed : int, default 0
         Seed of the network's initial weights and of the batches.
     device : str, optional
@@ -270,8 +272,10 @@ class GenoNetRegressor(_GenoNetBase):
         Training epochs.
     batch_size : int, default 128
         Cells per training batch.
-    lr, weight_decay : float, default 1e-3 and 1e-5
-        AdamW's learning rate and weight decay.
+    lr : float, default 1e-3
+        AdamW's learning rate.
+    weight_decay : float, default 1e-5
+        AdamW's weight decay.
     seed : int, default 0
         Seed of the network's initial weights and of the batches.
     device : str, optional
