@@ -566,7 +566,7 @@ SwapAnnealStats swap_anneal(const GWProblem& p, int64_t* assign, int64_t proposa
   // CS is stored in float32: half the bytes (at pbmc68k_reduced's 765 genes x 106 rings it then
   // fits a 512 KB L2), and a proposal's gain, summed from it in float (block_dot), only steers
   // the Metropolis choice; the objective kept is recomputed exactly in double at the end.
-  // Where the time went on pbmc68k_reduced (perf, before session 20): the proposal's C1[i, j]
+  // Where the time went on pbmc68k_reduced (perf, before these changes): the proposal's C1[i, j]
   // (a cache miss: now prefetched with the proposal drawn ahead, from a float copy of C1), the
   // RNG's divisions, then the accepted swaps' column updates (float, vectorised).
   constexpr int64_t kLane = 2;  // 4 and 8: fewer cache lines per accepted swap, but slower

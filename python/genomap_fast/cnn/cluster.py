@@ -25,7 +25,7 @@ def _modules():
     from .layers import PhaseConvTranspose2d
 
     class CompactAutoencoder(nn.Module):
-        """3x3 convolutions throughout (this package's first port)."""
+        """3x3 convolutions throughout (``architecture="compact"``)."""
 
         def __init__(self, rows, cols, n_dim, filters=(32, 64, 128)):
             super().__init__()
