@@ -245,6 +245,11 @@ def placement_dest(placement, genes: np.ndarray, n_genes_in: int) -> tuple[np.nd
     return dest, placement.rows * placement.cols / placement.n_genes
 
 
+def take_rows(X, rows: np.ndarray):
+    """Rows ``rows`` (a host int array) of a device matrix, as a device array of its library."""
+    return X[_to_device_like(X, np.asarray(rows, dtype=np.int64))]
+
+
 def column_variance(X) -> np.ndarray:
     """Per-column population variance (ddof=0) of a device matrix, as float64 on the host."""
     X = _float_device(X)

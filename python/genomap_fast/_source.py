@@ -40,8 +40,8 @@ class RowSource:
             raise ValueError(f"{name} has no genes (shape {shape})")
         self.shape = shape
         check_dtype(getattr(data, "dtype", np.float64), name)
-        self.obs_names = _checked_names(obs_names, shape[0], "cell names", name)
-        self.var_names = _checked_names(var_names, shape[1], "gene names", name)
+        self.obs_names = checked_names(obs_names, shape[0], "cell names", name)
+        self.var_names = checked_names(var_names, shape[1], "gene names", name)
 
     @property
     def is_dask(self) -> bool:
@@ -144,7 +144,7 @@ def as_source(X, layer: str | None = None, gene_names=None, name: str = "data") 
             raise ValueError("layer= is only meaningful for AnnData input")
         src = _from_array(X, name)
     if gene_names is not None:
-        src.var_names = _checked_names(gene_names, src.shape[1], "gene names", name)
+        src.var_names = checked_names(gene_names, src.shape[1], "gene names", name)
     return src
 
 
@@ -279,7 +279,7 @@ def _raise_not_finite(name, start, rows, row, gene, columns):
                      f"in rows {start}-{start + rows - 1})")
 
 
-def _checked_names(names, size, what, name):
+def checked_names(names, size, what, name):
     if names is None:
         return None
     if len(names) != size:

@@ -6,28 +6,30 @@ import os
 import struct
 import zipfile
 import zlib
+from contextlib import contextmanager
 
 import numpy as np
 
 from ._atomic import atomic_path
+from ._execution import execution_for
 from ._memory import check_fit_memory
-from ._source import all_finite, as_source, check_block
+from ._source import all_finite, check_block
 from ._validate import (
     NotFittedError,
     check_grid_shape,
     default_threads,
 )
 from .backends import resolve_device
-from .interaction import default_chunk_rows, gene_moments, interaction_matrix
+from .interaction import default_chunk_rows
 from .placement import (
-    FFT_MIN_PIXELS,
     GRID_METRICS,
     Placement,
+    check_multilevel,
     check_solver,
     make_grid,
-    solve_placement,
+    solve_on_grid,
 )
-from .raster import LAYOUTS, image_shape, rasterize
+from .raster import LAYOUTS, rasterize
 
 _FORMAT = "genomap_fast.Genomap/1"
 
@@ -38,12 +40,6 @@ def _check_int(value, name: str, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
-
-
-def _gpu_module():
-    from . import _gpu  # only with device="cuda": never imports cupy/torch by itself
-
-    return _gpu
 
 
 class Genomap:
@@ -217,8 +213,8 @@ class Genomap:
         self.chunk_size = chunk_size
         self.progress = progress
         self.standardize = bool(standardize)
-        if multilevel and grid_metric != "euclidean":
-            raise ValueError("multilevel placement needs grid_metric='euclidean'")
+        if multilevel:  # asked from the grid: has it coarse levels?
+            check_multilevel(make_grid(self.rows, self.cols, 1, grid_metric))
         self.multilevel = bool(multilevel)
         check_solver(solver, self.epsilon, self.multilevel, seed, restarts)
         self.solver = solver
@@ -229,7 +225,7 @@ class Genomap:
 
     @property
     def n_pixels(self) -> int:
-        """Pixels of a genomap: ``rows * cols``."""
+        """Number of pixels of a genomap (``rows * cols``)."""
         return self.rows * self.cols
 
     # ------------------------------------------------------------------ fit
@@ -285,30 +281,14 @@ class Genomap:
         >>> gm.n_genes_in_, gm.feature_names_in_[:3].tolist()
         (60, ['g0', 'g1', 'g2'])
         """
-        if self.device_ == "cuda" and _gpu_module().is_device_array(X):
-            return self._fit_device(X, gene_names)
-        src = as_source(X, layer, gene_names)
-        gene_names = src.var_names
+        run = execution_for(X, self.device_, layer, gene_names)  # where the fit runs
+        gene_names = run.var_names
         if sample is not None:
-            if not (isinstance(sample, (int, np.integer)) and 2 <= sample):
-                raise ValueError(f"sample must be an integer >= 2, got {sample!r}")
-            if sample < src.shape[0]:
-                rng = np.random.default_rng(random_state)
-                rows = np.sort(rng.choice(src.shape[0], int(sample), replace=False))
-                src = as_source(src.take(rows))
-        n_cells, n_genes = src.shape
+            run = run.sample(sample, random_state)
+        n_cells, n_genes = run.shape
         if n_cells < 2:
             raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
         nt = default_threads(self.num_threads)
-        data = src.data if src.is_dask else src
-        if src.is_dask:
-            from . import distributed
-
-            moments_of, stats_of = distributed.gene_moments, distributed.interaction_stats
-        else:
-            moments_of, stats_of = gene_moments, interaction_matrix
-            if self.device_ == "cuda":
-                stats_of = _gpu_module().interaction_matrix
         genes = None
         if n_genes > self.n_pixels:
             if self.select_genes != "variance":
@@ -318,64 +298,40 @@ class Genomap:
                     f"{self.n_pixels} most variable genes, or use a larger grid"
                 )
             # a cheap first pass picks the genes; only they are correlated in the second
-            _, var_all = moments_of(data, self.chunk_size)
+            var_all = run.gene_variance(self.chunk_size)
             genes = np.sort(np.argsort(-var_all, kind="stable")[: self.n_pixels])
         n_placed = n_genes if genes is None else genes.size
-        n_classes = (make_grid(self.rows, self.cols, n_placed, "radial").n_classes
-                     if self.grid_metric == "radial" else n_placed)
-        check_fit_memory(n_genes, n_placed, n_classes,
+        # the memory estimate asks the grid (its classes, whether it stores dense class costs)
+        grid = make_grid(self.rows, self.cols, n_placed, self.grid_metric)
+        check_fit_memory(n_genes, n_placed, grid.n_classes,
                          self.chunk_size or default_chunk_rows(n_placed),
                          f"fitting a {self.rows}x{self.cols} genomap of {n_placed} genes",
-                         dense_grid=not (self.grid_metric == "euclidean"
-                                         and n_placed >= FFT_MIN_PIXELS))
-        bar = self._bar(n_cells, "statistics")
+                         dense_grid=grid.stores_dense_cost)
+        with self._progress(n_cells, "statistics") as bar:
+            stats = run.statistics(self.chunk_size, nt, genes, bar)
+        placement = solve_on_grid(
+            stats.distance, grid, self.grid_metric, self.epsilon, self.max_iter,
+            refine_rounds=self.refine_rounds, num_threads=nt, multilevel=self.multilevel,
+            solver=self.solver, seed=self.seed, restarts=self.restarts,
+        )
+        genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
+        self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
+                         stats.n_cells, gene_names)
+        return self
+
+    @contextmanager
+    def _progress(self, total, desc):
+        """A progress bar of ``total`` cells (None without ``progress``), closed on exit."""
+        bar = None
+        if self.progress and total > 0:
+            from ._progress import progress_bar
+
+            bar = progress_bar(total=total, unit="cell", desc=desc)
         try:
-            stats = stats_of(data, self.chunk_size, nt, genes, progress=bar)
+            yield bar
         finally:
             if bar is not None:
                 bar.close()
-        placement = solve_placement(
-            stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
-            refine_rounds=self.refine_rounds, num_threads=nt, multilevel=self.multilevel,
-            solver=self.solver, seed=self.seed, restarts=self.restarts,
-        )
-        genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
-        self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
-                         stats.n_cells, gene_names)
-        return self
-
-    def _fit_device(self, X, gene_names=None) -> Genomap:
-        """fit for a device matrix (cupy array, CUDA torch tensor): statistics on the device."""
-        gpu = _gpu_module()
-        n_cells, n_genes = X.shape
-        if n_cells < 2:
-            raise ValueError(f"fit needs at least 2 cells to correlate genes, got {n_cells}")
-        genes = None
-        if n_genes > self.n_pixels:
-            if self.select_genes != "variance":
-                raise ValueError(
-                    f"X has {n_genes} genes but a {self.rows}x{self.cols} genomap has only "
-                    f"{self.n_pixels} pixels; pass select_genes='variance'")
-            var_all = gpu.column_variance(X)
-            genes = np.sort(np.argsort(-var_all, kind="stable")[: self.n_pixels])
-        nt = default_threads(self.num_threads)
-        stats = gpu.interaction_matrix(X, self.chunk_size, nt, genes)
-        placement = solve_placement(
-            stats.distance, self.rows, self.cols, self.grid_metric, self.epsilon, self.max_iter,
-            refine_rounds=self.refine_rounds, num_threads=nt, multilevel=self.multilevel,
-            solver=self.solver, seed=self.seed, restarts=self.restarts,
-        )
-        genes = np.arange(n_genes, dtype=np.int64) if genes is None else genes.astype(np.int64)
-        self._set_fitted(n_genes, genes, placement, stats.constant, stats.mean, stats.var,
-                         stats.n_cells, gene_names)
-        return self
-
-    def _bar(self, total, desc):
-        if not self.progress or total <= 0:
-            return None
-        from ._progress import progress_bar
-
-        return progress_bar(total=total, unit="cell", desc=desc)
 
     def _set_fitted(self, n_genes_in, genes, placement: Placement, constant, mean, var,
                     n_cells=0, gene_names=None):
@@ -503,41 +459,19 @@ class Genomap:
         layout = layout or self.layout
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-        if self.device_ == "cuda" and _gpu_module().is_device_array(X):
-            shape = image_shape(X.shape[0], self.rows, self.cols, layout)
-            return _gpu_module().transform_device(self, X, shape)
-        src = self._check_input(X, layer)
-        if src.is_dask:
-            from .distributed import transform_blocks
-
-            return transform_blocks(self, src.data, layout, batch_size)
-        shape = image_shape(src.shape[0], self.rows, self.cols, layout)
-        if out is None:
-            out = np.empty(shape, dtype=self.dtype)
-        elif out.shape != shape or out.dtype != self.dtype or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous {self.dtype} array of shape {shape}")
-        nt = default_threads(self.num_threads)
-        bar = self._bar(src.shape[0], "genomaps")
-        try:
-            for start, block in src.blocks(batch_size or self._batch_rows(), check=False):
-                self.rasterize_block(block, out[start : start + block.shape[0]], layout, nt, start)
-                if bar is not None:
-                    bar.update(block.shape[0])
-        finally:
-            if bar is not None:
-                bar.close()
-        return out
+        run = self._check_input(X, layer)  # where the transform runs
+        return run.images(self, layout, batch_size, out, default_threads(self.num_threads),
+                          self._progress)
 
     def _check_input(self, X, layer=None):
-        src = as_source(X, layer)
-        if src.shape[1] != self.n_genes_in_:
+        """The execution backend of X (:func:`genomap_fast._execution.execution_for`), X
+        checked for the fit's genes."""
+        run = execution_for(X, self.device_, layer)
+        if run.shape[1] != self.n_genes_in_:
             raise ValueError(
-                f"X has {src.shape[1]} genes but this Genomap was fitted on {self.n_genes_in_}"
+                f"X has {run.shape[1]} genes but this Genomap was fitted on {self.n_genes_in_}"
             )
-        return src
-
-    def _batch_rows(self) -> int:
-        return default_chunk_rows(max(self.n_genes_in_, self.n_pixels))
+        return run
 
     @property
     def scale_(self) -> np.ndarray:
@@ -553,6 +487,9 @@ class Genomap:
         """Rasterises one in-memory block of cells into ``out`` (a building block of
         :meth:`transform` and the stores).
 
+        With ``standardize``, the images are per-gene z-scores with the fit's ``mean_`` and
+        ``scale_``, computed for this block only.
+
         Parameters
         ----------
         block : numpy.ndarray or scipy.sparse.csr_matrix
@@ -565,9 +502,6 @@ class Genomap:
             Threads of the rasteriser.
         start : int, default 0
             Index of the block's first cell in the whole input (for error messages).
-
-        With ``standardize``, the images are per-gene z-scores with the fit's ``mean_`` and
-        ``scale_``, computed for this block only.
         """
         # Host blocks are rasterised on the CPU with device="cuda" too: the round trip through
         # the device costs more than the gather itself (benchmarks/results/test_gpu.md).
@@ -623,9 +557,9 @@ class Genomap:
         >>> import os, tempfile
         >>> from genomap_fast import Genomap
         >>> from genomap_fast.datasets import synthetic_counts
-        >>> from genomap_fast.store import open_images
-        >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
+        >>> X = synthetic_counts(n_cells=100, n_genes=60, seed=0)[0]
         >>> gm = Genomap(8, 8).fit(X)
+        >>> from genomap_fast.store import open_images
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     path = gm.write_zarr(os.path.join(tmp, "maps.zarr"), X)
         ...     open_images(path).shape
@@ -634,16 +568,12 @@ class Genomap:
         from .store import write_zarr
 
         self._check_fitted()
-        src = self._check_input(X, layer)
+        src = self._check_input(X, layer).src  # host data: the store reads its row blocks
         obs_names = src.obs_names if obs_names is None else obs_names
         if var_names is None:
             var_names = src.var_names if src.var_names is not None else self.feature_names_in_
-        bar = self._bar(src.shape[0], "genomaps -> zarr")
-        try:
+        with self._progress(src.shape[0], "genomaps -> zarr") as bar:
             return write_zarr(path, self, src, obs_names, var_names, batch_size, bar)
-        finally:
-            if bar is not None:
-                bar.close()
 
     def fit_transform(self, X, y=None, **kwargs) -> np.ndarray:
         """``fit(X)`` then ``transform(X, **kwargs)``: the genomaps of the fit's own cells.
@@ -744,9 +674,9 @@ class Genomap:
         >>> from genomap_fast import Genomap
         >>> from genomap_fast.datasets import synthetic_counts
         >>> X, _ = synthetic_counts(n_cells=100, n_genes=60, seed=0)
-        >>> gm = Genomap(8, 8).fit(X)
-        >>> copy = Genomap.from_state(*gm.to_state())
-        >>> bool((copy.transform(X) == gm.transform(X)).all())
+        >>> meta, arrays = Genomap(8, 8).fit(X).to_state()
+        >>> copy = Genomap.from_state(meta, arrays)
+        >>> bool((copy.transform(X) == Genomap(8, 8).fit(X).transform(X)).all())
         True
         """
         if meta.get("format") != _FORMAT:

@@ -15,14 +15,13 @@ from . import _core
 from ._blas import single_threaded_blas
 from ._validate import default_threads
 
-GRID_METRICS = ("radial", "euclidean")
 SOLVERS = ("exact", "anneal")
 ANNEAL_STARTS = ("auto", "exact", "entropic", "multilevel")
 # "auto": the multilevel start on euclidean grids from this many genes on (the exact iteration
 # there costs n x n assignments per step: 64x64 45 s, 100x100 over 20 minutes), else "exact"
 MULTILEVEL_START_GENES = 2048
 # Annealing schedules per start (keywords of _core.solve_gw_anneal), from benchmarks/
-# test_anneal.py and the tuning recorded in the README.
+# test_anneal.py and the tuning recorded in docs/changelog.md (the annealing entries).
 _SWAP_ANNEALING: dict[str, Any] = {"sa_t_start": 0.3, "sa_t_end": 0.003, "sa_neighbours": 24}
 ANNEAL_SCHEDULES: dict[str, dict[str, Any]] = {
     "exact": _SWAP_ANNEALING,
@@ -49,6 +48,16 @@ Metric = Union[str, FloatArray]  # a name in GRID_METRICS or a dense (n, n) pixe
 
 FFT_MIN_PIXELS = 256  # from here on FFT convolution beats BLAS for the euclidean products
 
+# The one table of grid metrics: name -> the C++ factory (rows, cols, n_used, fft). Everything
+# else about a grid (its classes, coarse levels for multilevel placement and starts, whether it
+# stores dense class costs: the memory estimate) is asked from the GridCost it returns.
+GRID_FACTORIES = {
+    "radial": lambda rows, cols, n_used, fft: _core.radial_grid(rows, cols, n_used),
+    "euclidean": lambda rows, cols, n_used, fft: _core.euclidean_grid(
+        rows, cols, n_used, fft=n_used >= FFT_MIN_PIXELS if fft is None else bool(fft)),
+}
+GRID_METRICS = tuple(GRID_FACTORIES)
+
 
 def make_grid(rows: int, cols: int, n_used: int, metric: Metric = "radial",
               fft: bool | None = None) -> _core.GridCost:
@@ -66,12 +75,18 @@ def make_grid(rows: int, cols: int, n_used: int, metric: Metric = "radial",
         if not np.allclose(C2, C2.T):
             raise ValueError("grid cost must be symmetric")
         return _core.dense_grid(C2, rows, cols)
-    if metric == "radial":
-        return _core.radial_grid(rows, cols, n_used)
-    if metric == "euclidean":
-        return _core.euclidean_grid(rows, cols, n_used,
-                                    fft=n_used >= FFT_MIN_PIXELS if fft is None else bool(fft))
-    raise ValueError(f"grid_metric must be one of {GRID_METRICS}, got {metric!r}")
+    if not isinstance(metric, str) or metric not in GRID_FACTORIES:
+        raise ValueError(f"grid_metric must be one of {GRID_METRICS}, got {metric!r}")
+    return GRID_FACTORIES[metric](rows, cols, n_used, fft)
+
+
+def check_multilevel(grid: _core.GridCost) -> None:
+    """Raises ValueError unless ``grid`` has coarse levels (multilevel placement needs them),
+    naming the metrics whose grids have them."""
+    if not grid.has_coarse_levels:
+        named = [m for m in GRID_METRICS if make_grid(1, 1, 1, m).has_coarse_levels]
+        raise ValueError("multilevel placement needs "
+                         + " or ".join(f"grid_metric={m!r}" for m in named))
 
 
 def pixel_distance_matrix(rows: int, cols: int, n_used: int, metric: str = "radial"
@@ -164,7 +179,8 @@ class PlacementResult:
     n_iter: int
     """GW steps (transport or Sinkhorn problems solved; both levels with multilevel)."""
     converged: bool
-    """Exact: an assignment repeated; entropic: the last change was within ``tol``."""
+    """Whether the iteration settled (with exact steps, an assignment repeated; with entropic
+    steps, the last change was within ``tol``)."""
     trace: FloatArray = field(default_factory=lambda: np.zeros(0))
     """(n_iter - converged,) float64, objective of each exact step's assignment (pixel level;
     empty when entropic)."""
@@ -255,8 +271,10 @@ def solve_placement(
         "exact" (the reference's fixed point, above) or "anneal": aims at the lowest objective
         instead (pair-swap descent and seeded simulated annealing from the exact fixed point);
         one gene per pixel, never worse than the exact fixed point.
-    seed, restarts : int, default 0 and 1
-        "anneal" only: the annealing seed and the number of independent runs (best kept).
+    seed : int, default 0
+        "anneal" only: the annealing seed (same seed, same placement).
+    restarts : int, default 1
+        "anneal" only: the number of independent runs (the best is kept).
     anneal_start : str, default "auto"
         "anneal" only: "exact", "entropic", "multilevel", or "auto" ("multilevel" on
         euclidean grids of 2,048 genes or more, else "exact").
@@ -291,17 +309,38 @@ def solve_placement(
     >>> entropic.pixel is None, entropic.class_coupling.shape[0]
     (True, 30)
     """
+    C1, _ = _checked_problem(C1, epsilon, max_iter, num_threads, solver, multilevel, seed,
+                             restarts, anneal_start)
+    return solve_on_grid(C1, make_grid(rows, cols, C1.shape[0], metric), metric, epsilon,
+                         max_iter, tol, refine_rounds, num_threads, multilevel, solver, seed,
+                         restarts, anneal_start)
+
+
+def _checked_problem(C1, epsilon, max_iter, num_threads, solver, multilevel, seed, restarts,
+                     anneal_start):
     nt = default_threads(num_threads)
     C1 = np.ascontiguousarray(C1, dtype=np.float64)
-    n = C1.shape[0]
     if not (np.isfinite(epsilon) and epsilon >= 0):
         raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
     if int(max_iter) < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter}")
     check_solver(solver, epsilon, multilevel, seed, restarts, anneal_start)
-    grid = make_grid(rows, cols, n, metric)
-    if multilevel and not (isinstance(metric, str) and metric == "euclidean"):
-        raise ValueError("multilevel placement needs grid_metric='euclidean'")
+    return C1, nt
+
+
+def solve_on_grid(C1: npt.ArrayLike, grid: _core.GridCost, metric: Metric = "radial",
+                  epsilon: float = 0.0, max_iter: int = 1000, tol: float = 1e-9,
+                  refine_rounds: int = 10, num_threads: int | None = None,
+                  multilevel: bool = False, solver: str = "exact", seed: int = 0,
+                  restarts: int = 1, anneal_start: str = "auto") -> PlacementResult:
+    """:func:`solve_placement` on a grid already made by :func:`make_grid` for ``metric``
+    over the first ``len(C1)`` pixels (the estimator asks that grid for its memory estimate
+    before the statistics, then solves on it)."""
+    C1, nt = _checked_problem(C1, epsilon, max_iter, num_threads, solver, multilevel, seed,
+                              restarts, anneal_start)
+    rows, cols = grid.rows, grid.cols
+    if multilevel:
+        check_multilevel(grid)
     if solver == "anneal":
         with single_threaded_blas():
             a = solve_anneal(C1, grid, seed=seed, restarts=restarts, start=anneal_start,
@@ -407,8 +446,8 @@ def one_gene_per_class(grid: _core.GridCost) -> bool:
 
 
 def anneal_start_for(grid: _core.GridCost) -> str:
-    """The start "auto" picks: "multilevel" on a euclidean grid of MULTILEVEL_START_GENES genes
-    or more (one class per pixel), else "exact"."""
-    if grid.metric == "euclidean" and grid.n_classes >= MULTILEVEL_START_GENES:
+    """The start "auto" picks: "multilevel" on a grid with coarse levels (euclidean) of
+    MULTILEVEL_START_GENES classes or more, else "exact"."""
+    if grid.has_coarse_levels and grid.n_classes >= MULTILEVEL_START_GENES:
         return "multilevel"
     return "exact"
