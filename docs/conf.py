@@ -85,8 +85,8 @@ nitpick_ignore_regex = [
     # shapes and sizes in docstring types: "ndarray of shape (n_cells, n_genes)"
     (r"py:class", r"shape|n_[a-z_]+|[0-9]+|rows|cols|n|k|d|m|cells|genes|batch|"
                   r"used pixels|[a-z_]+ \* [a-z_]+"),
-    # literal values ("radial", 'nchw') and defaults ("int, default 32")
-    (r"py:class", r"[\"'].*[\"']|default .*"),
+    # literal values ("radial", 'nchw', {"compact", "reference"}) and defaults ("int, default 32")
+    (r"py:class", r"\{?[\"'].*[\"']\}?|default .*"),
 ]
 # the C++ core's classes appear in signatures; they are documented with the functions that
 # return them, not as pages of their own
