@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._codecs import image_compressor
 from ._source import check_block
 from .interaction import (
     block_accumulator,
@@ -237,8 +238,6 @@ def write_images(genomap, X, group, component, chunks):
     ...     g["images"].shape
     (200, 1, 8, 8)
     """
-    from .store import image_compressor
-
     _, da = _dask()
     images = transform_blocks(genomap, X.rechunk({0: chunks[0] * 8}), "nchw")
     target = group.create_array(component, shape=images.shape, chunks=chunks, dtype="float32",

@@ -16,6 +16,7 @@ import shutil
 import numpy as np
 
 from ._atomic import partial_path, remove_stale_partials
+from ._codecs import IMAGE_LEVEL, image_compressor  # noqa: F401  (the store's codec, here too)
 
 FORMAT = "genomap_fast.store/1"
 NAME_CHUNK = 1 << 16  # names copied per step (an atlas has millions; a file's are read lazily)
@@ -51,29 +52,6 @@ def chunk_cells(rows: int, cols: int, target_bytes: int = 1 << 21) -> int:
     512
     """
     return max(1, target_bytes // (rows * cols * 4))
-
-
-IMAGE_LEVEL = 0  # zstd level of the images (zarr's default codec, pinned so stores do not drift)
-
-
-def image_compressor():
-    """The codec of a store's ``images``.
-
-    Returns
-    -------
-    zarr.codecs.ZstdCodec
-        zstd, zarr's default for numeric arrays, at a pinned level, with the zstd frame checksum
-        on (a damaged chunk fails to decode instead of giving other values).
-
-    Examples
-    --------
-    >>> from genomap_fast.store import image_compressor
-    >>> image_compressor().checksum
-    True
-    """
-    from zarr.codecs import ZstdCodec
-
-    return ZstdCodec(level=IMAGE_LEVEL, checksum=True)
 
 
 class ChunkWriter:
