@@ -448,11 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     vis.add_argument("--maxiter", type=int, default=300)
     traj = sub.add_parser(
         "traj", help="2-D trajectory embedding (genoTraj) of every cell",
-        description="Example: genomap-fast traj cells.h5ad -o trajectory.csv --clusters 33",
+        description="Example: genomap-fast traj cells.h5ad -o trajectory.csv",
     )
     traj.add_argument("input", help="cells (same formats as construct)")
     traj.add_argument("-o", "--output", required=True, help="CSV: cell, x, y")
-    traj.add_argument("--clusters", type=int, default=33, help="cell states (default 33)")
+    traj.add_argument("--clusters", type=int, default=None,
+                      help="cell states (default: estimated; the reference uses 33)")
     traj.add_argument("--pretrain-epochs", type=int, default=100)
     traj.add_argument("--maxiter", type=int, default=300)
     traj.set_defaults(func=_traj)

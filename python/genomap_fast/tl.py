@@ -184,7 +184,7 @@ def genovis(adata, n_clusters: int | None = None, rows: int = 32, cols: int = 32
     return adata if copy else None
 
 
-def genotraj(adata, n_clusters: int = 33, rows: int = 32, cols: int = 32,
+def genotraj(adata, n_clusters: int | None = None, rows: int = 32, cols: int = 32,
              key_added: str = "genotraj", layer: str | None = None, use_raw: bool = False,
              copy: bool = False, **kwargs):
     """genoTraj on ``adata``: a 2-D trajectory embedding, scanpy-style.
@@ -193,8 +193,9 @@ def genotraj(adata, n_clusters: int = 33, rows: int = 32, cols: int = 32,
     ----------
     adata : anndata.AnnData
         Cells x genes.
-    n_clusters : int or None, default 33
-        Number of states (the reference's default); None estimates it.
+    n_clusters : int or None, default None
+        Number of states; None estimates it (the reference's default is 33: see
+        :func:`genomap_fast.cnn.genoTraj` for why it is not the default here).
     rows, cols : int, default 32
         Grid shape of the genomaps.
     key_added : str, default "genotraj"
@@ -230,7 +231,8 @@ def genotraj(adata, n_clusters: int = 33, rows: int = 32, cols: int = 32,
     adata = adata.copy() if copy else adata
     adata.obsm[f"X_{key_added}"] = genoTraj(_source(adata, layer, use_raw), n_clusters=n_clusters,
                                             rowNum=rows, colNum=cols, **kwargs)
-    adata.uns[key_added] = {"rows": rows, "cols": cols, "n_clusters": n_clusters}
+    adata.uns[key_added] = {"rows": rows, "cols": cols,
+                            "n_clusters": -1 if n_clusters is None else int(n_clusters)}
     return adata if copy else None
 
 

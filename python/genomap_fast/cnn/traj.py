@@ -90,27 +90,30 @@ def class_discriminative_projection(K: np.ndarray, labels: np.ndarray, n_compone
     return (K @ W)[:, :n_components]
 
 
-def genoTraj(data, n_clusters=33, colNum=32, rowNum=32, batch_size=64, verbose=0,
-             pretrain_epochs=100, maxiter=300, seed=0, **kwargs):
+def genoTraj(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=0,
+             pretrain_epochs=100, maxiter=300, seed=0, architecture="compact", **kwargs):
     """Trajectory embedding of the cells, as genomap 1.3.6's genoTraj.
 
     ``n_clusters`` states from deep embedded clustering of the genomaps (:class:`GenoDEC`),
     then the class-discriminative projection of the cells' distances to the states and PHATE.
-    ``n_clusters=None`` estimates the number of states (Louvain on a kNN graph): measured better
-    than the reference's default of 33 on a real embryo time course and on a DLA tree (see
-    :doc:`/guide/genotraj` and the trajectory benchmarks); 33 stays the default for
-    compatibility.
+    The defaults differ from the reference's (33 states, its ConvIDEC network): the number of
+    states is estimated (Louvain on a kNN graph) and the compact autoencoder is used, chosen by
+    measurement on two DLA trees and a real embryo time course (3 seeds each; see
+    :doc:`/guide/genotraj`). Pass ``n_clusters=33, architecture="reference"`` for the
+    reference's settings.
 
     Parameters
     ----------
     data : array-like
         Cells x genes (ndarray, scipy.sparse, DataFrame, AnnData).
     n_clusters : int or None
-        Number of states; None estimates it.
+        Number of states; None (default) estimates it.
     colNum, rowNum : int
         Grid shape.
     batch_size, pretrain_epochs, maxiter, seed
         As for :class:`GenoDEC`.
+    architecture : {"compact", "reference"}
+        The autoencoder (see :class:`GenoDEC`); "compact" by default here.
     verbose : int
         Progress bars when non-zero.
     **kwargs
@@ -136,7 +139,7 @@ def genoTraj(data, n_clusters=33, colNum=32, rowNum=32, batch_size=64, verbose=0
     Xd = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
     dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, batch_size=batch_size,
                   pretrain_epochs=pretrain_epochs, maxiter=maxiter, seed=seed,
-                  progress=bool(verbose), **kwargs).fit(Xd)
+                  progress=bool(verbose), architecture=architecture, **kwargs).fit(Xd)
     sd = Xd.std(0, ddof=1)
     Z = (Xd - Xd.mean(0)) / np.where(sd > 0, sd, 1.0)
     return trajectory_from_clusters(Z, dec.labels_, seed)
