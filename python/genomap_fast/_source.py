@@ -17,8 +17,11 @@ import scipy.sparse as sp
 
 
 class RowSource:
-    """A (cells, genes) matrix read in row blocks.
+    """A (cells, genes) matrix and its names: the package's one "matrix plus names" type, made
+    by ``genomap_fast._source.as_source`` for every entry point and returned by
+    :func:`genomap_fast.io.read_table` (``genomap_fast.io.Table`` is this class).
 
+    ``data`` (also ``X``): the matrix where it lives (in memory, on disk or a dask array).
     ``block(start, stop, columns=None)`` -> float ndarray (C order) or canonical CSR matrix of
     rows ``start:stop`` (optionally only ``columns``), checked for NaN/inf with its row range.
     ``obs_names`` / ``var_names``: names when the input carries them (AnnData, DataFrame, .h5ad
@@ -32,16 +35,19 @@ class RowSource:
         self.name = name
         self.lazy = lazy
         shape = tuple(int(s) for s in data.shape)
-        if len(shape) != 2:
-            raise ValueError(f"{name} must be 2-D (cells x genes), got shape {shape}")
+        check_matrix(shape, getattr(data, "dtype", np.float64), name)
         if shape[0] == 0:
             raise ValueError(f"{name} has no cells (shape {shape})")
         if shape[1] == 0:
             raise ValueError(f"{name} has no genes (shape {shape})")
         self.shape = shape
-        check_dtype(getattr(data, "dtype", np.float64), name)
         self.obs_names = checked_names(obs_names, shape[0], "cell names", name)
         self.var_names = checked_names(var_names, shape[1], "gene names", name)
+
+    @property
+    def X(self):
+        """The matrix (``data``), as AnnData calls it."""
+        return self.data
 
     @property
     def is_dask(self) -> bool:
@@ -121,7 +127,8 @@ class RowSource:
                 yield start, block
 
 
-def as_source(X, layer: str | None = None, gene_names=None, name: str = "data") -> RowSource:
+def as_source(X, layer: str | None = None, gene_names=None, name: str = "data",
+              cell_names=None) -> RowSource:
     """Wraps any supported input as a :class:`RowSource` without reading it whole.
 
     Accepted: ndarray (any real dtype, any memory layout), scipy.sparse (CSC/COO are converted
@@ -129,7 +136,8 @@ def as_source(X, layer: str | None = None, gene_names=None, name: str = "data") 
     ``layers[layer]``; ``var_names`` and ``obs_names`` kept), a path to an ``.h5ad`` file (read
     in row blocks with h5py, names by chunk, ``obs`` never read whole; see
     :mod:`genomap_fast.h5ad`), zarr and h5py arrays, and dask arrays (dense or with
-    scipy.sparse chunks). ``gene_names`` (genes,) overrides the input's gene names.
+    scipy.sparse chunks). ``gene_names`` (genes,) and ``cell_names`` (cells,) override the
+    input's names.
     """
     if isinstance(X, RowSource):
         src = X
@@ -145,6 +153,8 @@ def as_source(X, layer: str | None = None, gene_names=None, name: str = "data") 
         src = _from_array(X, name)
     if gene_names is not None:
         src.var_names = checked_names(gene_names, src.shape[1], "gene names", name)
+    if cell_names is not None:
+        src.obs_names = checked_names(cell_names, src.shape[0], "cell names", name)
     return src
 
 
@@ -154,10 +164,15 @@ def as_matrix(X, name: str = "data", layer: str | None = None):
     return as_source(X, layer, name=name).to_memory()
 
 
-def check_dtype(dtype, name: str = "data") -> None:
+def check_matrix(shape, dtype, name: str = "data", what: str = "") -> None:
+    """The one dtype and shape check of a matrix (a source, or ``what="block"`` one of its row
+    blocks): a real numeric dtype (TypeError), 2-D (ValueError)."""
     dtype = np.dtype(dtype)
     if dtype.kind not in "biuf":
         raise TypeError(f"{name} has dtype {dtype}; expected a real numeric dtype")
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be 2-D (cells x genes), got a {len(shape)}-D "
+                         f"{what or 'array'} of shape {tuple(shape)}")
 
 
 def check_block(raw, start: int, name: str = "data", columns=None, check: bool = True):
@@ -166,8 +181,10 @@ def check_block(raw, start: int, name: str = "data", columns=None, check: bool =
     ``columns`` keeps only those genes (gene numbers in messages stay the input's)."""
     if hasattr(raw, "to_memory"):  # anndata backed sparse slice
         raw = raw.to_memory()
+    if not sp.issparse(raw):
+        raw = np.asarray(raw)
+    check_matrix(raw.shape, raw.dtype, name, "block")
     if sp.issparse(raw):
-        check_dtype(raw.dtype, name)
         check_sparse_structure(raw, name, start)
         block = raw.tocsr()
         if columns is not None:
@@ -184,10 +201,7 @@ def check_block(raw, start: int, name: str = "data", columns=None, check: bool =
             gene = int(block.indices[p])
             _raise_not_finite(name, start, block.shape[0], row, gene, columns)
         return block
-    block = np.asarray(raw)
-    check_dtype(block.dtype, name)
-    if block.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (cells x genes), got a {block.ndim}-D block")
+    block = raw
     if columns is not None:
         block = block[:, columns]
     if block.dtype.kind != "f" or block.dtype.itemsize not in (4, 8):
@@ -304,20 +318,35 @@ def _from_path(path, layer, name):
     if not path.endswith(".h5ad"):
         raise ValueError(f"{path}: only .h5ad paths are read directly; use "
                          f"genomap_fast.io.read_table for other formats")
+    return read_h5ad(path, layer, backed=True, name=name)
+
+
+def read_h5ad(path, layer: str | None = None, backed: bool = True,
+              name: str = "data") -> RowSource:
+    """The one ``.h5ad`` reader: X (or ``layers[layer]``) of the file and its names.
+
+    ``backed``: streamed with h5py (:class:`genomap_fast.h5ad.H5adMatrix`: rows and names by
+    block, ``obs`` never read whole), or, for an encoding only anndata reads, a backed AnnData;
+    else read into memory by anndata. A file that cannot be read is a ValueError naming it.
+    """
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
-    from .h5ad import H5adMatrix, UnsupportedH5ad
-
-    try:  # streamed with h5py: rows and names by block, obs never read whole
-        return _from_h5ad_matrix(H5adMatrix(path, layer), None, name)
-    except UnsupportedH5ad:  # an encoding only anndata reads
-        import anndata
+    if backed:
+        from .h5ad import H5adMatrix, UnsupportedH5ad
 
         try:
-            adata = anndata.read_h5ad(path, backed="r")
-        except Exception as err:
-            raise ValueError(f"{path} is not a readable .h5ad file: {err}") from err
-    return _from_anndata(adata, layer, name)
+            return _from_h5ad_matrix(H5adMatrix(path, layer), None, name)
+        except UnsupportedH5ad:  # an encoding only anndata reads
+            pass
+    import anndata
+
+    try:
+        adata = anndata.read_h5ad(path, backed="r" if backed else None)
+    except Exception as err:  # anndata and h5py raise many kinds of errors
+        raise ValueError(f"cannot read {path}: not a readable .h5ad file "
+                         f"({type(err).__name__}: {err})") from err
+    return _from_anndata(adata, layer, name, what=path)
 
 
 def _from_h5ad_matrix(X, layer, name):
@@ -327,15 +356,16 @@ def _from_h5ad_matrix(X, layer, name):
     return RowSource(X, name, X.obs_names, X.var_names, lazy=True)
 
 
-def _from_anndata(adata, layer, name):
+def _from_anndata(adata, layer, name, what="AnnData"):
+    """An AnnData's X or layer (``what`` names it in errors: "AnnData" or its file)."""
     if layer is not None:
         if layer not in adata.layers:
-            raise ValueError(f"AnnData has no layer {layer!r} (layers: {list(adata.layers)})")
+            raise ValueError(f"{what} has no layer {layer!r} (layers: {list(adata.layers)})")
         data = adata.layers[layer]
     else:
         data = adata.X
     if data is None:
-        raise ValueError("AnnData has no X; pass layer=")
+        raise ValueError(f"{what} has no expression matrix X; pass layer=")
     obs, var = adata.obs_names, adata.var_names  # pandas Index: converted block by block
     if getattr(adata, "isbacked", False) and layer is None:
         _check_backed_indptr(data, name)
@@ -373,25 +403,18 @@ def _from_array(X, name, obs=None, var=None):
     if is_dask(X) or _is_lazy_array(X):
         return RowSource(X, name, obs, var, lazy=True)
     if sp.issparse(X):
-        if X.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (cells x genes)")
-        check_dtype(X.dtype, name)
+        src = RowSource(X, name, obs, var)  # shape, dtype and names checked
         check_sparse_structure(X, name)  # before scipy's own code reads it
         if X.format != "csr":
-            X = sp.csr_matrix(X)
-        return RowSource(X, name, obs, var)
+            src.data = sp.csr_matrix(X)
+        return src
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # DataFrame
         var = np.asarray(list(map(str, X.columns))) if var is None else var
         obs = np.asarray(list(map(str, X.index))) if obs is None else obs
         X = X.to_numpy()
     elif hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # other pandas objects
         X = X.to_numpy()
-    X = np.asarray(X)
-    check_dtype(X.dtype, name)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (cells x genes), got {X.ndim}-D with shape "
-                         f"{X.shape}")
-    return RowSource(X, name, obs, var)
+    return RowSource(np.asarray(X), name, obs, var)
 
 
 def _is_lazy_array(X) -> bool:

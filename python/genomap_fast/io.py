@@ -2,34 +2,28 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._source import RowSource, as_source, read_h5ad
 
-@dataclass
-class Table:
-    """An expression table read by :func:`read_table`.
-
-    Attributes
-    ----------
-    X : numpy.ndarray or scipy.sparse.csr_matrix
-        Cells x genes values; read with ``backed=True``, an array on disk (an ``.h5ad``
-        matrix or a zarr array) read in row blocks.
-    obs_names : list of str
-        One name per cell.
-    var_names : list of str
-        One name per gene.
-    """
-
-    X: object
-    obs_names: list
-    var_names: list
+# An expression table read by read_table: the package's one "matrix plus names" type.
+# ``X`` (cells x genes values: numpy.ndarray or scipy.sparse.csr_matrix; read with
+# ``backed=True``, an array on disk, an ``.h5ad`` matrix or a zarr array, read in row blocks),
+# ``obs_names`` and ``var_names`` (one name per cell, per gene).
+Table = RowSource
 
 
 def _names(prefix, n):
     return [f"{prefix}{i}" for i in range(n)]
+
+
+def _table(X, path, obs=None, var=None) -> Table:
+    """X with its names (generated ``cell0``... and ``gene0``... where the file has none)."""
+    obs = _names("cell", X.shape[0]) if obs is None else obs
+    var = _names("gene", X.shape[1]) if var is None else var
+    return as_source(X, gene_names=var, name=path, cell_names=obs)
 
 
 def read_table(path, layer: str | None = None, backed: bool = False) -> Table:
@@ -86,7 +80,12 @@ def read_table(path, layer: str | None = None, backed: bool = False) -> Table:
     lower = path.lower().rstrip("/")
     try:
         if lower.endswith(".h5ad"):
-            return _read_h5ad(path, layer, backed)
+            table = read_h5ad(path, layer, backed, name=path)
+            for attr in ("obs_names", "var_names"):  # an AnnData's index: a list of str
+                names = getattr(table, attr)
+                if hasattr(names, "to_numpy"):  # (a file's lazily read names stay lazy)
+                    setattr(table, attr, list(map(str, names)))
+            return table
         if layer is not None:
             raise ValueError("--layer only applies to .h5ad input")
         if os.path.isdir(path) and not lower.endswith(".zarr"):
@@ -94,17 +93,14 @@ def read_table(path, layer: str | None = None, backed: bool = False) -> Table:
         if lower.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")):
             return _read_delimited(path)
         if lower.endswith(".npy"):
-            X = np.load(path, allow_pickle=False)
-            return Table(X, _names("cell", X.shape[0]), _names("gene", X.shape[1]))
+            return _table(np.load(path, allow_pickle=False), path)
         if lower.endswith(".npz"):
-            X = sp.load_npz(path).tocsr()
-            return Table(X, _names("cell", X.shape[0]), _names("gene", X.shape[1]))
+            return _table(sp.load_npz(path).tocsr(), path)
         if lower.endswith(".zarr"):
             import zarr
 
             X = zarr.open_array(path, mode="r")
-            X = X if backed else np.asarray(X[...])
-            return Table(X, _names("cell", X.shape[0]), _names("gene", X.shape[1]))
+            return _table(X if backed else np.asarray(X[...]), path)
     except (FileNotFoundError, ValueError):
         raise
     except Exception as err:  # the underlying readers raise many kinds of errors
@@ -113,29 +109,6 @@ def read_table(path, layer: str | None = None, backed: bool = False) -> Table:
         f"unknown input format for {path}: expected .h5ad, .csv, .tsv, a 10x .mtx directory, "
         f".npy, .npz or .zarr"
     )
-
-
-def _read_h5ad(path, layer, backed=False):
-    if backed:  # streamed with h5py (genomap_fast.h5ad): X by row block, names by chunk
-        from .h5ad import H5adMatrix, UnsupportedH5ad
-
-        try:
-            X = H5adMatrix(path, layer)
-            return Table(X, X.obs_names, X.var_names)
-        except UnsupportedH5ad:
-            pass  # an encoding only anndata reads
-    import anndata
-
-    adata = anndata.read_h5ad(path, backed="r" if backed else None)
-    if layer is None:
-        X = adata.X
-    elif layer in adata.layers:
-        X = adata.layers[layer]
-    else:
-        raise ValueError(f"{path} has no layer {layer!r} (layers: {list(adata.layers)})")
-    if X is None:
-        raise ValueError(f"{path} has no expression matrix X")
-    return Table(X, list(map(str, adata.obs_names)), list(map(str, adata.var_names)))
 
 
 def _read_delimited(path):
@@ -163,8 +136,8 @@ def _read_delimited(path):
         raise ValueError(f"{path} has non-numeric values: {err}") from err
     cols = raw.iloc[0, 1:] if has_index else raw.iloc[0]
     var = list(map(str, cols)) if has_header else _names("gene", X.shape[1])
-    obs = list(map(str, body.iloc[:, 0])) if has_index else _names("cell", X.shape[0])
-    return Table(X, obs, var)
+    obs = list(map(str, body.iloc[:, 0])) if has_index else None
+    return _table(X, path, obs, var)
 
 
 def _read_10x(path):
@@ -201,4 +174,4 @@ def _read_10x(path):
     obs = lines(cells, 0) or _names("cell", X.shape[0])
     if len(var) != X.shape[1] or len(obs) != X.shape[0]:
         raise ValueError(f"{path}: names do not match the matrix shape {X.shape}")
-    return Table(X, obs, var)
+    return _table(X, path, obs, var)
