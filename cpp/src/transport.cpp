@@ -107,6 +107,273 @@ GENOMAP_CLONES void min_row_update(int64_t D, const double* ck, double base, dou
   }
 }
 
+// The state of one solve: the rows placed so far, the class loads and potentials.
+struct Placement {
+  const double* cost;
+  int64_t n, D;
+  const int64_t* capacity;
+  int64_t* assign;
+  std::vector<double>& v;
+  std::vector<int64_t> load;
+  Members members;
+  std::vector<int64_t> unassigned;
+  TransportStats stats;
+  Placement(const double* cost_, int64_t n_, int64_t D_, const int64_t* capacity_,
+            int64_t* assign_, std::vector<double>& v_)
+      : cost(cost_), n(n_), D(D_), capacity(capacity_), assign(assign_), v(v_), load(D_, 0),
+        members(n_, D_) {}
+  void place(int64_t i, int64_t d) {
+    assign[i] = d;
+    load[d]++;
+    members.add(i, d);
+  }
+  void leave_open(int64_t i) {
+    assign[i] = -1;
+    unassigned.push_back(i);
+  }
+};
+
+// Cold start: column reduction (every class gets a zero reduced cost somewhere).
+void column_reduction(const double* cost, int64_t n, int64_t D, std::vector<double>& v) {
+  v.assign(D, std::numeric_limits<double>::infinity());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t d = 0; d < D; ++d) v[d] = std::min(v[d], cost[i * D + d]);
+}
+
+// Whether `previous` is a feasible assignment worth starting from. With one pixel per class
+// (D == n) fitting it costs n^2 per round and almost never converges (most genes move between
+// GW steps), so only classes of many pixels use it.
+bool usable_previous(const int64_t* previous, int64_t n, int64_t D, const int64_t* capacity) {
+  if (previous == nullptr || D >= n) return false;
+  std::vector<int64_t> count(D, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    if (previous[i] < 0 || previous[i] >= D) return false;
+    count[previous[i]]++;
+  }
+  return count == std::vector<int64_t>(capacity, capacity + D);
+}
+
+// Fits the potentials to the previous assignment: it is optimal iff v[e] <= v[c] + M[c][e] for
+// all classes (M[c][e] = min over rows k of c of cost[k][e] - cost[k][c]); Bellman-Ford rounds
+// from the warm potentials find such v when it exists. Leaves v unchanged and returns false
+// when they do not converge (the previous assignment is far from optimal).
+bool fit_potentials(const double* cost, int64_t n, int64_t D, const int64_t* previous,
+                    std::vector<double>& v) {
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<int64_t>> rows(D);
+  for (int64_t i = 0; i < n; ++i) rows[previous[i]].push_back(i);
+  const bool store = D < n;  // with one row per class, M's rows are read off the costs
+  std::vector<double> M(store ? D * D : 0, inf), mbuf(store ? 0 : D);
+  for (int64_t c = 0; c < D && store; ++c) {
+    double* m = M.data() + c * D;
+    for (int64_t k : rows[c]) {
+      const double* ck = cost + k * D;
+      for (int64_t e = 0; e < D; ++e) m[e] = std::min(m[e], ck[e] - ck[c]);
+    }
+  }
+  auto mrow = [&](int64_t c) -> const double* {
+    if (store) return M.data() + c * D;
+    const double* ck = cost + rows[c][0] * D;
+    for (int64_t e = 0; e < D; ++e) mbuf[e] = ck[e] - ck[c];
+    return mbuf.data();
+  };
+  const std::vector<double> v_start = v;
+  bool converged = false;
+  for (int round = 0; round < 30 && !converged; ++round) {
+    bool changed = false;
+    for (int64_t c = 0; c < D; ++c) {
+      const double* m = mrow(c);
+      const double vc = v[c];
+      for (int64_t e = 0; e < D; ++e) {
+        const double cand = vc + m[e];
+        if (cand < v[e]) {
+          v[e] = cand;
+          changed = true;
+        }
+      }
+    }
+    converged = !changed;
+  }
+  if (!converged) v = v_start;
+  return converged;
+}
+
+// Keeps each row whose previous class is still a best reduced class (a tight edge, up to
+// rounding in the potentials); leaves the rest open.
+void keep_tight_rows(Placement& P, const int64_t* previous) {
+  const int64_t D = P.D;
+  for (int64_t i = 0; i < P.n; ++i) {
+    const double* c = P.cost + i * D;
+    const int64_t g = previous[i];
+    const double mine = c[g] - P.v[g];
+    const double slack = 1e-12 * (std::fabs(c[g]) + std::fabs(P.v[g]));
+    bool tight = true;
+    for (int64_t e = 0; e < D && tight; ++e) tight = c[e] - P.v[e] >= mine - slack;
+    if (tight) {
+      P.place(i, g);
+      P.stats.n_kept++;
+    } else {
+      P.leave_open(i);
+    }
+  }
+}
+
+// Greedy phase: a row takes its best reduced class if that class has room (tight edge).
+void place_greedily(Placement& P) {
+  const int64_t D = P.D;
+  for (int64_t i = 0; i < P.n; ++i) {
+    const double* c = P.cost + i * D;
+    int64_t best = 0;
+    double bv = c[0] - P.v[0];
+    for (int64_t d = 1; d < D; ++d) {
+      const double r = c[d] - P.v[d];
+      if (r < bv) {
+        bv = r;
+        best = d;
+      }
+    }
+    if (P.load[best] < P.capacity[best]) {
+      P.place(i, best);
+      P.stats.n_greedy++;
+    } else {
+      P.leave_open(i);
+    }
+  }
+}
+
+// Shortest augmenting paths over the class nodes, one per open row.
+class PathSearch {
+ public:
+  explicit PathSearch(Placement& P)
+      : P_(P), D_(P.D), cached_(P.D < P.n), W_(cached_ ? D_ * D_ : 0), dist_(D_), key_(D_),
+        bmin_((D_ + kBlock - 1) / kBlock), pred_(D_), is_free_(D_) {
+    if (cached_ && !P.unassigned.empty())
+      for (int64_t d = 0; d < D_; ++d) rebuild(d);
+  }
+  void route(int64_t s);
+
+ private:
+  // W[d][e] = min over rows k of class d of (cost[k][e] - cost[k][d]): the cheapest way to
+  // move one row out of d into e (raw costs; potentials are added at use). Cached per class
+  // and rebuilt only for classes whose members change, so a Dijkstra scan costs O(D), not
+  // O(|d| D). With unit capacities a class has one row and its cost row is used directly.
+  void rebuild(int64_t d) {
+    double* w = W_.data() + d * D_;
+    std::fill(w, w + D_, std::numeric_limits<double>::infinity());
+    for (int64_t k : P_.members.rows[d]) min_row_update(D_, P_.cost + k * D_, P_.cost[k * D_ + d], w);
+  }
+  // The row of class c that realises W[c][e] (first in member order, as the scan saw it).
+  int64_t mover(int64_t c, int64_t e) const {
+    int64_t arg = -1;
+    double bv = std::numeric_limits<double>::infinity();
+    for (int64_t k : P_.members.rows[c]) {
+      const double val = P_.cost[k * D_ + e] - P_.cost[k * D_ + c];
+      if (val < bv) {
+        bv = val;
+        arg = k;
+      }
+    }
+    return arg;
+  }
+  // Relaxation from scanned class b adds base(b) + w_b[e] - v[e]; with one row per class w_b
+  // is that row's costs and the base is less its current cost.
+  const double* relax_source(int64_t b, double db, double& base) const {
+    if (cached_) {
+      base = db + P_.v[b];
+      return W_.data() + b * D_;
+    }
+    const double* ck = P_.cost + P_.members.rows[b][0] * D_;
+    base = db + P_.v[b] - ck[b];
+    return ck;
+  }
+  int64_t dijkstra(const double* cs, double& dt);
+  int64_t find_pred(const double* cs, int64_t e, double final_key) const;
+  void augment(int64_t s, int64_t target);
+
+  Placement& P_;
+  int64_t D_;
+  bool cached_;
+  std::vector<double> W_, dist_, key_, bmin_;
+  std::vector<int64_t> pred_;  // class the shortest path enters from (-1: the source row)
+  std::vector<uint8_t> is_free_;
+  std::vector<int64_t> scanned_list_, path_;
+};
+
+// Dijkstra from the source row (costs cs) to the closest class with room: its distance dt.
+int64_t PathSearch::dijkstra(const double* cs, double& dt) {
+  const double inf = std::numeric_limits<double>::infinity();
+  scanned_list_.clear();
+  // The source row is the first relaxation (base 0, its own costs) from keys at +inf.
+  for (int64_t e = 0; e < D_; ++e) is_free_[e] = P_.load[e] < P_.capacity[e];
+  std::fill(key_.begin(), key_.end(), inf);
+  double mn = relax_classes(D_, 0.0, cs, P_.v.data(), key_.data(), bmin_.data());
+  int64_t best;
+  while (true) {
+    // Closest unscanned class; on ties prefer one with room, then the lowest index.
+    best = closest_class(D_, mn, key_.data(), bmin_.data(), is_free_.data());
+    if (is_free_[best]) break;
+    const int64_t b = best;
+    const double db = mn;
+    dist_[b] = db;
+    key_[b] = -inf;
+    scanned_list_.push_back(b);
+    P_.stats.n_scans++;
+    double base;
+    const double* w = relax_source(b, db, base);
+    mn = relax_classes(D_, base, w, P_.v.data(), key_.data(), bmin_.data());
+  }
+  dt = mn;
+  return best;
+}
+
+// Predecessors of the path's classes, recovered instead of stored at every relaxation: a key
+// only ever fell strictly, so a class's predecessor is the source row if its first key equals
+// its final distance, else the first scanned class whose relaxation (recomputed in the same
+// floating-point operations) gives exactly that distance.
+int64_t PathSearch::find_pred(const double* cs, int64_t e, double final_key) const {
+  if (0.0 + cs[e] - P_.v[e] == final_key) return -1;
+  for (int64_t b : scanned_list_) {
+    double base;
+    const double* w = relax_source(b, dist_[b], base);
+    if (base + w[e] - P_.v[e] == final_key) return b;
+  }
+  throw std::logic_error("transport: shortest-path predecessor not found");
+}
+
+// The path back to s: classes target <- pred <- ... <- (source). One row moves per edge,
+// starting at the target, so each class's mover is chosen among its members before the class
+// receives its own incoming row.
+void PathSearch::augment(int64_t s, int64_t target) {
+  path_.clear();
+  for (int64_t d = target; d >= 0; d = pred_[d]) path_.push_back(d);
+  P_.load[target]++;
+  for (size_t i = 0; i < path_.size(); ++i) {
+    const int64_t d = path_[i];
+    const int64_t from = pred_[d];
+    const int64_t k = from < 0 ? s : mover(from, d);
+    if (from >= 0) P_.members.remove(k, from);
+    P_.assign[k] = d;
+    P_.members.add(k, d);
+  }
+  if (cached_)
+    for (int64_t d : path_) rebuild(d);
+}
+
+void PathSearch::route(int64_t s) {
+  const double* cs = P_.cost + s * D_;
+  double dt;
+  const int64_t target = dijkstra(cs, dt);
+  for (int64_t d = target;;) {
+    const int64_t from = find_pred(cs, d, d == target ? dt : dist_[d]);
+    pred_[d] = from;
+    if (from < 0) break;
+    d = from;
+  }
+  for (int64_t d : scanned_list_) P_.v[d] += dist_[d] - dt;
+  augment(s, target);
+  P_.stats.n_augment++;
+}
+
 }  // namespace
 
 TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
@@ -115,226 +382,16 @@ TransportStats solve_class_transport(const double* cost, int64_t n, int64_t D,
                                      const int64_t* previous) {
   if (std::accumulate(capacity, capacity + D, int64_t{0}) != n)
     throw std::invalid_argument("class capacities must sum to the number of rows");
-  const double inf = std::numeric_limits<double>::infinity();
-  TransportStats stats;
-  if (!warm || static_cast<int64_t>(v.size()) != D) {
-    // Cold start: column reduction (every class gets a zero reduced cost somewhere).
-    v.assign(D, inf);
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t d = 0; d < D; ++d) v[d] = std::min(v[d], cost[i * D + d]);
-  }
-  std::vector<int64_t> load(D, 0);
-  Members members(n, D);
-  std::vector<int64_t> unassigned;
-  // With one pixel per class (D == n) the fit below costs n^2 per round and almost never
-  // converges, because most genes move between GW steps: it only cost time (48x48 euclidean:
-  // 42.9 s against 26.3 s without it, the same placement). Classes of many pixels keep it.
-  bool use_previous = previous != nullptr && D < n;
-  if (use_previous) {
-    std::vector<int64_t> count(D, 0);
-    for (int64_t i = 0; i < n; ++i) {
-      if (previous[i] < 0 || previous[i] >= D) {
-        use_previous = false;
-        break;
-      }
-      count[previous[i]]++;
-    }
-    use_previous = use_previous && count == std::vector<int64_t>(capacity, capacity + D);
-  }
-  if (use_previous) {
-    // Fit potentials to the previous assignment: it is optimal iff v[e] <= v[c] + M[c][e] for
-    // all classes (M[c][e] = min over rows k of c of cost[k][e] - cost[k][c]); Bellman-Ford
-    // rounds from the warm potentials find such v when it exists.
-    std::vector<std::vector<int64_t>> rows(D);
-    for (int64_t i = 0; i < n; ++i) rows[previous[i]].push_back(i);
-    const bool store = D < n;  // with one row per class, M's rows are read off the costs
-    std::vector<double> M(store ? D * D : 0, inf), mbuf(store ? 0 : D);
-    for (int64_t c = 0; c < D && store; ++c) {
-      double* m = M.data() + c * D;
-      for (int64_t k : rows[c]) {
-        const double* ck = cost + k * D;
-        for (int64_t e = 0; e < D; ++e) m[e] = std::min(m[e], ck[e] - ck[c]);
-      }
-    }
-    auto mrow = [&](int64_t c) -> const double* {
-      if (store) return M.data() + c * D;
-      const double* ck = cost + rows[c][0] * D;
-      for (int64_t e = 0; e < D; ++e) mbuf[e] = ck[e] - ck[c];
-      return mbuf.data();
-    };
-    const std::vector<double> v_start = v;
-    bool converged = false;
-    for (int round = 0; round < 30 && !converged; ++round) {
-      bool changed = false;
-      for (int64_t c = 0; c < D; ++c) {
-        const double* m = mrow(c);
-        const double vc = v[c];
-        for (int64_t e = 0; e < D; ++e) {
-          const double cand = vc + m[e];
-          if (cand < v[e]) {
-            v[e] = cand;
-            changed = true;
-          }
-        }
-      }
-      converged = !changed;
-    }
-    if (!converged) {  // the previous assignment is far from optimal: start greedily instead
-      v = v_start;
-      use_previous = false;
-    }
-  }
-  if (use_previous) {
-    // Keep each row whose class is still a best reduced class (a tight edge, up to rounding
-    // in the potentials); free the rest.
-    for (int64_t i = 0; i < n; ++i) {
-      const double* c = cost + i * D;
-      const int64_t g = previous[i];
-      const double mine = c[g] - v[g];
-      const double slack = 1e-12 * (std::fabs(c[g]) + std::fabs(v[g]));
-      bool tight = true;
-      for (int64_t e = 0; e < D && tight; ++e) tight = c[e] - v[e] >= mine - slack;
-      if (tight) {
-        assign[i] = g;
-        load[g]++;
-        members.add(i, g);
-        stats.n_kept++;
-      } else {
-        assign[i] = -1;
-        unassigned.push_back(i);
-      }
-    }
-  } else {
-    // Greedy phase: a row takes its best reduced class if that class has room (tight edge).
-    for (int64_t i = 0; i < n; ++i) {
-      const double* c = cost + i * D;
-      int64_t best = 0;
-      double bv = c[0] - v[0];
-      for (int64_t d = 1; d < D; ++d) {
-        const double r = c[d] - v[d];
-        if (r < bv) {
-          bv = r;
-          best = d;
-        }
-      }
-      if (load[best] < capacity[best]) {
-        assign[i] = best;
-        load[best]++;
-        members.add(i, best);
-        stats.n_greedy++;
-      } else {
-        assign[i] = -1;
-        unassigned.push_back(i);
-      }
-    }
-  }
-
-  // W[d][e] = min over rows k of class d of (cost[k][e] - cost[k][d]): the cheapest way to move
-  // one row out of d into e (raw costs; potentials are added at use). Cached per class and
-  // rebuilt only for classes whose members change, so a Dijkstra scan costs O(D), not
-  // O(|d| D). With unit capacities a class has one row and its cost row is used directly.
-  const bool cached = D < n;
-  std::vector<double> W(cached ? D * D : 0);
-  auto rebuild = [&](int64_t d) {
-    double* w = W.data() + d * D;
-    std::fill(w, w + D, inf);
-    for (int64_t k : members.rows[d]) min_row_update(D, cost + k * D, cost[k * D + d], w);
-  };
-  // The row of class c that realises W[c][e] (first in member order, as the scan saw it).
-  auto mover = [&](int64_t c, int64_t e) {
-    int64_t arg = -1;
-    double bv = inf;
-    for (int64_t k : members.rows[c]) {
-      const double val = cost[k * D + e] - cost[k * D + c];
-      if (val < bv) {
-        bv = val;
-        arg = k;
-      }
-    }
-    return arg;
-  };
-  if (cached && !unassigned.empty())
-    for (int64_t d = 0; d < D; ++d) rebuild(d);
-
-  std::vector<double> dist(D), key(D), bmin((D + kBlock - 1) / kBlock);
-  // Relaxation from scanned class b adds base(b) + w_b[e] - v[e]; with one row per class w_b is
-  // that row's costs and the base is less its current cost.
-  auto relax_source = [&](int64_t b, double db, double& base) -> const double* {
-    if (cached) {
-      base = db + v[b];
-      return W.data() + b * D;
-    }
-    const double* ck = cost + members.rows[b][0] * D;
-    base = db + v[b] - ck[b];
-    return ck;
-  };
-  std::vector<int64_t> pred(D);  // class the shortest path enters from (-1: the source row)
-  std::vector<uint8_t> is_free(D);
-  std::vector<int64_t> scanned_list, path;
-  for (int64_t s : unassigned) {
-    const double* cs = cost + s * D;
-    scanned_list.clear();
-    // The source row is the first relaxation (base 0, its own costs) from keys at +inf.
-    for (int64_t e = 0; e < D; ++e) is_free[e] = load[e] < capacity[e];
-    std::fill(key.begin(), key.end(), inf);
-    double mn = relax_classes(D, 0.0, cs, v.data(), key.data(), bmin.data());
-    int64_t best;
-    while (true) {
-      // Closest unscanned class; on ties prefer one with room, then the lowest index.
-      best = closest_class(D, mn, key.data(), bmin.data(), is_free.data());
-      if (is_free[best]) break;
-      const int64_t b = best;
-      const double db = mn;
-      dist[b] = db;
-      key[b] = -inf;
-      scanned_list.push_back(b);
-      stats.n_scans++;
-      double base;
-      const double* w = relax_source(b, db, base);
-      mn = relax_classes(D, base, w, v.data(), key.data(), bmin.data());
-    }
-    const int64_t target = best;
-    const double dt = mn;
-    // Predecessors of the path's classes, recovered instead of stored at every relaxation: a
-    // key only ever fell strictly, so a class's predecessor is the source row if its first key
-    // equals its final distance, else the first scanned class whose relaxation (recomputed in
-    // the same floating-point operations) gives exactly that distance.
-    auto find_pred = [&](int64_t e, double final_key) -> int64_t {
-      if (0.0 + cs[e] - v[e] == final_key) return -1;
-      for (int64_t b : scanned_list) {
-        double base;
-        const double* w = relax_source(b, dist[b], base);
-        if (base + w[e] - v[e] == final_key) return b;
-      }
-      throw std::logic_error("transport: shortest-path predecessor not found");
-    };
-    for (int64_t d = target;;) {
-      const int64_t from = find_pred(d, d == target ? dt : dist[d]);
-      pred[d] = from;
-      if (from < 0) break;
-      d = from;
-    }
-    for (int64_t d : scanned_list) v[d] += dist[d] - dt;
-    // The path back to s: classes target <- pred <- ... <- (source). Move one row per edge,
-    // starting at the target, so each class's mover is chosen among its members before the
-    // class receives its own incoming row.
-    path.clear();
-    for (int64_t d = target; d >= 0; d = pred[d]) path.push_back(d);
-    load[target]++;
-    for (size_t i = 0; i < path.size(); ++i) {
-      const int64_t d = path[i];
-      const int64_t from = pred[d];
-      const int64_t k = from < 0 ? s : mover(from, d);
-      if (from >= 0) members.remove(k, from);
-      assign[k] = d;
-      members.add(k, d);
-    }
-    if (cached)
-      for (int64_t d : path) rebuild(d);
-    stats.n_augment++;
-  }
-  for (int64_t i = 0; i < n; ++i) stats.cost += cost[i * D + assign[i]];
-  return stats;
+  if (!warm || static_cast<int64_t>(v.size()) != D) column_reduction(cost, n, D, v);
+  Placement P(cost, n, D, capacity, assign, v);
+  if (usable_previous(previous, n, D, capacity) && fit_potentials(cost, n, D, previous, v))
+    keep_tight_rows(P, previous);
+  else
+    place_greedily(P);
+  PathSearch paths(P);
+  for (int64_t s : P.unassigned) paths.route(s);
+  for (int64_t i = 0; i < n; ++i) P.stats.cost += cost[i * D + assign[i]];
+  return P.stats;
 }
 
 }  // namespace genomap
