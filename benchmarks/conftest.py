@@ -14,6 +14,24 @@ from genomap_fast._atomic import atomic_path
 RESULTS: dict = {}
 
 
+def pytest_collect_file(file_path, parent):
+    """bench_*.py files are benchmarks too: named apart from the tests/ file of the same unit
+    (benchmarks/bench_anneal.py beside tests/test_anneal.py)."""
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+def benchmark_file(suite: str) -> str:
+    """The file that writes results/<suite>.md (results keep their names: test_<x>.md is
+    written by bench_<x>.py where a tests/ file has the name test_<x>.py)."""
+    here = os.path.dirname(__file__)
+    for name in (f"{suite}.py", "bench_" + suite.removeprefix("test_") + ".py"):
+        if os.path.exists(os.path.join(here, name)):
+            return name
+    return f"{suite}.py"
+
+
 def pytest_addoption(parser):
     parser.addoption("--bench-quick", action="store_true",
                      help="tiny sizes: check the benchmark code paths in seconds")
@@ -76,7 +94,8 @@ def pytest_sessionfinish(session, exitstatus):
         header = (
             f"# {suite}\n\nMeasured {datetime.date.today()} on {platform.machine()} "
             f"({os.cpu_count()} cores), Python {platform.python_version()}.\n"
-            f"Reproduce: `make bench` (or `.venv/bin/python -m pytest benchmarks/{suite}.py`).\n\n"
+            f"Reproduce: `make bench` (or `.venv/bin/python -m pytest "
+            f"benchmarks/{benchmark_file(suite)}`).\n\n"
         )
         os.makedirs(os.path.join(here, "results"), exist_ok=True)
         with atomic_path(os.path.join(here, "results", f"{suite}.md")) as tmp:

@@ -1,7 +1,10 @@
-"""The package's import graph has no cycle: every ``import`` of a package module counts, at the
-top of a module or inside a function (a lazy import hides a cycle until the day the import is
-hoisted), except those under ``if TYPE_CHECKING:``. A package's implicit import of its parent
-``__init__`` does not count; an explicit ``from .. import name`` of an ``__init__`` does."""
+"""The package's module structure: its import graph has no cycle, and what modules share has
+a public name in the module that owns it.
+
+Import graph: every ``import`` of a package module counts, at the top of a module or inside a
+function (a lazy import hides a cycle until the day the import is hoisted), except those under
+``if TYPE_CHECKING:``. A package's implicit import of its parent ``__init__`` does not count;
+an explicit ``from .. import name`` of an ``__init__`` does."""
 import ast
 import pathlib
 
@@ -159,3 +162,21 @@ def test_the_cycle_finder_finds_a_lazy_cycle():
 
 def test_no_import_cycles():
     assert cycles(import_graph()) == []
+
+
+def test_no_private_names_cross_modules():
+    """What modules share has a public name in the module that owns it."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level > 0 and node.module:
+                # names from other modules (``from . import _module`` imports a module)
+                offenders += [f"{path.name}: {a.name}" for a in node.names
+                              if a.name.startswith("_") and not a.name.startswith("__")]
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__") \
+                    and isinstance(node.value, ast.Name) \
+                    and node.value.id not in ("self", "cls", "obj", "_core", "torch"):
+                offenders.append(f"{path.name}: {node.value.id}.{node.attr}")
+    assert offenders == []

@@ -1,4 +1,5 @@
-"""Command line classify/vis, tl.genovis and pl.embedding (need torch)."""
+"""The command line's CNN commands (classify, vis, traj) and their scanpy-style tools and plots
+(tl.genovis, tl.genotraj, tl.genosig, pl.embedding); they need torch."""
 import subprocess
 import sys
 

@@ -1,4 +1,5 @@
-"""Kill tests: SIGKILL a writer at random points (several seeds) and check what is left.
+"""Atomic writes (genomap_fast._atomic and its users: the CLI's outputs, stores, saved models)
+under SIGKILL: kill a writer at random points (several seeds) and check what is left.
 
 After a kill the output path is absent, or a store ``open_images`` refuses as incomplete, or
 complete and equal to an uninterrupted run; the input is untouched (checksum); and the next

@@ -1,8 +1,9 @@
-"""The grid-cost seam (GridProducts): every kind of grid applies its own products, and the
-solvers give the results they gave before the seam, when gw.cpp still branched on the grid kind.
+"""Grid costs (genomap_fast.placement.make_grid, the C++ GridProducts): every kind of grid
+applies its own products, and the solvers give the results they gave before the grid seam, when
+gw.cpp still branched on the grid kind.
 
 The snapshot ``data/grid_seam_snapshot.npz`` holds solver outputs of the build before the seam
-(commit d43e6b3) on the seeded problems below; written by ``python tests/test_grid_seam.py
+(commit d43e6b3) on the seeded problems below; written by ``python tests/test_grid.py
 OUT.npz`` against that build. Assignments must be equal and objectives equal to rounding (on
 the machine that wrote it they are bit-identical); regenerate it only for a deliberate change
 of the solvers' arithmetic.

@@ -185,7 +185,8 @@ def _write_table(quick):
     header = (f"# {SUITE}\n\nMeasured {datetime.date.today()} on {platform.machine()} "
               f"({os.cpu_count()} cores), Python "
               f"{platform.python_version()}.\nReproduce: `.venv/bin/python -m pytest "
-              f"benchmarks/{SUITE}.py` (OTT-JAX rows need `pip install ott-jax`).\n\n")
+              f"benchmarks/{os.path.basename(__file__)}` (OTT-JAX rows need `pip install "
+              f"ott-jax`).\n\n")
     with atomic_path(os.path.join(here, "results", f"{SUITE}.md")) as tmp, open(tmp, "w") as fh:
         fh.write(header + table + "\n")
 
