@@ -207,12 +207,12 @@ class GenomapCNN:
             if names is not None:
                 arrays["feature_names"] = np.asarray(names)
             obj.genomap_ = Genomap.from_state(json.loads(state["genomap_meta"]), arrays)
+            obj.device_ = device_for(obj.device)  # _load_extra moves tensors there
             obj._load_extra(state)
             obj.model_ = obj._build_model(state)
             obj.model_.load_state_dict(state["model"])
         except (ValueError, TypeError, KeyError, AttributeError, RuntimeError) as err:
             raise ValueError(f"{path} is not a valid {cls.__name__} file "
                              f"({type(err).__name__}: {err})") from err
-        obj.device_ = device_for(obj.device)
         obj.model_.to(obj.device_)
         return obj
