@@ -54,7 +54,7 @@ def cli_message(message: str, parser: argparse.ArgumentParser) -> str:
     given: ``select_genes='variance'`` becomes ``--genes variance``, ``num_threads must ...``
     becomes ``--threads must ...``; a name is translated only where the command has that
     option (and the value fits it)."""
-    actions = parser._option_string_actions
+    actions = parser.options
 
     def option(name):
         flag = PYTHON_TO_OPTION.get(name)
@@ -341,9 +341,30 @@ def metric_option(parser) -> None:
                         help="grid cost: radial (the reference's) or euclidean")
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser that keeps what the messages need through argparse's public API:
+    ``options`` ({flag: action}) and ``commands`` ({name: subcommand parser})."""
+
+    def __init__(self, *args, **kwargs):
+        self.options: dict = {}
+        self.commands: dict = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        for flag in action.option_strings:
+            self.options[flag] = action
+        return action
+
+    def add_subparsers(self, **kwargs):
+        sub = super().add_subparsers(**kwargs)
+        self.commands = sub.choices
+        return sub
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser; ``commands(parser)`` gives each command's own parser."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="genomap-fast", description="Fast genomaps: gene-expression tables as images.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
@@ -481,8 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def commands(parser: argparse.ArgumentParser) -> dict:
     """{command name: its parser} of a parser made by :func:`build_parser`."""
-    return next(a.choices for a in parser._actions
-                if isinstance(a, argparse._SubParsersAction))
+    return parser.commands
 
 
 def main(argv=None) -> int:
