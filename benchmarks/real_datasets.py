@@ -316,3 +316,28 @@ if __name__ == "__main__":
         print("   label counts:", a.obs["label"].value_counts().to_dict())
         for c in extra:
             print(f"   {c}:", a.obs[c].value_counts().sort_index().to_dict())
+
+
+# --------------------------------------------------------------------------
+# marker tables (read from a clone, never copied here)
+# --------------------------------------------------------------------------
+MARKER_SOURCES = {
+    # scType's marker table (GPL-3.0): tissueType, cellName, geneSymbolmore1 (positive),
+    # geneSymbolmore2 (negative), shortName; 268 rows, 16 tissues at this commit
+    "sctype": Source(
+        "IanevskiAleksandr/sc-type",
+        "630e15cf1e51f2612eda4ad0406dfb17503fa8c9",
+        ("ScTypeDB_full.xlsx",),
+    ),
+}
+
+
+def marker_table(name: str = "sctype", root: str | None = None):
+    """The marker table ``name`` as a DataFrame read from its clone at the pinned commit, or
+    None when the clone is not there (reading .xlsx needs openpyxl)."""
+    src = MARKER_SOURCES[name]
+    clone = clone_of(src.repo, root)
+    if clone is None:
+        return None
+    with _Fetched(src, clone) as files:
+        return pd.read_excel(files[src.paths[0]])

@@ -382,3 +382,181 @@ def genomoi(adata, batch_key: str, n_clusters: int | None = None, rows: int = 32
     adata.uns[key_added] = {"batch_key": batch_key, "batches": names, "rows": rows,
                             "cols": cols, "prealign_method": prealign_method}
     return adata if copy else None
+
+
+def genoannotate(adata, markers, *, tissue: str | None = None, layer: str | None = None,
+                 groupby: str | None = None, key_added: str = "genoannotate",
+                 method: str = "cell", confidence: str = "neighbors", drop_empty: bool = False,
+                 resolution: float = 1.0, n_neighbors: int = 10, epochs: int = 30,
+                 max_train_per_type: int = 2000, rows: int | None = None,
+                 cols: int | None = None, seed: int = 0, device: str | None = None,
+                 copy: bool = False):
+    """Marker-based cell types (the reference's genoAnnotate, i.e. scType), offline, per cell.
+
+    Every cell gets the scType score of every type (sensitivity-weighted z-scores of its
+    positive markers minus those of its negative markers, computed as one sparse product
+    streamed over row blocks). ``method="cluster"`` is the reference's call: each cluster
+    (Leiden, or ``groupby``) takes the type with the largest summed score, "Unknown" when that
+    sum is below a quarter of its cells. ``method="cell"`` (default) goes beyond it: the cells
+    whose own best type is that of at least half of their 10 nearest neighbours
+    (``confidence="neighbors"``, chosen by measurement: see the user guide) train a genomap CNN
+    (:class:`genomap_fast.cnn.GenoNetClassifier`) that labels every cell, so the cells of a
+    mixed cluster are not all given its majority type.
+
+    Parameters
+    ----------
+    adata : anndata.AnnData
+        Log-normalised expression (X or ``layer``), dense or sparse, in memory or backed;
+        gene symbols in ``var_names``. X is never modified.
+    markers : dict, pandas.DataFrame, str or os.PathLike
+        ``{type: [positive genes]}``, ``{type: (positive, negative)}`` (lists or
+        comma-separated strings), a table in scType's format (columns ``tissueType``,
+        ``cellName``, ``geneSymbolmore1`` = positive, ``geneSymbolmore2`` = negative, genes
+        comma-separated) or a path to one (.csv, .tsv, .xlsx; .xlsx needs openpyxl).
+        Symbols match ``var_names`` case-insensitively; those absent are reported in
+        ``uns[key]``.
+    tissue : str, optional
+        The table's ``tissueType`` to use (required when the table has several).
+    layer : str, optional
+        Score this layer instead of X.
+    groupby : str, optional
+        An ``obs`` column of clusters to use instead of computing Leiden clusters.
+    key_added : str, default "genoannotate"
+        Name of the entries.
+    method : {"cell", "cluster"}, default "cell"
+        Per-cell labels from the genomap CNN, or the reference's cluster labels.
+    confidence : {"neighbors", "agree", "agree_margin", "margin", "cluster"}, default "neighbors"
+        Which cells train the CNN: own best type shared by at least half of the cell and
+        its ``n_neighbors`` nearest neighbours (in the clusters' principal components), or
+        equal to the cluster's type ("agree"; "agree_margin" keeps the upper half of each
+        type by score margin), or the upper half by margin without clusters ("margin"), or
+        every cell of a typed cluster with its cluster's label ("cluster").
+    drop_empty : bool, default False
+        Drop the types none of whose positive markers is in the data (reported in
+        ``uns[key]['dropped']``) instead of raising.
+    resolution : float, default 1.0
+        Leiden resolution (the reference's).
+    n_neighbors : int, default 10
+        Neighbours of the Leiden graph (the reference's) and of ``confidence="neighbors"``.
+    epochs : int, default 30
+        Training epochs of the CNN.
+    max_train_per_type : int, default 2000
+        At most this many confident cells of each type train the CNN.
+    rows, cols : int, optional
+        Genomap grid of the CNN (default: the smallest square holding all genes, at most
+        32 x 32: then the most variable 1,024 genes are placed).
+    seed : int, default 0
+        Seed of the clusters, the training subset and the CNN.
+    device : str, optional
+        torch device of the CNN.
+    copy : bool, default False
+        Work on a copy and return it.
+
+    Returns
+    -------
+    anndata.AnnData or None
+        The annotated copy with ``copy=True``, else None. Adds ``obs[key]`` (categorical
+        labels, "Unknown" allowed), ``obs[key + '_cluster']`` (the cluster-level call),
+        ``obs[key + '_confident']`` (the CNN's training candidates; ``method="cell"``),
+        ``obsm[key + '_scores']`` (cells x types float64 scType scores) and ``uns[key]``:
+        ``types`` (columns of the scores), ``markers_used`` / ``markers_missing`` /
+        ``negative_used`` / ``negative_missing`` (comma-joined, one per type), ``dropped``,
+        ``clusters`` (a table: cluster, type, top_type, score, n_cells) and ``params``.
+
+    Raises
+    ------
+    ValueError
+        A type with no positive marker in the data (named; unless ``drop_empty``), a bad
+        marker table or tissue, an unknown ``method``/``confidence``, a missing ``groupby``.
+    TypeError
+        ``markers`` of another kind.
+
+    Examples
+    --------
+    >>> import anndata, numpy as np, pandas as pd
+    >>> import genomap_fast as gf
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 40)
+    >>> X = rng.poisson(0.3, size=(120, 30)).astype(float)
+    >>> for t in range(3):
+    ...     X[y == t, 3 * t : 3 * t + 3] += rng.poisson(4.0, size=(40, 3))
+    >>> obs = pd.DataFrame({"cluster": y.astype(str)}, index=[f"c{i}" for i in range(120)])
+    >>> adata = anndata.AnnData(np.log1p(X), obs=obs,
+    ...                         var=pd.DataFrame(index=[f"G{i}" for i in range(30)]))
+    >>> markers = {"A": ["g0", "g1", "g2"], "B": "G3,G4,G5", "C": (["G6", "G7", "G8"], ["G0"])}
+    >>> gf.tl.genoannotate(adata, markers, groupby="cluster", method="cluster")
+    >>> adata.obs["genoannotate"].value_counts().sort_index().tolist()
+    [40, 40, 40]
+    >>> adata.obsm["genoannotate_scores"].shape, adata.uns["genoannotate"]["types"].tolist()
+    ((120, 3), ['A', 'B', 'C'])
+    """
+    import pandas as pd
+
+    from . import annotate as an
+
+    if method not in ("cell", "cluster"):
+        raise ValueError(f"method must be 'cell' or 'cluster', got {method!r}")
+    if confidence not in an.CONFIDENCE_RULES:
+        raise ValueError(f"confidence must be one of {an.CONFIDENCE_RULES}, got {confidence!r}")
+    if groupby is not None and groupby not in adata.obs:
+        raise ValueError(f"no obs column {groupby!r}")
+    sets = an.read_markers(markers, tissue)
+    adata = adata.copy() if copy else adata
+    src = as_source(adata, layer)
+    weights = an.MarkerWeights(sets, src.var_names if src.var_names is not None
+                               else adata.var_names, drop_empty=drop_empty)
+    scores = an.sctype_scores(src, weights)
+    own = np.asarray(weights.types, dtype=object)[np.argmax(scores, axis=1)].astype(str)
+    need_pcs = groupby is None or (method == "cell" and confidence == "neighbors")
+    pcs = an.pca_embedding(src, seed=seed) if need_pcs else None
+    if groupby is not None:
+        clusters = adata.obs[groupby].astype(str).to_numpy()
+    else:
+        clusters = an.leiden_clusters(pcs, n_neighbors=n_neighbors, resolution=resolution,
+                                      seed=seed)
+    table = an.cluster_table(scores, weights.types, clusters)
+    by_cluster = dict(zip(table["cluster"], table["type"]))
+    cluster_labels = np.asarray([by_cluster[c] for c in np.asarray(clusters).astype(str)])
+    labels, n_conf, confident = cluster_labels, None, None
+    if method == "cell":
+        agreement = (an.neighbour_agreement(pcs, own, n_neighbors)
+                     if confidence == "neighbors" else None)
+        confident = an.confident_cells(scores, cluster_labels, weights.types, confidence,
+                                       agreement=agreement)
+        target = cluster_labels if confidence == "cluster" else own
+        idx = np.flatnonzero(confident)
+        n_conf = int(idx.size)
+        classes = np.unique(target[idx])
+        if classes.size >= 2:
+            idx = idx[an.balanced_subset(target[idx], max_train_per_type, seed)]
+            side = an.grid_side(src.shape[1])
+            labels, _, _ = an.cnn_labels(src, None, idx, target[idx], rows or side,
+                                         cols or side, epochs, seed, device=device)
+        elif classes.size == 1:
+            labels = np.full(src.shape[0], classes[0], dtype=object)
+    categories = list(weights.types) + [UNKNOWN_LABEL]
+    adata.obs[key_added] = pd.Categorical(np.asarray(labels).astype(str), categories=[
+        c for c in categories if c in set(np.asarray(labels).astype(str))])
+    adata.obs[f"{key_added}_cluster"] = pd.Categorical(cluster_labels)
+    if confident is not None:
+        adata.obs[f"{key_added}_confident"] = confident
+    adata.obsm[f"{key_added}_scores"] = scores
+
+    def joined(which, k):
+        return np.asarray([",".join(which[t][k]) for t in weights.types], dtype=str)
+
+    adata.uns[key_added] = {
+        "types": np.asarray(weights.types, dtype=str),
+        "markers_used": joined(weights.used, 0), "negative_used": joined(weights.used, 1),
+        "markers_missing": joined(weights.missing, 0),
+        "negative_missing": joined(weights.missing, 1),
+        "dropped": np.asarray(weights.dropped, dtype=str),
+        "clusters": table,
+        "params": {"method": method, "confidence": confidence, "groupby": groupby or "leiden",
+                   "layer": layer or "X", "n_confident": -1 if n_conf is None else n_conf,
+                   "seed": seed},
+    }
+    return adata if copy else None
+
+
+UNKNOWN_LABEL = "Unknown"
