@@ -154,10 +154,11 @@ class GenomapCNN:
         self._check_fitted()
         gm_meta, gm_arrays = self.genomap_.to_state()
         params = {k: v for k, v in self.get_params().items() if k != "genomap"}
+        # copies of the arrays: a fitted Genomap's arrays can be read-only views
         state = {
             "format": self._format, "kind": type(self).__name__,
             "params": json.dumps(params), "genomap_meta": json.dumps(gm_meta),
-            "genomap_arrays": {k: torch.from_numpy(np.ascontiguousarray(v))
+            "genomap_arrays": {k: torch.from_numpy(np.array(v, order="C"))
                                for k, v in gm_arrays.items() if v.dtype.kind != "U"},
             "genomap_names": json.dumps(gm_arrays["feature_names"].tolist()
                                         if "feature_names" in gm_arrays else None),
