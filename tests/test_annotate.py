@@ -223,3 +223,74 @@ def test_bad_tables(tmp_path):
     (tmp_path / "m.json").write_text("{}")
     with pytest.raises(ValueError, match="expected a .csv"):
         an.read_markers(tmp_path / "m.json")
+
+
+# ------------------------------------------------- the reference's call and the command line
+def _counts(seed=0, per_type=80, n_genes=400):
+    """Raw counts of three types over n_genes genes (every cell expresses > 200 genes); type t
+    has a program of n_genes // 6 genes high, its first five named M{t}_0..M{t}_4 (markers)."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), per_type)
+    X = rng.poisson(1.5, size=(y.size, n_genes)).astype(np.float32)
+    names = [f"G{j}" for j in range(n_genes)]
+    width = n_genes // 6
+    for t in range(3):
+        for k in range(5):
+            names[width * t + k] = f"M{t}_{k}"
+        X[y == t, width * t : width * (t + 1)] += rng.poisson(6.0, size=(per_type, width))
+    obs = pd.DataFrame({"truth": [f"Type{t}" for t in y]}, index=[f"c{i}" for i in range(y.size)])
+    return anndata.AnnData(X, obs=obs, var=pd.DataFrame(index=names))
+
+
+def _table(path):
+    rows = [{"tissueType": "Blood", "cellName": f"Type{t}",
+             "geneSymbolmore1": ",".join(f"M{t}_{k}" for k in range(5)),
+             "geneSymbolmore2": ""} for t in range(3)]
+    rows.append({"tissueType": "Other", "cellName": "Nope", "geneSymbolmore1": "M0_0",
+                 "geneSymbolmore2": ""})
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_compat_genoannotate_offline(tmp_path):
+    from genomap_fast.compat import genoAnnotate
+
+    ad = _counts()
+    X0 = ad.X.copy()
+    out = genoAnnotate(ad, "human", "Blood", database=_table(tmp_path / "db.csv"))
+    assert np.array_equal(ad.X, X0) and "cell_type" not in ad.obs  # the caller's data kept
+    assert out.n_obs == ad.n_obs and out.n_vars <= 2000 and "X_pca" in out.obsm
+    assert "leiden" in out.obs
+    acc = (out.obs["cell_type"].astype(str) == ad.obs["truth"].loc[out.obs_names]).mean()
+    assert acc >= 0.95
+    with pytest.raises(ValueError, match="database="):
+        genoAnnotate(ad, "human", "Blood")
+    with pytest.raises(ValueError, match="species"):
+        genoAnnotate(ad, "fish", "Blood", database=tmp_path / "db.csv")
+    with pytest.raises(FileNotFoundError, match="marker table"):
+        genoAnnotate(ad, "human", "Blood", database=tmp_path / "missing.xlsx")
+
+
+@pytest.mark.parametrize("method", ["cluster", "cell"])
+def test_cli_annotate(tmp_path, method, capsys):
+    from genomap_fast import cli
+
+    ad = _counts(per_type=40, n_genes=60)
+    ad.X = np.log1p(ad.X)
+    ad.write_h5ad(tmp_path / "cells.h5ad")
+    out = tmp_path / "labels.csv"
+    code = cli.main(["annotate", str(tmp_path / "cells.h5ad"), "--markers",
+                     str(_table(tmp_path / "db.csv")), "--tissue", "Blood", "-o", str(out),
+                     "--method", method, "--epochs", "3"])
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(out, index_col=0)
+    assert list(table.columns[:2]) == ["type", "cluster_type"]
+    assert [c for c in table.columns if c.startswith("score:")] == [
+        "score:Type0", "score:Type1", "score:Type2"]
+    assert (table["type"] == ad.obs["truth"].loc[table.index]).mean() >= 0.9
+    # a missing marker table: one line, exit 1, nothing written
+    code = cli.main(["annotate", str(tmp_path / "cells.h5ad"), "--markers",
+                     str(tmp_path / "none.csv"), "-o", str(tmp_path / "x.csv")])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "none.csv" in err
+    assert not (tmp_path / "x.csv").exists()

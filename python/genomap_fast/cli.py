@@ -310,6 +310,60 @@ def _traj(args) -> int:
     return 0
 
 
+def _annotate(args) -> int:
+    import csv
+
+    import numpy as np
+
+    from ._atomic import atomic_path
+    from .tl import genoannotate
+
+    t0 = time.perf_counter()
+    if str(args.input).endswith(".h5ad"):
+        import anndata
+
+        try:
+            adata = anndata.read_h5ad(args.input, backed="r")
+        except FileNotFoundError:
+            raise
+        except Exception as err:
+            raise ValueError(f"{args.input} is not a readable .h5ad file: {err}") from err
+    else:
+        adata = _table_as_anndata(args.input, args.layer)
+    genoannotate(adata, args.markers, tissue=args.tissue, layer=args.layer,
+                 groupby=args.groupby, method=args.method, epochs=args.epochs, seed=args.seed)
+    labels = adata.obs["genoannotate"].astype(str).to_numpy()
+    calls = adata.obs["genoannotate_cluster"].astype(str).to_numpy()
+    scores = np.asarray(adata.obsm["genoannotate_scores"])
+    types = [str(t) for t in adata.uns["genoannotate"]["types"]]
+    with atomic_path(args.output, ".csv") as tmp, open(tmp, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["cell", "type", "cluster_type"] + [f"score:{t}" for t in types])
+        for cell, label, call, row in zip(adata.obs_names, labels, calls, scores):
+            out.writerow([cell, label, call] + [f"{v:.6g}" for v in row])
+    found = len(set(labels.tolist()) - {"Unknown"})
+    print(f"annotate: {adata.n_obs} cells, {found} of {len(types)} types found "
+          f"({args.method}) in {time.perf_counter() - t0:.1f} s; wrote {args.output}")
+    return 0
+
+
+def _table_as_anndata(path, layer):
+    """Any other input format (with its cell and gene names) as an in-memory AnnData."""
+    import anndata
+    import pandas as pd
+
+    from .io import read_table
+
+    table = read_table(path, layer=layer)
+    X = table.to_memory()
+    names = [str(n) for n in table.var_names] if table.var_names is not None else None
+    if names is None:
+        raise ValueError(f"{path} has no gene names: marker genes cannot be matched")
+    cells = ([str(c) for c in table.obs_names] if table.obs_names is not None
+             else [str(i) for i in range(X.shape[0])])
+    return anndata.AnnData(X=X, obs=pd.DataFrame(index=cells), var=pd.DataFrame(index=names))
+
+
 def _clean(args) -> int:
     import os
 
@@ -478,6 +532,30 @@ def build_parser() -> argparse.ArgumentParser:
     traj.add_argument("--pretrain-epochs", type=int, default=100)
     traj.add_argument("--maxiter", type=int, default=300)
     traj.set_defaults(func=_traj)
+    ann = sub.add_parser(
+        "annotate", help="cell types from marker genes (genoAnnotate, scType) of every cell",
+        description="Scores every cell for every type of a marker table (scType's score), "
+                    "then labels each cell with a genomap CNN trained on the confident cells "
+                    "(--method cell) or each cluster with its best type (--method cluster, the "
+                    "reference's genoAnnotate). Input: log-normalised expression with gene "
+                    "symbols.\nExample: genomap-fast annotate pbmc.h5ad --markers markers.csv "
+                    "--tissue 'Immune system' -o labels.csv",
+    )
+    ann.add_argument("input", help="cells (same formats as construct; gene names needed)")
+    ann.add_argument("--markers", required=True,
+                     help="marker table: .csv/.tsv/.xlsx with scType's columns (tissueType, "
+                          "cellName, geneSymbolmore1 = positive, geneSymbolmore2 = negative)")
+    ann.add_argument("--tissue", default=None, help="the table's tissueType to use")
+    ann.add_argument("-o", "--output", required=True,
+                     help="CSV: cell, type, cluster_type, one score column per type")
+    ann.add_argument("--method", choices=["cell", "cluster"], default="cell",
+                     help="per-cell labels from the genomap CNN (default) or the reference's "
+                          "cluster labels")
+    ann.add_argument("--groupby", default=None, help="h5ad obs column of clusters to use")
+    ann.add_argument("--layer", default=None, help="h5ad layer to use instead of X")
+    ann.add_argument("--epochs", type=int, default=30, help="CNN training epochs")
+    ann.add_argument("--seed", type=int, default=0)
+    ann.set_defaults(func=_annotate)
     clean = sub.add_parser(
         "clean", help="remove temporaries left by killed writes (.NAME.partial-*)",
         description="Removes the hidden .NAME.partial-PID-* siblings that a killed write of "

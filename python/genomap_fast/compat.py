@@ -130,6 +130,82 @@ def construct_genomap_returnT(data, rowNum, colNum, epsilon=0, num_iter=1000, *,
 
 
 _ORIGINALS: dict = {}
+def genoAnnotate(adata, species, tissue_type, database=None):
+    """Cell types from marker genes, as ``genomap.genoAnnotate.genoAnnotate`` (genomap 1.3.6),
+    offline.
+
+    The reference's procedure (scType): cells with fewer than 200 genes removed, counts
+    normalised to 10,000 per cell and log1p-transformed, 2,000 highly variable genes scaled
+    (clipped at 10), PCA, Leiden clusters of a 10-neighbour graph, and each cluster given the
+    type with the largest summed scType score ("Unknown" below a quarter of its cells). The
+    scores come from :func:`genomap_fast.tl.genoannotate` (``method="cluster"``, the clusters
+    given). Documented differences: the marker table is read from a local file, never
+    downloaded, and gene symbols are not checked online; the caller's AnnData is left unchanged
+    (the reference normalises it in place); the scores are computed on the log-normalised
+    expression (the reference saves ``adata.raw`` before normalising and scores raw counts).
+    For per-cell labels, the scores and the markers found, use
+    :func:`genomap_fast.tl.genoannotate`.
+
+    Parameters
+    ----------
+    adata : anndata.AnnData
+        Raw counts, cells x genes, gene symbols in ``var_names``.
+    species : {"human", "mouse"}
+        Kept for the reference's signature (symbols are matched case-insensitively).
+    tissue_type : str
+        The table's ``tissueType`` (e.g. "Immune system").
+    database : str or os.PathLike
+        A local marker table in scType's format (.xlsx, .csv or .tsv: columns ``tissueType``,
+        ``cellName``, ``geneSymbolmore1``, ``geneSymbolmore2``). Required: the reference's
+        default is a URL, which is never fetched.
+
+    Returns
+    -------
+    anndata.AnnData
+        A new AnnData of the cells kept and the 2,000 highly variable genes (scaled, with
+        ``obsm['X_pca']``), with ``obs['leiden']`` and ``obs['cell_type']``, as the reference
+        returns.
+
+    Raises
+    ------
+    ValueError
+        No ``database``, an unknown ``species``, a tissue not in the table, or a cell type
+        with none of its markers in the data.
+    """
+    import os
+
+    if database is None:
+        raise ValueError(
+            "genoAnnotate needs database=: a local marker table in scType's format (.xlsx, "
+            ".csv or .tsv); the reference's default is a URL and nothing is downloaded. Or "
+            "call genomap_fast.tl.genoannotate(adata, markers) with a dict of marker genes.")
+    if species not in ("human", "mouse"):
+        raise ValueError(f"species must be 'human' or 'mouse', got {species!r}")
+    if not os.path.exists(os.fspath(database)):
+        raise FileNotFoundError(f"no such marker table: {database}")
+    import scanpy as sc
+
+    from .tl import genoannotate
+
+    adata = adata.copy()  # the reference normalises the caller's AnnData in place
+    sc.pp.filter_cells(adata, min_genes=200)
+    if adata.n_obs < 3:
+        raise ValueError(f"{adata.n_obs} cells have at least 200 genes; need at least 3")
+    sc.pp.normalize_total(adata, target_sum=10000)
+    sc.pp.log1p(adata)
+    sc.pp.highly_variable_genes(adata, n_top_genes=min(2000, adata.n_vars))
+    out = adata[:, adata.var["highly_variable"]].copy()
+    sc.pp.scale(out, max_value=10)
+    sc.tl.pca(out, n_comps=min(50, out.n_obs - 1, out.n_vars - 1))
+    sc.pp.neighbors(out, n_neighbors=10, use_rep="X_pca")
+    sc.tl.leiden(out, flavor="igraph", n_iterations=2, directed=False)
+    adata.obs["leiden"] = out.obs["leiden"]
+    genoannotate(adata, database, tissue=tissue_type, groupby="leiden", method="cluster",
+                 key_added="cell_type")
+    out.obs["cell_type"] = adata.obs["cell_type"].astype(str).to_numpy()
+    return out
+
+
 _NAMES = ("construct_genomap", "construct_genomap_returnT")
 # reference task modules whose functions have our signatures (reference name -> ours)
 _TASKS = {
