@@ -68,7 +68,7 @@ def test_genotraj(cells):
 
     X, _ = cells
     same_at_1_and_2_threads(lambda n: (genoTraj(X, n_clusters=4, rowNum=28, colNum=28,
-                                                pretrain_epochs=2, maxiter=10, seed=0,
+                                                pretrain_epochs=6, maxiter=20, seed=0,
                                                 num_threads=n),))
 
 

@@ -406,8 +406,10 @@ class GenoDEC(GenomapCNN):
     def _encode(self, model, images):
         import torch
 
+        from .training import one_thread
+
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), one_thread():
             return np.concatenate([
                 model.encode(images[torch.arange(i, min(i + 1024, len(images)))]
                              .to(self.device_)).cpu().numpy()
@@ -416,7 +418,10 @@ class GenoDEC(GenomapCNN):
     def _assign(self, features):
         import torch
 
-        q = _soft_assign(torch, torch.from_numpy(features).to(self.device_), self.centres_)
+        from .training import one_thread
+
+        with one_thread():
+            q = _soft_assign(torch, torch.from_numpy(features).to(self.device_), self.centres_)
         return q.argmax(1).cpu().numpy().astype(np.int64)
 
     def transform(self, X) -> np.ndarray:

@@ -15,29 +15,37 @@ def device_for(device: str | None = None) -> torch.device:
 
 
 @contextlib.contextmanager
-def deterministic(seed: int):
-    """Seeds torch, makes its algorithms deterministic and trains on one CPU thread, restoring
-    the caller's settings.
+def one_thread():
+    """PyTorch (and k-means, BLAS) on one CPU thread, restoring the caller's settings.
 
-    One thread: PyTorch's CPU reductions (bias gradients, sums and means over a batch, oneDNN's
-    weight gradient of a one-channel convolution) split their work by the thread count, so the
-    same seed gave other models and other labels with 1 and 2 threads. With one thread a seed
-    gives the same model on any machine size; the genomap placement and rasterisation still use
-    ``num_threads`` (their results never depend on it). On a GPU the thread count does not
-    matter and is left alone.
+    PyTorch's CPU kernels split their reductions by the thread count (bias gradients, sums and
+    means over a batch, oneDNN's convolutions), so the same seed gave other models, embeddings
+    and labels with 1 and 2 threads. Training, inference and attribution run inside this, so a
+    seed gives the same result on any machine size; the genomap placement and rasterisation
+    still use ``num_threads`` (their results never depend on it).
     """
     from threadpoolctl import threadpool_limits
 
-    previous = torch.are_deterministic_algorithms_enabled()
     threads = torch.get_num_threads()
-    torch.use_deterministic_algorithms(True, warn_only=True)
     torch.set_num_threads(1)
-    torch.manual_seed(seed)
     try:
-        with threadpool_limits(limits=1):  # k-means and BLAS calls inside the training too
-            yield torch.Generator().manual_seed(seed)
+        with threadpool_limits(limits=1):  # k-means and BLAS calls inside too
+            yield
     finally:
         torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def deterministic(seed: int):
+    """Seeds torch, makes its algorithms deterministic and runs on one CPU thread
+    (:func:`one_thread`), restoring the caller's settings."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(seed)
+    try:
+        with one_thread():
+            yield torch.Generator().manual_seed(seed)
+    finally:
         torch.use_deterministic_algorithms(previous)
 
 
@@ -100,7 +108,7 @@ def predict(model, images: np.ndarray, batch_size: int, device) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
     model.eval()
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for start in range(0, x.shape[0], batch_size):
             out.append(model(x[start : start + batch_size].to(device)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
