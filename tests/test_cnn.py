@@ -155,12 +155,13 @@ def test_fit_on_all_cells_when_asked(cells):
         genoClassification(X[:300], y[:300], X[300:], rowNum=8, colNum=8, epoch=1, fit_on="x")
 
 
-def _marked_genomaps():
-    """300 cells x 36 genes on 6 x 6 genomaps; class "marked" expresses genes 0-4 highly."""
+def marked_genomaps(cells: int = 300, shift: float = 4.0):
+    """``cells`` x 36 genes on 6 x 6 genomaps; class "marked" (half the cells) expresses genes
+    0-4 higher by ``shift`` standard deviations."""
     rng = np.random.default_rng(3)
-    X = rng.normal(0, 1, size=(300, 36))
-    label = np.repeat(["rest", "marked"], 150)
-    X[label == "marked", :5] += 4.0
+    X = rng.normal(0, 1, size=(cells, 36))
+    label = np.repeat(["rest", "marked"], cells // 2)
+    X[label == "marked", :5] += shift
     G, T = gf.construct_genomap_returnT(X, 6, 6)
     return G, T, label, [f"gene{i}" for i in range(36)]
 
@@ -169,7 +170,7 @@ def test_genosig_finds_the_marker_genes():
     """Class 1 cells express genes 0-4 highly; the signature of class 1 ranks them first."""
     from genomap_fast.cnn import genoSig
 
-    G, T, label, names = _marked_genomaps()
+    G, T, label, names = marked_genomaps()
     sig = genoSig(G, T, label, np.array(["marked"]), names, epochs=30)
     assert list(sig.columns) == ["marked_geneName", "marked_importance"]
     assert len(sig) == 36 and sig["marked_importance"].is_monotonic_decreasing
@@ -189,7 +190,7 @@ def test_genosig_attribution_methods_find_the_markers(method, aggregate, smooth)
     pytest.importorskip("captum")
     from genomap_fast.cnn import genoSig
 
-    G, T, label, names = _marked_genomaps()
+    G, T, label, names = marked_genomaps()
     sig = genoSig(G, T, label, np.array(["marked"]), names, epochs=30, method=method,
                   aggregate=aggregate, smooth=smooth)
     assert sig["marked_importance"].is_monotonic_decreasing

@@ -82,15 +82,11 @@ def test_genomoivis(cells):
 
 
 def test_genosig():
-    import genomap_fast as gf
+    from test_cnn import marked_genomaps
+
     from genomap_fast.cnn import genoSig
 
-    rng = np.random.default_rng(3)
-    X = rng.normal(0, 1, size=(120, 36))
-    label = np.repeat(["rest", "marked"], 60)
-    X[label == "marked", :5] += 2.0
-    G, T = gf.construct_genomap_returnT(X, 6, 6)
-    names = [f"gene{i}" for i in range(36)]
+    G, T, label, names = marked_genomaps(cells=120, shift=2.0)
     same_at_1_and_2_threads(lambda n: (genoSig(G, T, label, np.array(["marked"]), names,
                                                epochs=3, seed=0)["marked_importance"],))
 

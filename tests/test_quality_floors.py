@@ -152,15 +152,11 @@ def test_genomoivis(pbmc):
 
 
 def test_genosig():
-    import genomap_fast as gf
+    from test_cnn import marked_genomaps
+
     from genomap_fast.cnn import genoSig
 
-    rng = np.random.default_rng(3)
-    X = rng.normal(0, 1, size=(300, 36))
-    label = np.repeat(["rest", "marked"], 150)
-    X[label == "marked", :5] += 2.0
-    G, T = gf.construct_genomap_returnT(X, 6, 6)
-    names = [f"gene{i}" for i in range(36)]
+    G, T, label, names = marked_genomaps(cells=300, shift=2.0)
     sig = genoSig(G, T, label, np.array(["marked"]), names, epochs=30, seed=0)
     top5 = set(sig["marked_geneName"][:5])
     check("genoSig marker recall (top 5), marked genes",
