@@ -316,8 +316,9 @@ def solve_placement(
                          restarts, anneal_start)
 
 
-def _checked_problem(C1, epsilon, max_iter, num_threads, solver, multilevel, seed, restarts,
-                     anneal_start):
+def _checked_problem(C1: npt.ArrayLike, epsilon: float, max_iter: int, num_threads: int | None,
+                     solver: str, multilevel: bool, seed: int, restarts: int,
+                     anneal_start: str) -> tuple[FloatArray, int]:
     nt = default_threads(num_threads)
     C1 = np.ascontiguousarray(C1, dtype=np.float64)
     if not (np.isfinite(epsilon) and epsilon >= 0):
