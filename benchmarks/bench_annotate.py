@@ -1,15 +1,28 @@
 """genoAnnotate (scType): the reference's cluster-level procedure, ours per cell, and per-cell
-baselines, in one run, on pbmc68k_reduced with scType's immune-system marker table; and the
+baselines, in one run, on three real labelled data sets with scType's marker table; and the
 scoring pass on 1,000,000 synthetic cells.
 
-Accuracy is measured on coarse classes, because scType's immune types and pbmc68k's FACS-based
-``bulk_labels`` name different granularities. The two mappings (BULK_TO_COARSE and
-sctype_coarse) are written out below. Every bulk label has a coarse class. A predicted type
-without one (basophils, neutrophils, platelets, ...) counts as wrong, and so does "Unknown".
-Macro-F1 is over the seven coarse classes of the truth.
+Data sets (issue #26 asks for at least three):
 
-The marker table is read from a local clone of IanevskiAleksandr/sc-type at a pinned commit
-(``real_datasets.marker_table``; GENOMAP_FAST_REAL_DATA, openpyxl); the test skips without it.
+- ``pbmc68k_reduced`` (scanpy; 700 cells x 765 genes, log-normalised), scType's "Immune system"
+  rows, truth = the FACS-based ``bulk_labels``.
+- ``pbmc_ifnb`` (Kang et al. 2018 control + IFN-beta PBMC, every 5th cell, as shipped by
+  chthub/rDeepmaps: 2,800 cells x 14,053 genes, raw counts -> normalize_total 1e4 + log1p),
+  scType's "Immune system" rows, truth = Seurat's integration-vignette labels.
+- ``pancreas_xin`` (Xin et al. 2016 human islets, the subset shipped by SydneyBioX/scClassify:
+  674 cells x 980 genes, already log-expression, used as shipped), scType's "Pancreas" rows,
+  truth = the authors' four endocrine types.
+
+Accuracy is measured on coarse classes, because scType's types and each data set's labels name
+different granularities. Every mapping is written out below (``*_TO_COARSE``). A predicted
+scType type without a coarse class (basophils, neutrophils, "ISG expressing immune cells",
+acinar cells, ...) counts as wrong, and so does "Unknown". A truth label without a scType
+counterpart is listed in ``UNSCORED`` and its cells are left out of the accuracy (they are
+still annotated). Macro-F1 is over the coarse classes of the scored truth.
+
+Data and the marker table are read from local clones at pinned commits
+(``real_datasets``; GENOMAP_FAST_REAL_DATA, openpyxl for the table, the pure-Python ``rdata``
+package for the two .rda files); each test skips without them.
 """
 import os
 import sys
@@ -31,7 +44,7 @@ from genomap_fast import annotate as an  # noqa: E402
 SUITE = "test_annotate"
 SEEDS = (0, 1, 2)
 
-# pbmc68k_reduced's bulk_labels -> coarse class
+# pbmc68k_reduced's bulk_labels -> coarse class (every label has one)
 BULK_TO_COARSE = {
     "CD14+ Monocyte": "Monocyte",
     "CD19+ B": "B",
@@ -44,6 +57,24 @@ BULK_TO_COARSE = {
     "CD8+/CD45RA+ Naive Cytotoxic": "CD8 T",
     "Dendritic": "DC",
 }
+# pbmc_ifnb's Seurat labels -> coarse class. Not scored (no single scType counterpart):
+# "T activated" (CD4 and CD8 T cells together) and "Mono/Mk Doublets" (absent from the
+# 2,800-cell subset anyway).
+IFNB_TO_COARSE = {
+    "CD14 Mono": "Monocyte", "CD16 Mono": "Monocyte",
+    "CD4 Naive T": "CD4 T", "CD4 Memory T": "CD4 T",
+    "CD8 T": "CD8 T",
+    "NK": "NK",
+    "B": "B", "B Activated": "B",
+    "DC": "DC", "pDC": "DC",
+    "Mk": "Megakaryocyte",
+    "Eryth": "Erythroid",
+    "HSPC": "HSPC",
+}
+# pancreas_xin's labels -> coarse class (every label has one)
+XIN_TO_COARSE = {"alpha": "Alpha", "beta": "Beta", "delta": "Delta", "gamma": "Gamma (PP)"}
+UNSCORED = {"pbmc_ifnb": ("T activated", "Mono/Mk Doublets")}
+
 # scType "Immune system" cell types -> coarse class (types not listed: no counterpart)
 SCTYPE_TO_COARSE = {
     "Pro-B cells": "B", "Pre-B cells": "B", "Naive B cells": "B", "Memory B cells": "B",
@@ -57,12 +88,26 @@ SCTYPE_TO_COARSE = {
     "Intermediate monocytes": "Monocyte", "Macrophages": "Monocyte",
     "Myeloid Dendritic cells": "DC", "Plasmacytoid Dendritic cells": "DC",
     "HSC/MPP cells": "HSPC", "Progenitor cells": "HSPC",
+    # classes only pbmc_ifnb's truth has (on pbmc68k these predictions stay wrong)
+    "Platelets": "Megakaryocyte", "Megakaryocyte": "Megakaryocyte",
+    "Erythroid-like and erythroid precursor cells": "Erythroid",
+}
+# scType "Pancreas" cell types -> coarse class (acinar, ductal, stellate, immune, ...: none)
+SCTYPE_PANCREAS_TO_COARSE = {
+    "Alpha cells": "Alpha", "Beta cells": "Beta", "Delta cells": "Delta",
+    "Gamma (PP) cells": "Gamma (PP)",
 }
 NO_COUNTERPART = "(no counterpart)"
+GOAL = {}  # data set -> (reference's procedure, ours per cell): mean accuracy over seeds
+
+
+def coarse(labels, mapping=None):
+    mapping = SCTYPE_TO_COARSE if mapping is None else mapping
+    return np.asarray([mapping.get(str(t), NO_COUNTERPART) for t in labels])
 
 
 def sctype_coarse(labels):
-    return np.asarray([SCTYPE_TO_COARSE.get(str(t), NO_COUNTERPART) for t in labels])
+    return coarse(labels, SCTYPE_TO_COARSE)
 
 
 def scores_of(truth, pred):
@@ -75,22 +120,44 @@ def scores_of(truth, pred):
 
 
 @pytest.fixture(scope="module")
-def pbmc():
-    table = real_datasets.marker_table("sctype")
-    if table is None:
+def table():
+    t = real_datasets.marker_table("sctype")
+    if t is None:
         pytest.skip(f"no clone of IanevskiAleksandr/sc-type under ${real_datasets.ENV}")
-    from genomap_fast.datasets import pbmc68k_reduced
-
-    a = pbmc68k_reduced()  # X is scaled; raw holds the log-normalised expression
-    ad = anndata.AnnData(a.raw.X.copy(), obs=a.obs[["bulk_labels"]].copy(),
-                         var=pd.DataFrame(index=a.raw.var_names.copy()))
-    truth = ad.obs["bulk_labels"].astype(str).map(BULK_TO_COARSE).to_numpy()
-    return ad, table, truth
+    return t
 
 
-def test_pbmc68k_quality(pbmc, record, quick):
-    ad, table, truth = pbmc
-    sets = an.read_markers(table, tissue="Immune system")
+def _log_normalised(ad):
+    """normalize_total 1e4 + log1p when X holds counts (integers), else X as it is."""
+    X = ad.X
+    vals = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    if np.all(vals == np.round(vals)) and vals.min() >= 0:
+        import scanpy as sc
+
+        sc.pp.normalize_total(ad, target_sum=1e4)
+        sc.pp.log1p(ad)
+        ad.uns["counts_normalised"] = True
+    else:
+        ad.uns["counts_normalised"] = False
+    ad.X = sp.csr_matrix(ad.X, dtype=np.float32)
+    return ad
+
+
+def _real(name):
+    pytest.importorskip("rdata", reason="reading the .rda files needs the rdata package")
+    ad = real_datasets.load(name, log_normalise=False)
+    if ad is None:
+        src = real_datasets.SOURCES[name]
+        pytest.skip(f"no clone of {src.repo} under ${real_datasets.ENV}")
+    return _log_normalised(ad)
+
+
+def run_dataset(name, ad, truth, table, tissue, mapping, record, quick):
+    """(a), (b) for every confidence rule, (c): accuracy and macro-F1 on the cells with a
+    truth class (``truth`` None: not scored), seeds 0-2, recorded as ``<name>: <case>``."""
+    scored = np.asarray([t is not None for t in truth])
+    truth = np.asarray([t for t in truth if t is not None])
+    sets = an.read_markers(table, tissue=tissue)
     w = an.MarkerWeights(sets, ad.var_names, drop_empty=True)
     t0 = time.perf_counter()
     S = an.sctype_scores(ad, w)
@@ -100,7 +167,8 @@ def test_pbmc68k_quality(pbmc, record, quick):
     rows = {}  # case -> list of (acc, f1, seconds) over seeds
 
     def add(case, labels, seconds):
-        rows.setdefault(case, []).append((*scores_of(truth, sctype_coarse(labels)), seconds))
+        rows.setdefault(case, []).append(
+            (*scores_of(truth, coarse(labels, mapping)[scored]), seconds))
 
     # baselines that need no clusters (deterministic: one value, repeated per seed)
     import scanpy as sc
@@ -140,7 +208,10 @@ def test_pbmc68k_quality(pbmc, record, quick):
             labels, _, _ = an.cnn_labels(ad, None, idx, target[idx], side, side, epochs, seed)
             t_cnn = time.perf_counter() - t0 + t_ref + (t_agree if rule == "neighbors" else 0)
             add(f"(b) ours per cell, confidence={rule!r}", labels, t_cnn)
-            c_acc = float(np.mean(sctype_coarse(target[idx]) == truth[idx]))
+            sidx = idx[scored[idx]]  # the training cells that have a truth class
+            full_truth = np.full(ad.n_obs, None, dtype=object)
+            full_truth[scored] = truth
+            c_acc = float(np.mean(coarse(target[sidx], mapping) == full_truth[sidx]))
             rows.setdefault(f"   confident cells of {rule!r} (their own labels)", []).append(
                 (c_acc, float("nan"), 0.0, idx.size))
     for case, vals in rows.items():
@@ -149,16 +220,63 @@ def test_pbmc68k_quality(pbmc, record, quick):
                    "accuracy per seed": " / ".join(f"{x:.3f}" for x in v[:, 0])}
         if case.startswith("   "):
             metrics["confident cells"] = " / ".join(str(x[3]) for x in vals)
-            record(SUITE, f"pbmc68k_reduced{case}", "genomap_fast", None, **metrics)
+            record(SUITE, f"{name}{case}", "genomap_fast", None, **metrics)
             continue
         metrics["macro-F1 (mean of seeds)"] = round(float(v[:, 1].mean()), 4)
-        record(SUITE, f"pbmc68k_reduced: {case}", "genomap_fast", float(v[:, 2].mean()),
-               **metrics)
-    ref = np.mean([x[0] for x in rows["(a) reference's procedure: scType, Leiden clusters"]])
-    ours = np.mean([x[0] for x in rows["(b) ours per cell, confidence='neighbors'"]])
-    print(f"\nreference's procedure {ref:.4f}, ours per cell {ours:.4f}")
+        record(SUITE, f"{name}: {case}", "genomap_fast", float(v[:, 2].mean()), **metrics)
+    ref = float(np.mean([x[0] for x in rows["(a) reference's procedure: scType, Leiden clusters"]]))
+    ours = float(np.mean([x[0] for x in rows["(b) ours per cell, confidence='neighbors'"]]))
+    GOAL[name] = (ref, ours)
+    print(f"\n{name}: {int(scored.sum())} of {ad.n_obs} cells scored; reference's procedure "
+          f"{ref:.4f}, ours per cell {ours:.4f}")
+    return ref, ours
+
+
+def test_pbmc68k_quality(table, record, quick):
+    from genomap_fast.datasets import pbmc68k_reduced
+
+    a = pbmc68k_reduced()  # X is scaled; raw holds the log-normalised expression
+    ad = anndata.AnnData(a.raw.X.copy(), obs=a.obs[["bulk_labels"]].copy(),
+                         var=pd.DataFrame(index=a.raw.var_names.copy()))
+    truth = ad.obs["bulk_labels"].astype(str).map(BULK_TO_COARSE).to_numpy()
+    run_dataset("pbmc68k_reduced", ad, truth, table, "Immune system", SCTYPE_TO_COARSE,
+                record, quick)
+
+
+def test_pbmc_ifnb_quality(table, record, quick):
+    ad = _real("pbmc_ifnb")
+    assert ad.uns["counts_normalised"]  # raw counts as shipped
+    truth = [None if t in UNSCORED["pbmc_ifnb"] else IFNB_TO_COARSE[t]
+             for t in ad.obs["label"].astype(str)]
+    run_dataset("pbmc_ifnb", ad, truth, table, "Immune system", SCTYPE_TO_COARSE,
+                record, quick)
+
+
+def test_pancreas_xin_quality(table, record, quick):
+    ad = _real("pancreas_xin")
+    assert not ad.uns["counts_normalised"]  # log-expression as shipped
+    truth = [XIN_TO_COARSE[t] for t in ad.obs["label"].astype(str)]
+    run_dataset("pancreas_xin", ad, truth, table, "Pancreas", SCTYPE_PANCREAS_TO_COARSE,
+                record, quick)
+
+
+def test_goals(record, quick):
+    """Issue #26's goals over the data sets measured in this run: ours per cell at least the
+    reference's procedure on every data set, and 0.03 above it on average."""
+    if not GOAL:
+        pytest.skip("no data set was measured")
+    diffs = {k: ours - ref for k, (ref, ours) in GOAL.items()}
+    for k, (ref, ours) in GOAL.items():
+        record(SUITE, f"goal on {k}: ours per cell - reference's procedure", "genomap_fast",
+               None, **{"accuracy (mean of seeds)": round(ours - ref, 4),
+                        "accuracy per seed": f"{ours:.3f} vs {ref:.3f}"})
+    mean = float(np.mean(list(diffs.values())))
+    record(SUITE, f"goal over {len(GOAL)} data sets: mean of (ours - reference's procedure)",
+           "genomap_fast", None, **{"accuracy (mean of seeds)": round(mean, 4),
+                                    "accuracy per seed": "goal: >= 0.03, and >= 0 on each"})
+    print(f"\nours - reference's procedure: {diffs}; mean {mean:.4f}")
     if not quick:
-        assert ours >= ref
+        assert all(d >= 0 for d in diffs.values()), diffs
 
 
 def test_million_cells_scoring(record, quick):

@@ -39,6 +39,13 @@ Extras (not required, handy for comparisons):
                    raw counts, no gene names (same scDCC format).
 ``atlas_pbmc68k``  scanpy's pbmc68k_reduced: 700 cells x 765 genes with gene
                    names and 10 named FACS-based labels, raw counts.
+``pbmc_ifnb``      Human PBMC, control and IFN-beta stimulated (Kang et al. 2018;
+                   chthub/rDeepmaps ifnb_2800.rda): 2800 cells x 14053 genes, raw
+                   counts, Seurat-vignette labels (13 of its 15 occur);
+                   obs["sample"] CTRL/STIM.
+``pancreas_xin``   Human islets (Xin et al. 2016; scClassify's example subset):
+                   674 cells x 980 genes, log-expression (not counts), 4 types.
+                   Both .rda files need the ``rdata`` package (R lists).
 
 """
 from __future__ import annotations
@@ -85,6 +92,21 @@ SOURCES = {
         "gcyuan/SCUBA",
         "49484f3f96aa62e24e87be3ad006d0d3d450e6c3",
         ("sample_data/deng2014/deng2014Data.txt",),
+    ),
+    # human PBMC, control + IFN-beta stimulated (Kang et al. 2018, as in SeuratData's ifnb),
+    # every 5th cell, with Seurat's integration-vignette labels (13 types occur): an R list
+    # (expr: 14053 genes x 2800 cells of raw counts, meta: sample / cell_type / sex)
+    "pbmc_ifnb": Source(
+        "chthub/rDeepmaps",
+        "2d0baac86ccb806a52834062287fd1d6cfbc09cd",
+        ("data/ifnb_2800.rda",),
+    ),
+    # human pancreatic islets (Xin et al. 2016, Cell Metab), the subset scClassify ships as
+    # an example: 674 cells x 980 genes (dgCMatrix of log-expression, not counts), 4 types
+    "pancreas_xin": Source(
+        "SydneyBioX/scClassify",
+        "74fe32784b401492da0fd203736f39bcd6f2a2c5",
+        ("data/scClassify_example.rda",),
     ),
     "batches": Source(
         "LuyiTian/sc_mixology",
@@ -246,6 +268,48 @@ def _load_pbmc68k(files: dict, paths: tuple) -> anndata.AnnData:
     return anndata.AnnData(X=X, obs=obs, var=pd.DataFrame(index=ref.var_names.copy()))
 
 
+def _read_rda(path: str) -> dict:
+    """The objects of an .rda file (R lists included), read with the pure-Python ``rdata``
+    package (``pyreadr`` skips R lists, and both sets below are lists)."""
+    import warnings
+
+    import rdata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "missing constructor for dgCMatrix": handled below
+        return rdata.conversion.convert(rdata.parser.parse_file(path))
+
+
+def _dgc_to_csr(m) -> tuple:
+    """An R dgCMatrix (genes x cells, as ``rdata`` returns it) -> (cells x genes CSR, genes,
+    cells)."""
+    n_genes, n_cells = (int(d) for d in np.asarray(m.Dim))
+    X = sp.csc_matrix((np.asarray(m.x, dtype=np.float32), np.asarray(m.i), np.asarray(m.p)),
+                      shape=(n_genes, n_cells))
+    genes, cells = ([str(x) for x in names] for names in m.Dimnames)
+    return X.T.tocsr(), genes, cells
+
+
+def _load_ifnb(path: str) -> anndata.AnnData:
+    d = _read_rda(path)["ifnb_2800"]
+    expr, meta = d["expr"], d["meta"]
+    genes = [str(g) for g in expr.coords[expr.dims[0]].values]
+    cells = [str(c) for c in expr.coords[expr.dims[1]].values]
+    X = sp.csr_matrix(np.asarray(expr.values, dtype=np.float32).T)
+    meta = meta.loc[cells]
+    obs = pd.DataFrame({"label": meta["cell_type"].astype(str).values,
+                        "sample": meta["sample"].astype(str).values}, index=cells)
+    return anndata.AnnData(X=X, obs=obs, var=pd.DataFrame(index=genes))
+
+
+def _load_xin(path: str) -> anndata.AnnData:
+    d = _read_rda(path)["scClassify_example"]
+    X, genes, cells = _dgc_to_csr(d["exprsMat_xin_subset"])
+    labels = np.asarray(d["xin_cellTypes"]).astype(str)
+    obs = pd.DataFrame({"label": labels}, index=cells)
+    return anndata.AnnData(X=X, obs=obs, var=pd.DataFrame(index=genes))
+
+
 def extract(name: str, clone_dir: str, log_normalise: bool = False) -> anndata.AnnData:
     """Return the dataset ``name`` read from ``clone_dir`` as float32 AnnData.
 
@@ -266,6 +330,10 @@ def extract(name: str, clone_dir: str, log_normalise: bool = False) -> anndata.A
             ad = _load_deng(files[src.paths[0]])
         elif name == "batches":
             ad = _load_mixology(files, src.paths)
+        elif name == "pbmc_ifnb":
+            ad = _load_ifnb(files[src.paths[0]])
+        elif name == "pancreas_xin":
+            ad = _load_xin(files[src.paths[0]])
         else:  # pragma: no cover
             raise KeyError(name)
     ad.uns["source"] = {"repo": src.repo, "commit": src.commit, "paths": list(src.paths)}
@@ -306,7 +374,11 @@ if __name__ == "__main__":
     import sys
 
     for n in sys.argv[1:] or list(SOURCES):
-        a = load(n, log_normalise=False)
+        try:
+            a = load(n, log_normalise=False)
+        except ImportError as e:  # the .rda sets need the rdata package
+            print(f"{n}: {e}")
+            continue
         if a is None:
             print(f"{n}: no clone of {SOURCES[n].repo} under ${ENV}")
             continue
