@@ -17,8 +17,9 @@ RESULTS: dict = {}
 def pytest_collect_file(file_path, parent):
     """bench_*.py files are benchmarks too: named apart from the tests/ file of the same unit
     (benchmarks/bench_anneal.py beside tests/test_anneal.py)."""
-    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
-        return pytest.Module.from_parent(parent, path=file_path)
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_") \
+            and not parent.session.isinitpath(file_path):  # a file named on the command
+        return pytest.Module.from_parent(parent, path=file_path)  # line is collected anyway
     return None
 
 
