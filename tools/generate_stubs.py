@@ -17,6 +17,7 @@ FIXES = [
     (r"numpy\.ndarray(?!\[)", "numpy.typing.NDArray[typing.Any]"),
     (r"(?<=[:>] )tuple(?=[,)\]:]|$)", "tuple[typing.Any, ...]"),
     (r"(?<=, )dict(?=\])", "dict[str, typing.Any]"),
+    (r"(?<=-> )dict(?=:)", "dict[str, typing.Any]"),
     (r"__version__: str = .*", "__version__: str"),
 ]
 

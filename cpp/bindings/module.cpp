@@ -1,10 +1,6 @@
 #include "common.hpp"
 #include "genomap/blas.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 PYBIND11_MODULE(_core, m) {
   m.doc() = "genomap_fast C++ core: grid costs, interaction matrix, GW solvers, rasterisation";
 #ifdef GENOMAP_VERSION
@@ -17,14 +13,6 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("address"),
       "Use the Fortran-ABI dgemm at this address (SciPy's BLAS) for dense products; 0 disables.");
-  m.def("has_blas", &genomap::has_blas);
-  m.def("has_openmp", []() {
-#ifdef _OPENMP
-    return true;
-#else
-    return false;
-#endif
-  });
   register_results(m);
   register_grid(m);
   register_interaction(m);

@@ -1,3 +1,8 @@
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
 #include "common.hpp"
 #include "genomap/anneal.hpp"
 #include "genomap/gw.hpp"
@@ -15,6 +20,19 @@ struct SwapAnnealOutput {
   std::vector<int64_t> assign;
   SwapAnnealStats stats;
 };
+
+// An option the caller gave replaces the schedule's.
+template <class T>
+void set_given(T& field, const std::optional<T>& given) {
+  if (given) field = *given;
+}
+
+AnnealStart anneal_start(const std::string& name) {
+  if (name == "exact") return AnnealStart::exact;
+  if (name == "entropic") return AnnealStart::entropic;
+  if (name == "multilevel") return AnnealStart::multilevel;
+  throw std::invalid_argument("start must be exact, entropic or multilevel, got " + name);
+}
 
 // A class assignment that fills every class exactly to its capacity, copied.
 std::vector<int64_t> feasible_copy(py::array assign_in, int64_t n, const GridCost& grid) {
@@ -107,37 +125,61 @@ void register_anneal(py::module_& m) {
           "objective", [](const SwapAnnealOutput& r) { return r.stats.objective; },
           "KL-loss GW objective of `assign`");
   m.def(
+      "anneal_schedule",
+      [](const GridCost& grid, const std::string& start) {
+        const AnnealOptions o = anneal_schedule(anneal_start(start), grid);
+        py::dict d;
+        d["swap_rounds"] = o.swap_rounds;
+        d["sa_sweeps"] = o.sa_sweeps;
+        d["sa_max_work"] = o.sa_max_work;
+        d["sa_t_start"] = o.sa_t_start;
+        d["sa_t_end"] = o.sa_t_end;
+        d["sa_neighbours"] = o.sa_neighbours;
+        return d;
+      },
+      py::arg("grid"), py::arg("start"),
+      "The start- and grid-dependent part of the annealing schedule that runs (exact, "
+      "entropic or multilevel start): the keywords solve_gw_anneal takes when not given.");
+  m.def(
       "solve_gw_anneal",
       [](carray<double> C1, const GridCost& grid, bool entropic_start, bool multilevel_start,
-         int64_t multilevel_tile, double eps_start,
-         double eps_end, double decay, int64_t steps_per_eps, int64_t sinkhorn_iter,
-         double sinkhorn_tol, int64_t polish_iter, int64_t swap_rounds, int64_t swap_passes,
-         double swap_max_work, double sa_sweeps, double sa_max_work, double sa_t_start,
-         double sa_t_end, int64_t sa_neighbours, int64_t restarts, uint64_t seed, double noise,
-         Threads num_threads) {
+         std::optional<int64_t> multilevel_tile, std::optional<double> eps_start,
+         std::optional<double> eps_end, std::optional<double> decay,
+         std::optional<int64_t> steps_per_eps, std::optional<int64_t> sinkhorn_iter,
+         std::optional<double> sinkhorn_tol, std::optional<int64_t> polish_iter,
+         std::optional<int64_t> swap_rounds, std::optional<int64_t> swap_passes,
+         std::optional<double> swap_max_work, std::optional<double> sa_sweeps,
+         std::optional<double> sa_max_work, std::optional<double> sa_t_start,
+         std::optional<double> sa_t_end, std::optional<int64_t> sa_neighbours,
+         std::optional<int64_t> restarts, std::optional<uint64_t> seed,
+         std::optional<double> noise, Threads num_threads) {
         check_c1(C1, grid);
-        AnnealOptions o;
-        o.entropic_start = entropic_start;
-        o.multilevel_start = multilevel_start;
-        o.multilevel_tile = multilevel_tile;
-        o.eps_start = eps_start;
-        o.eps_end = eps_end;
-        o.decay = decay;
-        o.steps_per_eps = steps_per_eps;
-        o.sinkhorn_iter = sinkhorn_iter;
-        o.sinkhorn_tol = sinkhorn_tol;
-        o.polish_iter = polish_iter;
-        o.swap_rounds = swap_rounds;
-        o.swap_passes = swap_passes;
-        o.swap_max_work = swap_max_work;
-        o.sa_sweeps = sa_sweeps;
-        o.sa_max_work = sa_max_work;
-        o.sa_t_start = sa_t_start;
-        o.sa_t_end = sa_t_end;
-        o.sa_neighbours = sa_neighbours;
-        o.restarts = restarts;
-        o.seed = seed;
-        o.noise = noise;
+        if (entropic_start && multilevel_start)
+          throw std::invalid_argument("choose one start: entropic or multilevel");
+        // The schedule that runs for this start and grid, then what the caller gave.
+        AnnealOptions o = anneal_schedule(
+            entropic_start ? AnnealStart::entropic
+                           : (multilevel_start ? AnnealStart::multilevel : AnnealStart::exact),
+            grid);
+        set_given(o.multilevel_tile, multilevel_tile);
+        set_given(o.eps_start, eps_start);
+        set_given(o.eps_end, eps_end);
+        set_given(o.decay, decay);
+        set_given(o.steps_per_eps, steps_per_eps);
+        set_given(o.sinkhorn_iter, sinkhorn_iter);
+        set_given(o.sinkhorn_tol, sinkhorn_tol);
+        set_given(o.polish_iter, polish_iter);
+        set_given(o.swap_rounds, swap_rounds);
+        set_given(o.swap_passes, swap_passes);
+        set_given(o.swap_max_work, swap_max_work);
+        set_given(o.sa_sweeps, sa_sweeps);
+        set_given(o.sa_max_work, sa_max_work);
+        set_given(o.sa_t_start, sa_t_start);
+        set_given(o.sa_t_end, sa_t_end);
+        set_given(o.sa_neighbours, sa_neighbours);
+        set_given(o.restarts, restarts);
+        set_given(o.seed, seed);
+        set_given(o.noise, noise);
         AnnealResult r;
         {
           py::gil_scoped_release release;
@@ -147,25 +189,20 @@ void register_anneal(py::module_& m) {
         return r;
       },
       py::arg("C1"), py::arg("grid"), py::arg("entropic_start") = false,
-      py::arg("multilevel_start") = false,
-      py::arg("multilevel_tile") = AnnealOptions{}.multilevel_tile,
-      py::arg("eps_start") = AnnealOptions{}.eps_start,
-      py::arg("eps_end") = AnnealOptions{}.eps_end, py::arg("decay") = AnnealOptions{}.decay,
-      py::arg("steps_per_eps") = AnnealOptions{}.steps_per_eps,
-      py::arg("sinkhorn_iter") = AnnealOptions{}.sinkhorn_iter,
-      py::arg("sinkhorn_tol") = AnnealOptions{}.sinkhorn_tol,
-      py::arg("polish_iter") = AnnealOptions{}.polish_iter,
-      py::arg("swap_rounds") = AnnealOptions{}.swap_rounds,
-      py::arg("swap_passes") = AnnealOptions{}.swap_passes,
-      py::arg("swap_max_work") = AnnealOptions{}.swap_max_work,
-      py::arg("sa_sweeps") = AnnealOptions{}.sa_sweeps,
-      py::arg("sa_max_work") = AnnealOptions{}.sa_max_work,
-      py::arg("sa_t_start") = AnnealOptions{}.sa_t_start,
-      py::arg("sa_t_end") = AnnealOptions{}.sa_t_end,
-      py::arg("sa_neighbours") = AnnealOptions{}.sa_neighbours,
-      py::arg("restarts") = AnnealOptions{}.restarts, py::arg("seed") = AnnealOptions{}.seed,
-      py::arg("noise") = AnnealOptions{}.noise, py::arg("num_threads") = 1,
-      "Annealed GW placement: epsilon scaling, rounding + exact polish, pair swaps, restarts.");
+      py::arg("multilevel_start") = false, py::kw_only(),
+      py::arg("multilevel_tile") = py::none(), py::arg("eps_start") = py::none(),
+      py::arg("eps_end") = py::none(), py::arg("decay") = py::none(),
+      py::arg("steps_per_eps") = py::none(), py::arg("sinkhorn_iter") = py::none(),
+      py::arg("sinkhorn_tol") = py::none(), py::arg("polish_iter") = py::none(),
+      py::arg("swap_rounds") = py::none(), py::arg("swap_passes") = py::none(),
+      py::arg("swap_max_work") = py::none(), py::arg("sa_sweeps") = py::none(),
+      py::arg("sa_max_work") = py::none(), py::arg("sa_t_start") = py::none(),
+      py::arg("sa_t_end") = py::none(), py::arg("sa_neighbours") = py::none(),
+      py::arg("restarts") = py::none(), py::arg("seed") = py::none(),
+      py::arg("noise") = py::none(), py::arg("num_threads") = 1,
+      "Annealed GW placement: a start, pair swaps, simulated annealing, restarts. Options not "
+      "given take the schedule that runs (anneal_schedule, AnnealOptions in anneal.hpp).");
+  // unit-test entry points of the annealing's parts (tests/test_anneal.py)
   m.def(
       "swap_local_search",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t max_passes,
@@ -184,9 +221,6 @@ void register_anneal(py::module_& m) {
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("max_passes") = 50,
       py::arg("num_threads") = 1,
       "Pair-swap descent of the GW objective from a feasible assignment: SwapResult.");
-  // genes from which swap_anneal reads class sums through the assignment in double (below: float
-  // copies of C1); Python's annealing schedules are sized by it
-  m.attr("GATHER_MIN_GENES") = kGatherMinGenes;
   m.def(
       "swap_anneal",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t proposals,

@@ -33,6 +33,7 @@ void register_grid(py::module_& m) {
   m.def("euclidean_grid", &genomap::euclidean_grid, py::arg("rows"), py::arg("cols"),
         py::arg("n_used"), py::arg("fft") = false,
         "fft: GW products by 2-D FFT convolution instead of BLAS matrix products.");
+  // unit-test entry point: the tile grids of the multilevel solver (tests/test_multilevel.py)
   m.def("euclidean_tiles", &genomap::euclidean_tiles, py::arg("rows"), py::arg("cols"),
         py::arg("n_used"), py::arg("tile"), py::arg("fft") = false,
         "The euclidean grid in tile x tile pixel tiles (a coarse level of the multilevel solver).");

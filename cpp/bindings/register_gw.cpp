@@ -76,6 +76,7 @@ void register_gw(py::module_& m) {
       py::arg("C1"), py::arg("grid"), py::arg("max_iter"), py::arg("num_threads") = 1,
       py::arg("min_tiles") = 256, py::arg("max_levels") = 4,
       "Exact GW placement on a euclidean grid, coarse to fine: tiles of 2^L .. 1 pixels.");
+  // unit-test entry point: the tile sizes solve_gw_multilevel walks (tests/test_multilevel.py)
   m.def(
       "multilevel_tiles",
       [](int64_t rows, int64_t cols, int64_t n_used, int64_t min_tiles, int64_t max_levels) {
@@ -145,6 +146,8 @@ void register_gw(py::module_& m) {
       },
       py::arg("C1"), py::arg("grid"), py::arg("assign"), py::arg("num_threads") = 1,
       "(C1 @ S_assign) @ log(C2): the GW linear term of an assignment (genes x classes).");
+  // unit-test entry point: the moved-genes update against the full product
+  // (tests/test_multilevel.py)
   m.def(
       "update_linear_term",
       [](carray<double> C1, const GridCost& grid, py::array had_in, py::array assign_in,
@@ -168,17 +171,6 @@ void register_gw(py::module_& m) {
       py::arg("C1"), py::arg("grid"), py::arg("had"), py::arg("assign"), py::arg("A"),
       py::arg("num_threads") = 1,
       "The linear term of `assign` from A, the linear term of `had`, by the moved genes only.");
-  m.def(
-      "objective_coupling",
-      [](carray<double> C1, const GridCost& grid, carray<double> Tc, Threads num_threads) {
-        check_c1(C1, grid);
-        if (Tc.ndim() != 2 || Tc.shape(0) != C1.shape(0) || Tc.shape(1) != grid.n_classes)
-          throw std::invalid_argument("class coupling must be (genes, classes)");
-        py::gil_scoped_release release;
-        GWProblem p = make_problem(C1.data(), C1.shape(0), grid, num_threads);
-        return objective_coupling(p, Tc.data(), num_threads);
-      },
-      py::arg("C1"), py::arg("grid"), py::arg("coupling"), py::arg("num_threads") = 1);
   m.def(
       "place_within_classes",
       [](carray<double> C1, const GridCost& grid, py::array assign_in, int64_t max_rounds,
@@ -237,6 +229,8 @@ void register_gw(py::module_& m) {
       py::arg("stop_thr") = 1e-9, py::arg("num_threads") = 1,
       "POT's sinkhorn_knopp iteration on genes x classes (uniform 1/n per gene and per pixel), "
       "log-stabilised; returns (class coupling, iterations, marginal error).");
+  // unit-test entry point of the class transport (tests/test_solvers.py, test_results.py,
+  // test_fuzz_core.py)
   m.def(
       "solve_transport",
       [](carray<double> cost, carray<int64_t> capacity, py::object potentials,

@@ -9,7 +9,6 @@ namespace genomap {
 static dgemm_fn g_dgemm = nullptr;
 
 void set_dgemm(dgemm_fn fn) { g_dgemm = fn; }
-bool has_blas() { return g_dgemm != nullptr; }
 
 void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                    const double* A, int64_t lda, const double* B, int64_t ldb, double beta,

@@ -87,7 +87,8 @@ void ClassSinkhorn::log_update(const double* M, double reg, std::vector<double>&
     g[d] = pixels_ ? reg * (log_mass_[d] - (colmax_[d] + std::log(ktu_[d])))
                    : reg * (log_mass_[d] - colmax_[d] - std::log(ktu_[d]));
   // the row mass 1/n in log (the two conventions round it differently)
-  const double log_r = pixels_ ? std::log(1.0 / static_cast<double>(n)) : -std::log(static_cast<double>(n));
+  const double log_r =
+      pixels_ ? std::log(1.0 / static_cast<double>(n)) : -std::log(static_cast<double>(n));
   const bool pixels = pixels_;
   const double* lw = log_weight_.data();
 #pragma omp parallel for schedule(static) num_threads(nt_) if (n * D > 100000)

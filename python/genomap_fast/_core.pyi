@@ -14,23 +14,20 @@ __all__: list[str] = [
     "CorrelationAccumulator",
     "EntropicResult",
     "ExactResult",
-    "GATHER_MIN_GENES",
     "GridCost",
     "MultilevelResult",
     "SwapAnnealResult",
     "SwapResult",
     "TransportResult",
     "WithinClassResult",
+    "anneal_schedule",
     "dense_grid",
     "euclidean_grid",
     "euclidean_linear_term",
     "euclidean_tiles",
-    "has_blas",
-    "has_openmp",
     "linear_term_assignment",
     "multilevel_tiles",
     "objective_assignment",
-    "objective_coupling",
     "place_within_classes",
     "radial_grid",
     "rasterize_csr",
@@ -319,7 +316,7 @@ class CorrelationAccumulator:
         indptr: numpy.typing.NDArray[typing.Any],
         indices: numpy.typing.NDArray[typing.Any],
         data: numpy.typing.NDArray[typing.Any],
-        num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+        num_threads: int = 1,
     ) -> None:
         """
         Adds a CSR chunk (sorted unique column indices per row) without densifying it.
@@ -329,35 +326,29 @@ class CorrelationAccumulator:
         indptr: numpy.typing.NDArray[typing.Any],
         indices: numpy.typing.NDArray[typing.Any],
         data: numpy.typing.NDArray[typing.Any],
-        num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+        num_threads: int = 1,
     ) -> None:
         """
         add_dense_block for a CSR chunk (sorted unique column indices per row).
         """
     def add_dense(
-        self,
-        chunk: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+        self, chunk: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], num_threads: int = 1
     ) -> None: ...
     def add_dense_block(
-        self,
-        chunk: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+        self, chunk: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], num_threads: int = 1
     ) -> None:
         """
         One step of the block fold: as merge(accumulator of this block alone).
         """
     def constant_genes(self) -> numpy.typing.NDArray[numpy.bool]: ...
     def copy(self) -> CorrelationAccumulator: ...
-    def correlation_distance(
-        self, num_threads: typing.SupportsInt | typing.SupportsIndex = 1
-    ) -> numpy.typing.NDArray[numpy.float64]: ...
+    def correlation_distance(self, num_threads: int = 1) -> numpy.typing.NDArray[numpy.float64]: ...
     def merge(self, other: CorrelationAccumulator) -> None: ...
     def moments(
         self, ddof: typing.SupportsInt | typing.SupportsIndex = 0
     ) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]: ...
     def take_correlation_distance(
-        self, num_threads: typing.SupportsInt | typing.SupportsIndex = 1
+        self, num_threads: int = 1
     ) -> numpy.typing.NDArray[numpy.float64]:
         """
         Correlation distance computed in place; the accumulator is emptied (saves memory).
@@ -487,6 +478,11 @@ class SwapAnnealResult:
         swaps proposed
         """
 
+def anneal_schedule(grid: GridCost, start: str) -> dict[str, typing.Any]:
+    """
+    The start- and grid-dependent part of the annealing schedule that runs (exact, entropic or multilevel start): the keywords solve_gw_anneal takes when not given.
+    """
+
 def dense_grid(
     cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     rows: typing.SupportsInt | typing.SupportsIndex,
@@ -507,7 +503,7 @@ def euclidean_linear_term(
     rows: typing.SupportsInt | typing.SupportsIndex,
     cols: typing.SupportsInt | typing.SupportsIndex,
     pixel: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> float: ...
 def euclidean_tiles(
     rows: typing.SupportsInt | typing.SupportsIndex,
@@ -520,13 +516,11 @@ def euclidean_tiles(
     The euclidean grid in tile x tile pixel tiles (a coarse level of the multilevel solver).
     """
 
-def has_blas() -> bool: ...
-def has_openmp() -> bool: ...
 def linear_term_assignment(
     C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     grid: GridCost,
     assign: numpy.typing.NDArray[typing.Any],
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> numpy.typing.NDArray[numpy.float64]:
     """
     (C1 @ S_assign) @ log(C2): the GW linear term of an assignment (genes x classes).
@@ -543,20 +537,14 @@ def objective_assignment(
     C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     grid: GridCost,
     assign: numpy.typing.NDArray[typing.Any],
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
-) -> float: ...
-def objective_coupling(
-    C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-    grid: GridCost,
-    coupling: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> float: ...
 def place_within_classes(
     C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     grid: GridCost,
     assign: numpy.typing.NDArray[typing.Any],
     max_rounds: typing.SupportsInt | typing.SupportsIndex = 10,
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> WithinClassResult: ...
 def radial_grid(
     rows: typing.SupportsInt | typing.SupportsIndex,
@@ -570,7 +558,7 @@ def rasterize_csr(
     dest: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
     scale: typing.SupportsFloat | typing.SupportsIndex,
     out: numpy.typing.NDArray[typing.Any],
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> int:
     """
     CSR rows rasterised without densifying: out[c, dest[j]] = data * scale. Returns the first cell with a NaN/inf value, or -1.
@@ -581,7 +569,7 @@ def rasterize_dense(
     dest: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
     scale: typing.SupportsFloat | typing.SupportsIndex,
     out: numpy.typing.NDArray[typing.Any],
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> int:
     """
     out[c, dest[g]] = x[c, g] * scale for every placed gene; other pixels are zero. Returns the first cell with a NaN/inf value, or -1.
@@ -598,7 +586,7 @@ def sinkhorn_classes(
     reg: typing.SupportsFloat | typing.SupportsIndex,
     max_iter: typing.SupportsInt | typing.SupportsIndex = 1000,
     stop_thr: typing.SupportsFloat | typing.SupportsIndex = 1e-09,
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> tuple[numpy.typing.NDArray[numpy.float64], int, float]:
     """
     POT's sinkhorn_knopp iteration on genes x classes (uniform 1/n per gene and per pixel), log-stabilised; returns (class coupling, iterations, marginal error).
@@ -609,29 +597,30 @@ def solve_gw_anneal(
     grid: GridCost,
     entropic_start: bool = False,
     multilevel_start: bool = False,
-    multilevel_tile: typing.SupportsInt | typing.SupportsIndex = 2,
-    eps_start: typing.SupportsFloat | typing.SupportsIndex = 4.0,
-    eps_end: typing.SupportsFloat | typing.SupportsIndex = 0.05,
-    decay: typing.SupportsFloat | typing.SupportsIndex = 0.7,
-    steps_per_eps: typing.SupportsInt | typing.SupportsIndex = 1,
-    sinkhorn_iter: typing.SupportsInt | typing.SupportsIndex = 200,
-    sinkhorn_tol: typing.SupportsFloat | typing.SupportsIndex = 1e-05,
-    polish_iter: typing.SupportsInt | typing.SupportsIndex = 1000,
-    swap_rounds: typing.SupportsInt | typing.SupportsIndex = 8,
-    swap_passes: typing.SupportsInt | typing.SupportsIndex = 50,
-    swap_max_work: typing.SupportsFloat | typing.SupportsIndex = 4000000000.0,
-    sa_sweeps: typing.SupportsFloat | typing.SupportsIndex = 2000.0,
-    sa_max_work: typing.SupportsFloat | typing.SupportsIndex = 2000000000.0,
-    sa_t_start: typing.SupportsFloat | typing.SupportsIndex = 0.1,
-    sa_t_end: typing.SupportsFloat | typing.SupportsIndex = 0.001,
-    sa_neighbours: typing.SupportsInt | typing.SupportsIndex = 0,
-    restarts: typing.SupportsInt | typing.SupportsIndex = 1,
-    seed: typing.SupportsInt | typing.SupportsIndex = 0,
-    noise: typing.SupportsFloat | typing.SupportsIndex = 0.5,
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    *,
+    multilevel_tile: typing.SupportsInt | typing.SupportsIndex | None = None,
+    eps_start: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    eps_end: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    decay: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    steps_per_eps: typing.SupportsInt | typing.SupportsIndex | None = None,
+    sinkhorn_iter: typing.SupportsInt | typing.SupportsIndex | None = None,
+    sinkhorn_tol: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    polish_iter: typing.SupportsInt | typing.SupportsIndex | None = None,
+    swap_rounds: typing.SupportsInt | typing.SupportsIndex | None = None,
+    swap_passes: typing.SupportsInt | typing.SupportsIndex | None = None,
+    swap_max_work: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    sa_sweeps: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    sa_max_work: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    sa_t_start: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    sa_t_end: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    sa_neighbours: typing.SupportsInt | typing.SupportsIndex | None = None,
+    restarts: typing.SupportsInt | typing.SupportsIndex | None = None,
+    seed: typing.SupportsInt | typing.SupportsIndex | None = None,
+    noise: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    num_threads: int = 1,
 ) -> AnnealResult:
     """
-    Annealed GW placement: epsilon scaling, rounding + exact polish, pair swaps, restarts.
+    Annealed GW placement: a start, pair swaps, simulated annealing, restarts. Options not given take the schedule that runs (anneal_schedule, AnnealOptions in anneal.hpp).
     """
 
 def solve_gw_entropic(
@@ -640,7 +629,7 @@ def solve_gw_entropic(
     epsilon: typing.SupportsFloat | typing.SupportsIndex,
     max_iter: typing.SupportsInt | typing.SupportsIndex,
     tol: typing.SupportsFloat | typing.SupportsIndex = 1e-09,
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> EntropicResult:
     """
     Entropic GW (the reference loop, log-domain Sinkhorn): class coupling (genes x classes).
@@ -650,7 +639,7 @@ def solve_gw_exact(
     C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     grid: GridCost,
     max_iter: typing.SupportsInt | typing.SupportsIndex,
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> ExactResult:
     """
     Exact GW placement (epsilon = 0): class of each gene, objective, iterations.
@@ -660,7 +649,7 @@ def solve_gw_multilevel(
     C1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     grid: GridCost,
     max_iter: typing.SupportsInt | typing.SupportsIndex,
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
     min_tiles: typing.SupportsInt | typing.SupportsIndex = 256,
     max_levels: typing.SupportsInt | typing.SupportsIndex = 4,
 ) -> MultilevelResult:
@@ -686,7 +675,7 @@ def swap_anneal(
     t_start: typing.SupportsFloat | typing.SupportsIndex = 0.1,
     t_end: typing.SupportsFloat | typing.SupportsIndex = 0.001,
     seed: typing.SupportsInt | typing.SupportsIndex = 0,
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
     neighbours: typing.SupportsInt | typing.SupportsIndex = 0,
     gather_min_genes: typing.SupportsInt | typing.SupportsIndex = 4097,
     lookup_min_genes: typing.SupportsInt | typing.SupportsIndex = 2049,
@@ -701,7 +690,7 @@ def swap_local_search(
     grid: GridCost,
     assign: numpy.typing.NDArray[typing.Any],
     max_passes: typing.SupportsInt | typing.SupportsIndex = 50,
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> SwapResult:
     """
     Pair-swap descent of the GW objective from a feasible assignment: SwapResult.
@@ -713,11 +702,10 @@ def update_linear_term(
     had: numpy.typing.NDArray[typing.Any],
     assign: numpy.typing.NDArray[typing.Any],
     A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-    num_threads: typing.SupportsInt | typing.SupportsIndex = 1,
+    num_threads: int = 1,
 ) -> numpy.typing.NDArray[numpy.float64]:
     """
     The linear term of `assign` from A, the linear term of `had`, by the moved genes only.
     """
 
-GATHER_MIN_GENES: int = 4097
 __version__: str

@@ -20,26 +20,8 @@ ANNEAL_STARTS = ("auto", "exact", "entropic", "multilevel")
 # "auto": the multilevel start on euclidean grids from this many genes on (the exact iteration
 # there costs n x n assignments per step: 64x64 45 s, 100x100 over 20 minutes), else "exact"
 MULTILEVEL_START_GENES = 2048
-# Annealing schedules per start (keywords of _core.solve_gw_anneal), from benchmarks/
-# test_anneal.py and the tuning recorded in docs/changelog.md (the annealing entries).
-_SWAP_ANNEALING: dict[str, Any] = {"sa_t_start": 0.3, "sa_t_end": 0.003, "sa_neighbours": 24}
-ANNEAL_SCHEDULES: dict[str, dict[str, Any]] = {
-    "exact": _SWAP_ANNEALING,
-    "entropic": _SWAP_ANNEALING,
-    # from a coarse-to-fine start: no exact polish (n x n assignments) and no swap descent
-    # (2 passes gained 1e-6 relative at 64x64 in 14 s); annealing below (UNIT_GRID_ANNEALING)
-    "multilevel": {"swap_rounds": 0, "sa_sweeps": 0.0},
-}
-# One gene per pixel (euclidean): swap partners from all genes, not the 24 nearest pixels
-# (33x33 from the exact start: -0.025% below the exact fixed point against -0.002%); from the
-# coarse-to-fine start 2,000 sweeps at 0.1 -> 0.001 (64x64: -0.0006% below the exact fixed
-# point; 600 sweeps +0.008%, 0.03 -> 0.0003 +0.012%, 0.3 -> 0.003 +0.0003%), only up to
-# UNIT_ANNEAL_MAX_GENES genes, where a proposal reads float rows (5 us at 64x64; 100x100 would
-# take 40 us per proposal, 15 minutes).
-UNIT_GRID_ANNEALING: dict[str, Any] = {"sa_neighbours": 0}
-MULTILEVEL_ANNEALING: dict[str, Any] = {"sa_sweeps": 2000.0, "sa_t_start": 0.1,
-                                        "sa_t_end": 0.001, "sa_max_work": 4e10}
-UNIT_ANNEAL_MAX_GENES = _core.GATHER_MIN_GENES - 1
+# The annealing schedules that run are one table in the C++ core (cpp/src/anneal/schedule.cpp,
+# anneal_schedule below); solve_anneal passes only what its caller sets.
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -416,34 +398,23 @@ def solve_anneal(C1: FloatArray, grid: _core.GridCost, seed: int = 0, restarts: 
     Returns a typed ``_core.AnnealResult``: ``assign`` (n,) int64 class per gene,
     ``objective``, ``restart_objectives``, ``rounded_objective`` (the start's), work counters.
     Deterministic for a given seed, whatever the thread count. ``options`` go to
-    ``_core.solve_gw_anneal`` (schedule parameters).
+    ``_core.solve_gw_anneal`` (schedule parameters; those not given run as
+    :func:`anneal_schedule` and the core's defaults say).
     """
     if start not in ANNEAL_STARTS:
         raise ValueError(f"start must be one of {ANNEAL_STARTS}, got {start!r}")
     if start == "auto":
         start = anneal_start_for(grid)
-    schedule = anneal_schedule(start, grid)
-    schedule.update(options)
     return _core.solve_gw_anneal(C1, grid, entropic_start=start == "entropic",
                                  multilevel_start=start == "multilevel",
                                  polish_iter=int(polish_iter), restarts=int(restarts),
-                                 seed=int(seed), num_threads=int(num_threads), **schedule)
+                                 seed=int(seed), num_threads=int(num_threads), **options)
 
 
 def anneal_schedule(start: str, grid: _core.GridCost) -> dict[str, Any]:
-    """The annealing keywords for a start on a grid (ANNEAL_SCHEDULES, then the one-gene-per-
-    pixel changes)."""
-    schedule = dict(ANNEAL_SCHEDULES[start])
-    if one_gene_per_class(grid) and start != "entropic":  # measured from these starts only
-        schedule.update(UNIT_GRID_ANNEALING)
-        if start == "multilevel" and grid.n_classes <= UNIT_ANNEAL_MAX_GENES:
-            schedule.update(MULTILEVEL_ANNEALING)
-    return schedule
-
-
-def one_gene_per_class(grid: _core.GridCost) -> bool:
-    """Whether every class of ``grid`` is one pixel (euclidean and user-cost grids)."""
-    return grid.n_classes == grid.n_used
+    """The start- and grid-dependent annealing keywords that run for ``start`` ("exact",
+    "entropic" or "multilevel") on ``grid`` (the C++ core's table)."""
+    return _core.anneal_schedule(grid, start)
 
 
 def anneal_start_for(grid: _core.GridCost) -> str:

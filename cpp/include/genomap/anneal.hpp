@@ -20,24 +20,30 @@
 //    objective wins (ties: lowest r).
 // Every stage keeps the best assignment it has seen, so with the exact start the result is never
 // worse than the reference's fixed point. On pbmc68k_reduced the exact start leads the annealing
-// to lower objectives than the entropic one (benchmarks/test_anneal.py), hence the default.
+// to lower objectives than the entropic one (the annealing benchmark), hence the default.
 //
 // Everything is deterministic for a given seed: parallel loops write disjoint outputs or reduce
 // in a fixed block order, so results do not depend on the thread count.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "genomap/gw.hpp"
 
 namespace genomap {
 
+enum class AnnealStart { exact, entropic, multilevel };
+
+// The defaults below are the ones that run. The six fields that depend on the start and the
+// grid (swap_rounds and the sa_ schedule) have none: anneal_schedule() sets them from its table
+// (cpp/src/anneal/schedule.cpp), and options left unset are refused by solve_gw_anneal.
 struct AnnealOptions {
   bool entropic_start = false;    // start from epsilon scaling instead of the exact fixed point
   // Start from the coarse-to-fine exact iteration stopped at tiles of multilevel_tile pixels,
   // genes placed within their tiles by the spread coupling's linear term (a one-class-per-pixel
   // grid with coarse levels: euclidean); the exact iteration at pixel level costs n x n
-  // assignments per step (over 20 minutes at 100x100).
+  // assignments per step.
   bool multilevel_start = false;
   int64_t multilevel_tile = 2;
   // Epsilon schedule, relative to the spread of the first linear term (mean over classes of
@@ -49,21 +55,26 @@ struct AnnealOptions {
   int64_t sinkhorn_iter = 200;    // cap on scaling iterations per Sinkhorn solve
   double sinkhorn_tol = 1e-5;     // L1 error of the class marginals (total mass 1)
   int64_t polish_iter = 1000;     // cap on exact iterations per polish
-  int64_t swap_rounds = 8;        // alternations of swap search and exact iteration (0: none)
+  int64_t swap_rounds = -1;       // alternations of swap search and exact iteration (0: none)
   int64_t swap_passes = 50;       // cap on passes over all genes per swap search
   double swap_max_work = 4e9;     // cap on multiply-adds per swap search (0: none)
   // Simulated annealing over pair swaps after the first swap descent: sa_sweeps * n random
   // proposals (at most sa_max_work / n_classes), temperature from sa_t_start to sa_t_end
   // times the mean |gain| of a random swap. 0 sweeps: none.
-  double sa_sweeps = 2000.0;
-  double sa_max_work = 2e9;
-  double sa_t_start = 0.1;
-  double sa_t_end = 0.001;
-  int64_t sa_neighbours = 0;      // 0: swap partners from all genes; k: from the k nearest classes
+  double sa_sweeps = kUnset;
+  double sa_max_work = kUnset;
+  double sa_t_start = kUnset;
+  double sa_t_end = kUnset;
+  int64_t sa_neighbours = -1;     // 0: swap partners from all genes; k: from the k nearest classes
   int64_t restarts = 1;
   uint64_t seed = 0;
   double noise = 0.5;             // log-normal sigma of the restart perturbation
+
+  static constexpr double kUnset = std::numeric_limits<double>::quiet_NaN();
 };
+
+// The options that run for a start on a grid (the table in cpp/src/anneal/schedule.cpp).
+AnnealOptions anneal_schedule(AnnealStart start, const GridCost& grid);
 
 struct AnnealResult {
   std::vector<int64_t> assign;    // (n,) class of each gene, the best restart's

@@ -12,7 +12,6 @@ using dgemm_fn = void (*)(const char* transa, const char* transb, const int* m, 
                           const int* ldc);
 
 void set_dgemm(dgemm_fn fn);
-bool has_blas();
 
 // C = alpha * op(A) @ op(B) + beta * C, all matrices row-major.
 // op(A) is (m x k), op(B) is (k x n), C is (m x n) with leading dimension ldc.

@@ -51,7 +51,8 @@ class BlockSums {
         CS_(nb_ * stride_, 0.0f), w_(kFloatC1 ? 0 : n2_, 0.0f), Lbuf_(D_), Lbuf2_(D_),
         Ldup_(kDupTable ? D_ * stride_ : 0, 0.0f), dupA_(stride_, 0.0f), dupB_(stride_, 0.0f) {
     if (kDupTable)
-      for (int64_t d = 0; d < D_; ++d) fill_dup(L_.row(d, Lbuf_.data()), Ldup_.data() + d * stride_);
+      for (int64_t d = 0; d < D_; ++d)
+        fill_dup(L_.row(d, Lbuf_.data()), Ldup_.data() + d * stride_);
   }
   double c1(int64_t i, int64_t j) const {
     if constexpr (kFloatC1) return static_cast<double>(C1f_[i * n2_ + j]);
@@ -100,7 +101,8 @@ class BlockSums {
     class_sums(p_, assign, D_, rowmajor.data(), nt_);
     for (int64_t k = 0; k < n_; ++k)
       for (int64_t e = 0; e < D_; ++e)
-        CS_[(k / kLane) * stride_ + e * kLane + k % kLane] = static_cast<float>(rowmajor[k * D_ + e]);
+        CS_[(k / kLane) * stride_ + e * kLane + k % kLane] =
+            static_cast<float>(rowmajor[k * D_ + e]);
   }
   double log_diag(int64_t d) { return L_.row(d, Lbuf_.data())[d]; }
 
