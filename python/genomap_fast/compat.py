@@ -230,11 +230,26 @@ def _swap(modname, name, ours, patched):
 
 
 def patch() -> list:
-    """Makes an installed reference ``genomap`` package call genomap_fast: ``construct_genomap``
-    and ``construct_genomap_returnT`` always, and the task functions (genoClassification,
-    genoRegression, genoVis, genoDR, genoTraj, genoSig, genoMOIvis/genoMOItraj) in those
-    reference modules that import (several need TensorFlow). Existing code speeds up without
-    edits. Returns the names patched; ``unpatch()`` restores them."""
+    """Makes an installed reference ``genomap`` package call genomap_fast.
+
+    ``construct_genomap`` and ``construct_genomap_returnT`` always, and the task functions
+    (genoClassification, genoRegression, genoVis, genoDR, genoTraj, genoSig,
+    genoMOIvis/genoMOItraj) in those reference modules that import (several need TensorFlow).
+    Existing code speeds up without edits; :func:`unpatch` restores the originals.
+
+    Returns
+    -------
+    list of str
+        The patched names, ``"module.function"``; empty without the reference package.
+
+    Examples
+    --------
+    >>> from genomap_fast import compat
+    >>> patched = compat.patch()
+    >>> "genomap.construct_genomap" in patched or patched == []
+    True
+    >>> compat.unpatch()
+    """
     patched = []
     for modname in ("genomap", "genomap.genomap"):
         for name in _NAMES:
@@ -253,7 +268,14 @@ def patch() -> list:
 
 
 def unpatch() -> None:
-    """Restores the reference functions replaced by :func:`patch`."""
+    """Restores the reference functions replaced by :func:`patch` (nothing to do when none
+    were).
+
+    Examples
+    --------
+    >>> from genomap_fast import compat
+    >>> compat.unpatch()
+    """
     import importlib
 
     for (modname, name), fn in list(_ORIGINALS.items()):

@@ -21,8 +21,39 @@ def synthetic_counts(
     per-cell size factor, then normalised to 1e4 per cell and log1p-transformed, like
     ``scanpy.pp.normalize_total`` + ``log1p``.
 
-    Returns ``(X, labels)``: X (n_cells, n_genes) ``dtype`` ndarray (CSR if ``sparse``),
-    labels (n_cells,) int64 cell types.
+    Parameters
+    ----------
+    n_cells, n_genes : int
+        Shape of the matrix (>= 1).
+    n_types : int
+        Number of cell types (>= 1).
+    n_modules : int
+        Number of gene modules (>= 1).
+    seed : int
+        Seed of the generator.
+    sparse : bool
+        Return a CSR matrix instead of an ndarray.
+    dtype : numpy dtype
+        dtype of the values.
+
+    Returns
+    -------
+    X : numpy.ndarray or scipy.sparse.csr_matrix of shape (n_cells, n_genes)
+        Log-normalised values of ``dtype``.
+    labels : numpy.ndarray of shape (n_cells,)
+        int64 cell types.
+
+    Raises
+    ------
+    ValueError
+        A size below 1.
+
+    Examples
+    --------
+    >>> from genomap_fast.datasets import synthetic_counts
+    >>> X, y = synthetic_counts(n_cells=100, n_genes=50, n_types=3, seed=0)
+    >>> X.shape, X.dtype, y.dtype, sorted(set(y.tolist()))
+    ((100, 50), dtype('float32'), dtype('int64'), [0, 1, 2])
     """
     if n_cells < 1 or n_genes < 1 or n_types < 1 or n_modules < 1:
         raise ValueError("n_cells, n_genes, n_types and n_modules must be >= 1")
@@ -43,8 +74,26 @@ def synthetic_counts(
 
 
 def pbmc68k_reduced():
-    """The 700-cell x 765-gene PBMC data set that ships inside scanpy (cell types in
-    ``obs['bulk_labels']``). Needs scanpy (``pip install genomap_fast[demo]``)."""
+    """The 700-cell x 765-gene PBMC data set that ships inside scanpy.
+
+    Returns
+    -------
+    anndata.AnnData
+        700 cells x 765 genes, log-normalised float32 X, gene symbols in ``var_names``, ten
+        FACS-based cell types in ``obs['bulk_labels']``.
+
+    Raises
+    ------
+    ImportError
+        Without scanpy (``pip install genomap_fast[demo]``).
+
+    Examples
+    --------
+    >>> from genomap_fast.datasets import pbmc68k_reduced
+    >>> adata = pbmc68k_reduced()
+    >>> adata.shape, adata.obs["bulk_labels"].nunique()
+    ((700, 765), 10)
+    """
     try:
         import scanpy as sc
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -55,11 +104,50 @@ def pbmc68k_reduced():
 def write_synthetic_atlas(path, n_cells: int, n_genes: int, n_types: int = 8,
                           n_modules: int = 40, seed: int = 0, sparsity: float = 2.0,
                           chunk: int = 50_000, progress: bool = False) -> str:
-    """Writes an atlas-sized ``.h5ad`` of raw counts (CSR float32, cells x genes) chunk by
-    chunk, never holding the matrix in memory: cell types, gene modules and size factors as in
-    :func:`synthetic_counts`, Poisson counts not normalised. ``sparsity`` lowers every gene's
-    base rate by that many log units (2.0 gives about 10% non-zeros). ``obs['cell_type']``
-    holds the labels. Written atomically."""
+    """Writes an atlas-sized ``.h5ad`` of raw counts chunk by chunk, never holding the matrix
+    in memory.
+
+    Cell types, gene modules and size factors as in :func:`synthetic_counts`; Poisson counts,
+    not normalised; written atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.h5ad`` file to write.
+    n_cells, n_genes : int
+        Shape (>= 1).
+    n_types, n_modules : int
+        Cell types and gene modules.
+    seed : int
+        Seed of the generator.
+    sparsity : float
+        Lowers every gene's base rate by that many log units (2.0 gives about 10% non-zeros).
+    chunk : int
+        Cells generated and appended at a time.
+    progress : bool
+        A progress bar.
+
+    Returns
+    -------
+    str
+        ``path``. X is CSR float32 (cells x genes); ``obs['cell_type']`` holds the labels.
+
+    Raises
+    ------
+    ValueError
+        A size below 1.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import anndata
+    >>> from genomap_fast.datasets import write_synthetic_atlas
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_synthetic_atlas(os.path.join(tmp, "atlas.h5ad"), 1000, 40, chunk=300)
+    ...     adata = anndata.read_h5ad(path)
+    ...     print(adata.shape, adata.X.format, adata.X.dtype)
+    (1000, 40) csr float32
+    """
     import anndata
     import h5py
     import pandas as pd
