@@ -40,7 +40,7 @@ DOCTEST_MODULES := genomap_fast.compat genomap_fast.estimator genomap_fast.place
 	genomap_fast.distributed genomap_fast.cnn.tasks genomap_fast.cnn.base \
 	genomap_fast.cnn.cluster genomap_fast.cnn.traj genomap_fast.cnn.moi \
 	genomap_fast.cnn.signature genomap_fast.cnn.data genomap_fast._codecs \
-	genomap_fast.annotate genomap_fast.datasets
+	genomap_fast.annotate genomap_fast.datasets genomap_fast.h5ad
 docs: install
 	$(PY) -m pip install -q $(DOC_PACKAGES)
 	$(PY) -m pytest -q -p no:cacheprovider -p docs.doctest_plugin --doctest-modules \

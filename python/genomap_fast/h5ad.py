@@ -406,8 +406,40 @@ def _read_block(path, layer, block_info=None):
 
 
 def open_h5ad(path, layer: str | None = None) -> H5adMatrix:
-    """X (or ``layers[layer]``) of an ``.h5ad`` file, read block by block; see
-    :class:`H5adMatrix`."""
+    """X (or ``layers[layer]``) of an ``.h5ad`` file, read block by block.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.h5ad`` file.
+    layer : str, optional
+        Read ``layers[layer]`` instead of X.
+
+    Returns
+    -------
+    H5adMatrix
+        The (cells, genes) matrix; rows are read when sliced.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not a readable ``.h5ad`` file, no such layer, or a damaged matrix (naming the file).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import anndata
+    >>> import scipy.sparse as sp
+    >>> from genomap_fast.h5ad import open_h5ad
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "cells.h5ad")
+    ...     anndata.AnnData(sp.random(50, 8, density=0.3, format="csr")).write_h5ad(path)
+    ...     with open_h5ad(path) as m:
+    ...         print(m.shape, m.format, m[10:15].shape)
+    (50, 8) csr (5, 8)
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
@@ -417,9 +449,46 @@ def open_h5ad(path, layer: str | None = None) -> H5adMatrix:
 def csc_to_csr(src, dst, layer: str | None = None, rows_per_pass: int | None = None,
                memory_bytes: int = 1 << 29) -> str:
     """Writes a copy of the ``.h5ad`` file ``src`` whose X (or layer) is CSR instead of CSC,
-    in bounded memory: the columns are scanned once per band of rows (about ``memory_bytes``
-    of non-zeros per band), so large files take several passes. Other elements are copied
-    unchanged. Written atomically; returns ``dst``."""
+    in bounded memory.
+
+    The columns are scanned once per band of rows (about ``memory_bytes`` of non-zeros per
+    band), so large files take several passes. Other elements are copied unchanged. Written
+    atomically.
+
+    Parameters
+    ----------
+    src, dst : str or os.PathLike
+        The CSC file and the CSR copy to write.
+    layer : str, optional
+        Convert ``layers[layer]`` instead of X.
+    rows_per_pass : int, optional
+        Rows per band (default: from ``memory_bytes``).
+    memory_bytes : int
+        About how many bytes of non-zeros a band holds.
+
+    Returns
+    -------
+    str
+        ``dst``.
+
+    Raises
+    ------
+    ValueError
+        ``src`` is not stored CSC, or is not a readable ``.h5ad`` file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import anndata
+    >>> import scipy.sparse as sp
+    >>> from genomap_fast.h5ad import csc_to_csr, open_h5ad
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     src, dst = os.path.join(tmp, "csc.h5ad"), os.path.join(tmp, "csr.h5ad")
+    ...     anndata.AnnData(sp.random(40, 6, density=0.3, format="csc")).write_h5ad(src)
+    ...     with open_h5ad(csc_to_csr(src, dst, rows_per_pass=7)) as m:
+    ...         print(m.format, m.shape)
+    csr (40, 6)
+    """
     from ._atomic import atomic_path
 
     h5py = _h5py()
