@@ -33,7 +33,7 @@ def synthetic_counts(
         Seed of the generator.
     sparse : bool
         Return a CSR matrix instead of an ndarray.
-    dtype : numpy dtype
+    dtype : numpy.dtype
         dtype of the values.
 
     Returns
