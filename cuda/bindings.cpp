@@ -85,6 +85,8 @@ py::tuple sinkhorn_call(const carray<double>& M, const carray<int64_t>& capacity
 
 }  // namespace
 
+void register_gw(py::module_& m);  // register_gw.cpp
+
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "genomap_fast CUDA backend (kernels in cuda/); host_* run the kernel bodies on the CPU";
 #ifdef GENOMAP_CUDA_ARCHITECTURES
@@ -264,4 +266,6 @@ PYBIND11_MODULE(_cuda, m) {
       },
       py::arg("M"), py::arg("capacity"), py::arg("reg"), py::arg("max_iter"),
       py::arg("stop_thr"));
+
+  register_gw(m);
 }

@@ -90,3 +90,58 @@ SinkhornResult host_sinkhorn_log(const double* M, int64_t n, int64_t D, const in
 
 }  // namespace gpu
 }  // namespace genomap
+
+namespace genomap {
+namespace gpu {
+
+// ---- GW placement (cuda/gw_loop.hpp: the iterations; gw_device.cu / host_gw.cpp: backends) ----
+
+// A grid's classes and class log-cost, as the C++ core's GridCost describes them: a dense
+// (D, D) row-major log-cost ("blas" grids) or a displacement table of (2 cols - 1) x
+// (2 rows - 1) entries whose classes are the first D pixels ("fft" grids).
+struct GridDesc {
+  int64_t D = 0, rows = 0, cols = 0;
+  std::vector<int64_t> capacity;  // (D,) pixels per class
+  double mean_cost = 0.0;         // <C2 q, q>
+  bool fft = false;
+  std::vector<double> log_cost;   // dense (D * D) or the displacement table
+};
+void check_grid_desc(const GridDesc& grid, int64_t n);
+
+struct GWExactOutcome {
+  std::vector<int64_t> assign;  // (n,) class of each gene, lowest objective seen
+  double objective = 0.0;
+  int64_t n_iter = 0;           // transport problems solved
+  bool converged = false;       // an assignment repeated
+  std::vector<double> trace;    // objective of each step's assignment
+  int64_t auction_rounds = 0;
+  double seconds_setup = 0.0, seconds_products = 0.0, seconds_transport = 0.0;
+};
+
+struct GWEntropicOutcome {
+  std::vector<double> coupling;  // (n, D) class coupling
+  double objective = 0.0;
+  int64_t n_iter = 0;
+  double last_change = 0.0;
+  int64_t sinkhorn_iters = 0;
+  double seconds_setup = 0.0, seconds_products = 0.0, seconds_transport = 0.0;
+};
+
+// On the device (cuBLAS/cuFFT must be loaded: math_libraries.hpp). C1: host (n, n) row-major.
+GWExactOutcome gw_exact_device(const double* h_C1, int64_t n, const GridDesc& grid,
+                               int64_t max_iter);
+GWEntropicOutcome gw_entropic_device(const double* h_C1, int64_t n, const GridDesc& grid,
+                                     double epsilon, int64_t max_iter, double tol);
+// The same iterations with the kernels' bodies on the host (small problems: products by their
+// definition, O(n D^2) per step).
+GWExactOutcome host_gw_exact(const double* C1, int64_t n, const GridDesc& grid,
+                             int64_t max_iter);
+GWEntropicOutcome host_gw_entropic(const double* C1, int64_t n, const GridDesc& grid,
+                                   double epsilon, int64_t max_iter, double tol);
+// One auction on benefits A (n, D) with class capacities (host bodies): the class of each gene
+// and the rounds it took.
+int64_t host_auction(const double* A, int64_t n, const GridDesc& grid,
+                     std::vector<int64_t>& classes);
+
+}  // namespace gpu
+}  // namespace genomap

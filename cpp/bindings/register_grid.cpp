@@ -26,6 +26,16 @@ void register_grid(py::module_& m) {
       .def_property_readonly("log_cost", [](const GridCost& g) {
         return to_numpy(g.dense_log_cost(), g.n_classes, g.n_classes);
       })
+      .def_property_readonly(
+          "log_cost_table",
+          [](const GridCost& g) -> py::object {
+            std::vector<double> table;
+            if (!g.products->displacement_log_table(table)) return py::none();
+            return to_numpy(table, 2 * g.cols - 1, 2 * g.rows - 1);
+          },
+          "FFT grids: the log-cost by displacement, (2 cols - 1, 2 rows - 1) float64, entry "
+          "[dc + cols - 1, dr + rows - 1] for pixels dr rows and dc columns apart; None for "
+          "grids without one.")
       .def_property_readonly("stores_dense_cost", [](const GridCost& g) {
         return g.products->stores_dense_cost();
       });

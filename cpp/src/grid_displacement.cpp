@@ -37,6 +37,10 @@ class DisplacementProducts final : public GridProducts {
   }
   const char* kind() const override { return "fft"; }
   bool stores_dense_cost() const override { return false; }
+  bool displacement_log_table(std::vector<double>& table) const override {
+    table = log_cost_;
+    return true;
+  }
   // L[d, e] = table[(ce - cd + cols - 1) r2 + re - rd + rows - 1] = table[row_base[d] + column[e]]
   // with column[e] = ce r2 + re and row_base[d] = (cols - 1) r2 + rows - 1 - column[d].
   void log_cost_lookup(int64_t, std::vector<float>& table, std::vector<int64_t>& row_base,

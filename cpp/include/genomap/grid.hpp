@@ -46,6 +46,13 @@ class GridProducts {
   // steer by L (float).
   virtual void log_cost_lookup(int64_t D, std::vector<float>& table,
                                std::vector<int64_t>& row_base, std::vector<int64_t>& column) const;
+  // A translation-invariant grid's log-cost displacement table in double precision (the
+  // layout of displacement_products' tables), for products taken elsewhere (the CUDA
+  // backend's FFT); false for grids without one.
+  virtual bool displacement_log_table(std::vector<double>& table) const {
+    (void)table;
+    return false;
+  }
 };
 
 // Products with dense (D, D) row-major class costs by BLAS: O(n D^2) per product. Without
