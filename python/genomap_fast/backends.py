@@ -31,16 +31,35 @@ def _cuda_status() -> tuple[bool, str, dict]:
     return True, "", details
 
 
+def _steps(cuda_ok: bool) -> dict:
+    """Where each step of ``device="cuda"`` runs (all "cpu" when CUDA is unavailable)."""
+    steps = {"statistics": "cpu", "placement": "cpu", "rasterisation": "cpu",
+             "anneal": "cpu", "refinement": "cpu"}
+    if not cuda_ok:
+        return steps
+    from . import _gpu
+
+    placed, why = _gpu.math_libraries()
+    steps.update(statistics="cuda", rasterisation="cuda (device arrays); cpu (host arrays)",
+                 placement="cuda" if placed else f"cpu ({why})")
+    return steps
+
+
 def backends() -> dict:
-    """The compute backends of this installation and why one is unavailable.
+    """The compute backends of this installation, why one is unavailable and where each step
+    of ``device="cuda"`` runs.
 
     Returns
     -------
     dict
-        ``{"cpu": {"available": True}, "cuda": {"available": bool, ...}}``. The CUDA entry has
-        ``"reason"`` when it is unavailable (module not built, no driver, no device) and, when
-        the module is built, its CUDA runtime, driver and architectures (and ``"devices"``,
-        their names, when available). Nothing here imports cupy or torch.
+        ``{"cpu": {"available": True}, "cuda": {"available": bool, "steps": {...}, ...}}``.
+        The CUDA entry has ``"reason"`` when it is unavailable (module not built, no driver,
+        no device) and, when the module is built, its CUDA runtime, driver and architectures
+        (and ``"devices"``, their names, when available). ``"steps"`` maps each step of a fit
+        with ``device="cuda"`` ("statistics", "placement" (the GW iteration), "rasterisation",
+        "anneal", "refinement" (within-class)) to where it runs; the placement runs on the
+        device when cuBLAS and cuFFT load, and says why not otherwise. Nothing here imports
+        cupy or torch.
 
     Examples
     --------
@@ -52,7 +71,7 @@ def backends() -> dict:
     True
     """
     ok, reason, details = _cuda_status()
-    cuda = {"available": ok, **details}
+    cuda = {"available": ok, **details, "steps": _steps(ok)}
     if not ok:
         cuda["reason"] = reason
     return {"cpu": {"available": True}, "cuda": cuda}

@@ -162,7 +162,7 @@ def _construct_with(args, table, X, t0, to_store) -> int:
                  select_genes=args.genes, num_threads=args.threads,
                  progress=not args.quiet, layout="nchw", dtype=np.float32,
                  multilevel=args.multilevel, solver=args.solver, seed=args.seed,
-                 restarts=args.restarts)
+                 restarts=args.restarts, device=args.device)
     gm.fit(X)
     if to_store:  # streamed from disk to disk: never all cells or all images at once
         from ._progress import progress_bar
@@ -478,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--layer", default=None, help="h5ad layer to use instead of X")
     con.add_argument("--batch-size", type=int, default=None, help="cells per rasterised batch")
     con.add_argument("--threads", type=int, default=None)
+    con.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                     help="cuda: the statistics and the GW iteration on the GPU (see "
+                          "genomap_fast.backends()); auto: cuda when available")
     con.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="run on this dask.distributed scheduler (default: "
                           "$GENOMAP_FAST_SCHEDULER): workers read their own row blocks of an "
@@ -588,7 +591,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError, ImportError, MemoryError) as err:
+    except (ValueError, TypeError, OSError, ImportError, MemoryError, RuntimeError) as err:
         if args.debug:
             raise
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -54,8 +54,8 @@ def construct_genomap(data, rowNum, colNum, epsilon=0, num_iter=1000, *, solver=
     restarts : int, default 1
         The number of independent annealing runs ("anneal" only; the best is kept).
     device : str, default "cpu"
-        "cuda" (or "auto") computes the statistics and images on a GPU (see
-        :func:`genomap_fast.backends`); the placement is the CPU's either way.
+        "cuda" (or "auto") computes the statistics and the GW iteration on a GPU
+        (see :func:`genomap_fast.backends`).
 
     Returns
     -------

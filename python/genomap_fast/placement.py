@@ -5,6 +5,7 @@ so adding a metric does not touch the solvers.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -168,6 +169,8 @@ class PlacementResult:
     empty when entropic)."""
     euclidean_term: float = float("nan")
     """2-D (euclidean) GW linear term of ``pixel`` after within-class refinement (exact)."""
+    device: str = "cpu"
+    """Where the GW iteration ran: "cpu" or "cuda" (:func:`solve_on_grid`'s ``device``)."""
 
     @property
     def n_genes(self) -> int:
@@ -315,15 +318,25 @@ def solve_on_grid(C1: npt.ArrayLike, grid: _core.GridCost, metric: Metric = "rad
                   epsilon: float = 0.0, max_iter: int = 1000, tol: float = 1e-9,
                   refine_rounds: int = 10, num_threads: int | None = None,
                   multilevel: bool = False, solver: str = "exact", seed: int = 0,
-                  restarts: int = 1, anneal_start: str = "auto") -> PlacementResult:
+                  restarts: int = 1, anneal_start: str = "auto",
+                  device: str = "cpu") -> PlacementResult:
     """:func:`solve_placement` on a grid already made by :func:`make_grid` for ``metric``
     over the first ``len(C1)`` pixels (the estimator asks that grid for its memory estimate
-    before the statistics, then solves on it)."""
+    before the statistics, then solves on it).
+
+    ``device="cuda"`` runs the GW iteration on the GPU (:mod:`genomap_fast._gpu`: exact steps
+    by an auction, entropic steps by a log-domain Sinkhorn, products through cuBLAS/cuFFT);
+    the within-class refinement, ``solver="anneal"`` and ``multilevel`` run on the CPU.
+    """
     C1, nt = _checked_problem(C1, epsilon, max_iter, num_threads, solver, multilevel, seed,
                               restarts, anneal_start)
     rows, cols = grid.rows, grid.cols
     if multilevel:
         check_multilevel(grid)
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda" and solver == "exact" and not multilevel:
+        return _solve_on_device(C1, grid, metric, epsilon, max_iter, tol, refine_rounds, nt)
     if solver == "anneal":
         with single_threaded_blas():
             a = solve_anneal(C1, grid, seed=seed, restarts=restarts, start=anneal_start,
@@ -355,6 +368,34 @@ def solve_on_grid(C1: npt.ArrayLike, grid: _core.GridCost, metric: Metric = "rad
         rows=rows, cols=cols, metric=metric, epsilon=float(epsilon), pixel=None, classes=None,
         class_coupling=e.coupling, objective=e.objective, n_iter=int(e.n_iter),
         converged=bool(e.last_change <= tol),
+    )
+
+
+def _solve_on_device(C1: FloatArray, grid: _core.GridCost, metric: Metric, epsilon: float,
+                     max_iter: int, tol: float, refine_rounds: int, nt: int) -> PlacementResult:
+    from . import _gpu
+
+    rows, cols = grid.rows, grid.cols
+    loaded, why = _gpu.math_libraries()
+    if not loaded:
+        warnings.warn(f"device='cuda': the GW placement runs on the CPU ({why})",
+                      RuntimeWarning, stacklevel=3)
+        return solve_on_grid(C1, grid, metric, epsilon, max_iter, tol, refine_rounds, nt)
+    if epsilon == 0:
+        r = _gpu.place_exact(C1, grid, int(max_iter))
+        with single_threaded_blas():
+            placed = _core.place_within_classes(C1, grid, r["assign"], int(refine_rounds), nt)
+        return PlacementResult(
+            rows=rows, cols=cols, metric=metric, epsilon=0.0, pixel=placed.pixel,
+            classes=r["assign"], class_coupling=None, objective=r["objective"],
+            n_iter=int(r["n_iter"]), converged=bool(r["converged"]), trace=r["trace"],
+            euclidean_term=placed.euclidean_after, device="cuda",
+        )
+    e = _gpu.place_entropic(C1, grid, float(epsilon), int(max_iter), float(tol))
+    return PlacementResult(
+        rows=rows, cols=cols, metric=metric, epsilon=float(epsilon), pixel=None, classes=None,
+        class_coupling=e["coupling"], objective=e["objective"], n_iter=int(e["n_iter"]),
+        converged=bool(e["last_change"] <= tol), device="cuda",
     )
 
 
