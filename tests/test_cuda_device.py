@@ -25,8 +25,13 @@ def test_placement_and_images_equal_cpu():
     X = _data()
     cpu = gf.Genomap(7, 7, device="cpu").fit(X)
     gpu = gf.Genomap(7, 7, device="cuda").fit(X)
-    np.testing.assert_array_equal(gpu.placement_, cpu.placement_)  # exact mode
-    np.testing.assert_array_equal(gpu.transform(X), cpu.transform(X))  # exactly
+    assert gpu.placement_obj_.device == "cuda"
+    # the device's exact iteration reaches the CPU's objective or a lower one
+    assert gpu.objective_ <= cpu.objective_ + 1e-12
+    same_model = cpu.clone()
+    same_model.__dict__.update({k: v for k, v in gpu.__dict__.items() if k.endswith("_")})
+    same_model.device_ = "cpu"
+    np.testing.assert_array_equal(gpu.transform(X), same_model.transform(X))  # exactly
     Xs = sp.csr_matrix(np.where(X > 3.5, X, 0))
     np.testing.assert_array_equal(gpu.transform(Xs), cpu.transform(Xs))
     std_cpu = cpu.clone(standardize=True).fit(X)
@@ -140,3 +145,48 @@ def test_cnn_tasks_train_on_the_gpu(tmp_path):
     dec = GenoDEC(8, 8, n_clusters=4, pretrain_epochs=5, maxiter=40, device="cuda").fit(X)
     assert dec.labels_.shape == (400,) and set(np.unique(dec.labels_)) <= {0, 1, 2, 3}
     assert dec.features_.shape == (400, 32) and np.isfinite(dec.features_).all()
+
+
+def _gw_problem(n, seed=0):
+    X = _data(800, n, seed).astype(np.float64)
+    return gf.interaction_matrix(X).distance
+
+
+@pytest.mark.parametrize("rows,cols,metric", [(10, 10, "radial"), (10, 10, "euclidean"),
+                                               (12, 11, "euclidean")])
+def test_device_gw_exact_reaches_the_cpu_objective(rows, cols, metric):
+    from genomap_fast import _gpu
+    from genomap_fast.placement import make_grid
+
+    n = rows * cols - 3
+    C1 = _gw_problem(n)
+    grid = make_grid(rows, cols, n, metric)
+    cpu = _core.solve_gw_exact(C1, grid, 1000, 2)
+    dev = _gpu.place_exact(C1, grid, 1000)
+    assert dev["converged"]
+    assert dev["objective"] <= cpu.objective + 1e-12, (dev["objective"], cpu.objective)
+    assert np.array_equal(np.bincount(dev["assign"], minlength=grid.n_classes), grid.capacity)
+    again = _gpu.place_exact(C1, grid, 1000)  # deterministic run to run
+    np.testing.assert_array_equal(again["assign"], dev["assign"])
+    assert again["objective"] == dev["objective"]
+
+
+@pytest.mark.parametrize("metric", ["radial", "euclidean"])
+def test_device_gw_entropic_equals_cpu(metric):
+    from genomap_fast import _gpu
+    from genomap_fast.placement import make_grid
+
+    C1 = _gw_problem(90)
+    grid = make_grid(10, 9, 90, metric)
+    cpu = _core.solve_gw_entropic(C1, grid, 0.05, 1000, 1e-9, 2)
+    dev = _gpu.place_entropic(C1, grid, 0.05, 1000, 1e-9)
+    np.testing.assert_allclose(dev["coupling"], cpu.coupling, rtol=0, atol=1e-6)
+    assert abs(dev["objective"] - cpu.objective) < 1e-6
+    again = _gpu.place_entropic(C1, grid, 0.05, 1000, 1e-9)
+    np.testing.assert_array_equal(again["coupling"], dev["coupling"])
+
+
+def test_backends_place_on_the_device():
+    steps = backends()["cuda"]["steps"]
+    assert steps["statistics"] == "cuda"
+    assert steps["placement"] == "cuda", steps["placement"]

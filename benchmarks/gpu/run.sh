@@ -3,7 +3,10 @@
 # Python 3.12 with torch cu130, cupy-cuda13x, pytest, pybind11, scikit-build-core installed).
 # Builds genomap_fast with its _cuda module from this working tree (sm_90 only: faster), runs the
 # GPU tests and the GPU benchmark, and writes everything into $OUT (default ./gpu-out).
-# Budget: about 8 minutes (build ~2, tests ~1, benchmark ~4).
+# Budget: about 8 minutes (build ~2, tests ~1, benchmark ~4). The GW placement on the device
+# loads cuBLAS/cuFFT from torch's or cupy's CUDA 13 libraries (or nvidia-cublas/nvidia-cufft
+# wheels); the million-cell .h5ad -> zarr case needs h5py and zarr (wheels in $WHEELS) and
+# GENOMAP_FAST_ATLAS_CELLS sets its size (default 1,000,000).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-$PWD/gpu-out}"
@@ -45,7 +48,7 @@ echo "== GPU tests"
 XDIST=""
 "$PY" -c "import xdist" 2>/dev/null && XDIST="-n 4"
 timeout 240 "$PY" -m pytest -q -p no:cacheprovider $XDIST tests/test_cuda_device.py \
-  tests/test_cuda_host.py tests/test_cuda_build.py --junitxml="$OUT/tests.xml" -ra --tb=short \
+  tests/test_cuda_host.py tests/test_cuda_gw_host.py tests/test_cuda_build.py --junitxml="$OUT/tests.xml" -ra --tb=short \
   --durations=10
 tests_rc=$?
 echo "tests: rc=$tests_rc, $(( $(date +%s) - start )) s"

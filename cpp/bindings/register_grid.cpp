@@ -1,3 +1,7 @@
+#include <pybind11/stl.h>
+
+#include <optional>
+
 #include "common.hpp"
 #include "genomap/grid.hpp"
 
@@ -28,9 +32,9 @@ void register_grid(py::module_& m) {
       })
       .def_property_readonly(
           "log_cost_table",
-          [](const GridCost& g) -> py::object {
+          [](const GridCost& g) -> std::optional<py::array_t<double>> {
             std::vector<double> table;
-            if (!g.products->displacement_log_table(table)) return py::none();
+            if (!g.products->displacement_log_table(table)) return std::nullopt;
             return to_numpy(table, 2 * g.cols - 1, 2 * g.rows - 1);
           },
           "FFT grids: the log-cost by displacement, (2 cols - 1, 2 rows - 1) float64, entry "

@@ -276,6 +276,11 @@ class GridCost:
     @property
     def log_cost(self) -> numpy.typing.NDArray[numpy.float64]: ...
     @property
+    def log_cost_table(self) -> numpy.typing.NDArray[numpy.float64] | None:
+        """
+        FFT grids: the log-cost by displacement, (2 cols - 1, 2 rows - 1) float64, entry [dc + cols - 1, dr + rows - 1] for pixels dr rows and dc columns apart; None for grids without one.
+        """
+    @property
     def mean_cost(self) -> float: ...
     @property
     def metric(self) -> str: ...

@@ -57,8 +57,9 @@ def chunk_cells(rows: int, cols: int, target_bytes: int = 1 << 21) -> int:
 class ChunkWriter:
     """Writes whole chunks of a new float32 zarr array of a local store straight to its files.
 
-    Used by :func:`write_zarr`. Zarr's own write path costs about eight times the encoding (1.4 s against 0.17 s of
-    plain file writes per 100k 33x33 images, all of it in zarr's event loop), which made it the
+    Used by :func:`write_zarr`. Zarr's own write path costs about eight times the encoding
+    (1.4 s against 0.17 s of plain file writes per 100k 33x33 images, all of it in zarr's event
+    loop), which made it the
     atlas path's bottleneck. The bytes are zarr's own: zstd frames of the chunk's little-endian
     float32 values, chunk keys from the array's metadata, edge chunks padded with the fill value
     0 and chunks that are all fill value not written (zarr's ``write_empty_chunks=False``); a
