@@ -131,7 +131,7 @@ def _placement_case(case, X, side, metric, quick, cpu_path=True):
     cupy = _cupy()
     if cupy is None:
         pytest.skip(f"no GPU: {CUDA.get('reason', 'cupy missing')}")
-    from genomap_fast import _gpu
+    from genomap_fast import _gpu, _gpu_gw
     from genomap_fast.placement import make_grid
 
     gf.Genomap(8, 8, grid_metric=metric, device="cuda").fit(X[:, :64])  # warm-up
@@ -139,7 +139,7 @@ def _placement_case(case, X, side, metric, quick, cpu_path=True):
     assert ours.placement_obj_.device == "cuda", gf.backends()["cuda"]["steps"]
     stats_s, stats = _timed(lambda: _gpu.interaction_matrix(X))
     grid = make_grid(side, side, side * side, metric)
-    place_s, placed = _timed(lambda: _gpu.place_exact(stats.distance, grid, 1000))
+    place_s, placed = _timed(lambda: _gpu_gw.place_exact(stats.distance, grid, 1000))
     sec = placed["seconds"]
     _record(case, "gpu_host", gpu,
             f"whole fit with device='cuda': statistics {stats_s:.3f} s, GW {place_s:.3f} s "

@@ -155,34 +155,34 @@ def _gw_problem(n, seed=0):
 @pytest.mark.parametrize("rows,cols,metric", [(10, 10, "radial"), (10, 10, "euclidean"),
                                                (12, 11, "euclidean")])
 def test_device_gw_exact_reaches_the_cpu_objective(rows, cols, metric):
-    from genomap_fast import _gpu
+    from genomap_fast import _gpu_gw
     from genomap_fast.placement import make_grid
 
     n = rows * cols - 3
     C1 = _gw_problem(n)
     grid = make_grid(rows, cols, n, metric)
     cpu = _core.solve_gw_exact(C1, grid, 1000, 2)
-    dev = _gpu.place_exact(C1, grid, 1000)
+    dev = _gpu_gw.place_exact(C1, grid, 1000)
     assert dev["converged"]
     assert dev["objective"] <= cpu.objective + 1e-12, (dev["objective"], cpu.objective)
     assert np.array_equal(np.bincount(dev["assign"], minlength=grid.n_classes), grid.capacity)
-    again = _gpu.place_exact(C1, grid, 1000)  # deterministic run to run
+    again = _gpu_gw.place_exact(C1, grid, 1000)  # deterministic run to run
     np.testing.assert_array_equal(again["assign"], dev["assign"])
     assert again["objective"] == dev["objective"]
 
 
 @pytest.mark.parametrize("metric", ["radial", "euclidean"])
 def test_device_gw_entropic_equals_cpu(metric):
-    from genomap_fast import _gpu
+    from genomap_fast import _gpu_gw
     from genomap_fast.placement import make_grid
 
     C1 = _gw_problem(90)
     grid = make_grid(10, 9, 90, metric)
     cpu = _core.solve_gw_entropic(C1, grid, 0.05, 1000, 1e-9, 2)
-    dev = _gpu.place_entropic(C1, grid, 0.05, 1000, 1e-9)
+    dev = _gpu_gw.place_entropic(C1, grid, 0.05, 1000, 1e-9)
     np.testing.assert_allclose(dev["coupling"], cpu.coupling, rtol=0, atol=1e-6)
     assert abs(dev["objective"] - cpu.objective) < 1e-6
-    again = _gpu.place_entropic(C1, grid, 0.05, 1000, 1e-9)
+    again = _gpu_gw.place_entropic(C1, grid, 0.05, 1000, 1e-9)
     np.testing.assert_array_equal(again["coupling"], dev["coupling"])
 
 

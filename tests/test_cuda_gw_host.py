@@ -22,9 +22,9 @@ def _C1(n, seed=0):
 
 
 def _grid_args(grid):
-    from genomap_fast import _gpu
+    from genomap_fast import _gpu_gw
 
-    return _gpu.grid_arguments(grid)
+    return _gpu_gw.grid_arguments(grid)
 
 
 CASES = [(6, 6, 36, "radial", None), (8, 8, 60, "radial", None), (10, 10, 97, "radial", None),
@@ -113,9 +113,9 @@ def test_bad_grid_descriptions_are_value_errors():
 
 
 def test_math_libraries_report_themselves():
-    from genomap_fast import _gpu
+    from genomap_fast import _gpu_gw
 
-    ok, reason = _gpu.math_libraries()
+    ok, reason = _gpu_gw.math_libraries()
     if ok:
         paths = _cuda.math_library_paths()
         assert any("cublas" in p for p in paths) and any("cufft" in p for p in paths)

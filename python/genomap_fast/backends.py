@@ -37,9 +37,9 @@ def _steps(cuda_ok: bool) -> dict:
              "anneal": "cpu", "refinement": "cpu"}
     if not cuda_ok:
         return steps
-    from . import _gpu
+    from ._gpu_gw import math_libraries
 
-    placed, why = _gpu.math_libraries()
+    placed, why = math_libraries()
     steps.update(statistics="cuda", rasterisation="cuda (device arrays); cpu (host arrays)",
                  placement="cuda" if placed else f"cpu ({why})")
     return steps

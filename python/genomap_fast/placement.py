@@ -324,7 +324,7 @@ def solve_on_grid(C1: npt.ArrayLike, grid: _core.GridCost, metric: Metric = "rad
     over the first ``len(C1)`` pixels (the estimator asks that grid for its memory estimate
     before the statistics, then solves on it).
 
-    ``device="cuda"`` runs the GW iteration on the GPU (:mod:`genomap_fast._gpu`: exact steps
+    ``device="cuda"`` runs the GW iteration on the GPU (:mod:`genomap_fast._gpu_gw`: exact steps
     by an auction, entropic steps by a log-domain Sinkhorn, products through cuBLAS/cuFFT);
     the within-class refinement, ``solver="anneal"`` and ``multilevel`` run on the CPU.
     """
@@ -373,16 +373,16 @@ def solve_on_grid(C1: npt.ArrayLike, grid: _core.GridCost, metric: Metric = "rad
 
 def _solve_on_device(C1: FloatArray, grid: _core.GridCost, metric: Metric, epsilon: float,
                      max_iter: int, tol: float, refine_rounds: int, nt: int) -> PlacementResult:
-    from . import _gpu
+    from . import _gpu_gw
 
     rows, cols = grid.rows, grid.cols
-    loaded, why = _gpu.math_libraries()
+    loaded, why = _gpu_gw.math_libraries()
     if not loaded:
         warnings.warn(f"device='cuda': the GW placement runs on the CPU ({why})",
                       RuntimeWarning, stacklevel=3)
         return solve_on_grid(C1, grid, metric, epsilon, max_iter, tol, refine_rounds, nt)
     if epsilon == 0:
-        r = _gpu.place_exact(C1, grid, int(max_iter))
+        r = _gpu_gw.place_exact(C1, grid, int(max_iter))
         with single_threaded_blas():
             placed = _core.place_within_classes(C1, grid, r["assign"], int(refine_rounds), nt)
         return PlacementResult(
@@ -391,7 +391,7 @@ def _solve_on_device(C1: FloatArray, grid: _core.GridCost, metric: Metric, epsil
             n_iter=int(r["n_iter"]), converged=bool(r["converged"]), trace=r["trace"],
             euclidean_term=placed.euclidean_after, device="cuda",
         )
-    e = _gpu.place_entropic(C1, grid, float(epsilon), int(max_iter), float(tol))
+    e = _gpu_gw.place_entropic(C1, grid, float(epsilon), int(max_iter), float(tol))
     return PlacementResult(
         rows=rows, cols=cols, metric=metric, epsilon=float(epsilon), pixel=None, classes=None,
         class_coupling=e["coupling"], objective=e["objective"], n_iter=int(e["n_iter"]),
