@@ -13,24 +13,12 @@
 
 #include "gpu.hpp"
 #include "kernels.cuh"
+#include "launch.cuh"
 
 namespace genomap {
 namespace gpu {
 
 namespace {
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
-}
-#define GENOMAP_CUDA(call) check((call), #call)
-
-constexpr int kThreads = 256;
-
-int blocks_for(int64_t work) {
-  const int64_t b = (work + kThreads - 1) / kThreads;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(b, 65535 * 16)));
-}
 
 size_t dtype_size(DType t) {
   switch (t) {

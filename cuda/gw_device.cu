@@ -14,6 +14,7 @@
 #include "gpu.hpp"
 #include "gw_kernels.cuh"
 #include "gw_loop.hpp"
+#include "launch.cuh"
 #include "math_libraries.hpp"
 
 namespace genomap {
@@ -21,21 +22,12 @@ namespace gpu {
 
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
-}
 void check_lib(int status, const char* what) {
   if (status != 0)
     throw std::runtime_error(std::string(what) + " failed with status " + std::to_string(status));
 }
-#define GW_CUDA(call) check((call), #call)
-
-constexpr int kThreads = 256;
-int blocks(int64_t work) {
-  const int64_t b = (work + kThreads - 1) / kThreads;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(b, 65535 * 16)));
-}
+#define GW_CUDA(call) GENOMAP_CUDA(call)
+int blocks(int64_t work) { return blocks_for(work); }
 #define GRID_STRIDE(e, total)                                                   \
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < (total); \
        e += int64_t(gridDim.x) * blockDim.x)
