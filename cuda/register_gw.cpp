@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -20,10 +21,29 @@ namespace {
 template <class T>
 using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
+// The C++ core's checks of C1 (its bindings' check_c1): square, finite, non-negative. A NaN
+// benefit would keep the auction bidding forever.
+int64_t square(const carray<double>& C1) {
+  if (C1.ndim() != 2 || C1.shape(0) != C1.shape(1))
+    throw std::invalid_argument("C1 must be a square (n, n) matrix");
+  const double* c = C1.data();
+  for (py::ssize_t i = 0, nn = C1.size(); i < nn; ++i)
+    if (!(c[i] >= 0.0) || !std::isfinite(c[i]))
+      throw std::invalid_argument("interaction matrix must be finite and non-negative");
+  return C1.shape(0);
+}
+
+void check_finite(const carray<double>& a, const char* what) {
+  const double* x = a.data();
+  for (py::ssize_t i = 0, nn = a.size(); i < nn; ++i)
+    if (!std::isfinite(x[i])) throw std::invalid_argument(std::string(what) + " must be finite");
+}
+
 GridDesc grid_desc(const carray<int64_t>& capacity, const carray<double>& log_cost,
                    double mean_cost, bool fft, int64_t rows, int64_t cols) {
   GridDesc g;
   if (capacity.ndim() != 1) throw std::invalid_argument("capacity must be 1-D");
+  check_finite(log_cost, "log_cost");
   g.D = capacity.shape(0);
   g.capacity.assign(capacity.data(), capacity.data() + g.D);
   g.log_cost.assign(log_cost.data(), log_cost.data() + log_cost.size());
@@ -32,12 +52,6 @@ GridDesc grid_desc(const carray<int64_t>& capacity, const carray<double>& log_co
   g.rows = rows;
   g.cols = cols;
   return g;
-}
-
-int64_t square(const carray<double>& C1) {
-  if (C1.ndim() != 2 || C1.shape(0) != C1.shape(1))
-    throw std::invalid_argument("C1 must be a square (n, n) matrix");
-  return C1.shape(0);
 }
 
 py::dict exact_dict(const GWExactOutcome& r) {
@@ -138,6 +152,7 @@ void register_gw(py::module_& m) {
       [](carray<double> A, carray<int64_t> capacity) {
         if (A.ndim() != 2 || capacity.ndim() != 1 || capacity.shape(0) != A.shape(1))
           throw std::invalid_argument("A must be (n, D) with one capacity per class");
+        check_finite(A, "A");
         GridDesc g;
         g.D = A.shape(1);
         g.capacity.assign(capacity.data(), capacity.data() + g.D);

@@ -110,6 +110,17 @@ def test_bad_grid_descriptions_are_value_errors():
         _cuda.host_gw_entropic(C1, epsilon=0.0, max_iter=10, tol=1e-9, **args)
     with pytest.raises(ValueError, match="displacement table"):
         _cuda.host_gw_exact(C1, max_iter=10, **{**args, "fft": True})
+    bad = C1.copy()
+    bad[1, 2] = np.nan  # NaN benefits would keep the auction bidding forever
+    for call in (_cuda.host_gw_exact, _cuda.gw_exact):  # checked before any device call
+        with pytest.raises(ValueError, match="finite"):
+            call(bad, max_iter=10, **args)
+    with pytest.raises(ValueError, match="non-negative"):
+        _cuda.host_gw_exact(-C1, max_iter=10, **args)
+    with pytest.raises(ValueError, match="log_cost must be finite"):
+        _cuda.host_gw_exact(C1, max_iter=10, **{**args, "log_cost": args["log_cost"] * np.inf})
+    with pytest.raises(ValueError, match="A must be finite"):
+        _cuda.host_auction(np.full((3, 3), np.nan), np.ones(3, dtype=np.int64))
 
 
 def test_math_libraries_report_themselves():
