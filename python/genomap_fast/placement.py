@@ -170,7 +170,8 @@ class PlacementResult:
     euclidean_term: float = float("nan")
     """2-D (euclidean) GW linear term of ``pixel`` after within-class refinement (exact)."""
     device: str = "cpu"
-    """Where the GW iteration ran: "cpu" or "cuda" (:func:`solve_on_grid`'s ``device``)."""
+    """Where the GW iteration ran, "cpu" or "cuda" (the ``device`` the placement was solved
+    with)."""
 
     @property
     def n_genes(self) -> int:
