@@ -446,16 +446,16 @@ void DeviceAccumulator::state(std::vector<double>& shift, std::vector<double>& s
 
 // ---- Sinkhorn ------------------------------------------------------------------------------------
 
-SinkhornResult sinkhorn_log(const double* h_M, int64_t n, int64_t D, const int64_t* h_capacity,
-                            double reg, int64_t max_iter, double stop_thr, double* h_out) {
+SinkhornResult sinkhorn_log_device(const double* d_M, int64_t n, int64_t D,
+                                   const int64_t* h_capacity, double reg, int64_t max_iter,
+                                   double stop_thr, double* d_out) {
   const double target = 1.0 / static_cast<double>(n), log_target = std::log(target);
   std::vector<double> cap(D), log_cap(D), pix(D);
   for (int64_t d = 0; d < D; ++d) {
     cap[d] = static_cast<double>(h_capacity[d]);
     log_cap[d] = std::log(cap[d]);
   }
-  DeviceBuffer<double> M(n * D), alpha(n), beta(D), lcap(D), dcap(D), dpix(D), out(n * D);
-  GENOMAP_CUDA(cudaMemcpy(M.p, h_M, n * D * sizeof(double), cudaMemcpyHostToDevice));
+  DeviceBuffer<double> alpha(n), beta(D), lcap(D), dcap(D), dpix(D);
   GENOMAP_CUDA(cudaMemcpy(lcap.p, log_cap.data(), D * sizeof(double), cudaMemcpyHostToDevice));
   GENOMAP_CUDA(cudaMemcpy(dcap.p, cap.data(), D * sizeof(double), cudaMemcpyHostToDevice));
   GENOMAP_CUDA(cudaMemset(alpha.p, 0, n * sizeof(double)));
@@ -463,10 +463,10 @@ SinkhornResult sinkhorn_log(const double* h_M, int64_t n, int64_t D, const int64
   double err = 1.0;
   int64_t ii = 0;
   for (; ii < max_iter; ++ii) {
-    columns_kernel<<<blocks_for(D), kThreads>>>(M.p, n, D, reg, log_target, alpha.p, beta.p);
-    rows_kernel<<<blocks_for(n), kThreads>>>(M.p, n, D, reg, log_target, lcap.p, beta.p, alpha.p);
+    columns_kernel<<<blocks_for(D), kThreads>>>(d_M, n, D, reg, log_target, alpha.p, beta.p);
+    rows_kernel<<<blocks_for(n), kThreads>>>(d_M, n, D, reg, log_target, lcap.p, beta.p, alpha.p);
     if (ii % 10 == 0) {
-      marginal_kernel<<<blocks_for(D), kThreads>>>(M.p, n, D, reg, alpha.p, beta.p, dpix.p);
+      marginal_kernel<<<blocks_for(D), kThreads>>>(d_M, n, D, reg, alpha.p, beta.p, dpix.p);
       GENOMAP_CUDA(cudaMemcpy(pix.data(), dpix.p, D * sizeof(double), cudaMemcpyDeviceToHost));
       double e2 = 0.0;
       for (int64_t d = 0; d < D; ++d) e2 += cap[d] * (pix[d] - target) * (pix[d] - target);
@@ -476,8 +476,17 @@ SinkhornResult sinkhorn_log(const double* h_M, int64_t n, int64_t D, const int64
   }
   res.n_iter = std::min(ii + 1, max_iter);
   res.marginal_error = err;
-  mass_kernel<<<blocks_for(n * D), kThreads>>>(M.p, n, D, reg, alpha.p, beta.p, dcap.p, out.p);
+  mass_kernel<<<blocks_for(n * D), kThreads>>>(d_M, n, D, reg, alpha.p, beta.p, dcap.p, d_out);
   GENOMAP_CUDA(cudaGetLastError());
+  return res;
+}
+
+SinkhornResult sinkhorn_log(const double* h_M, int64_t n, int64_t D, const int64_t* h_capacity,
+                            double reg, int64_t max_iter, double stop_thr, double* h_out) {
+  DeviceBuffer<double> M(n * D), out(n * D);
+  GENOMAP_CUDA(cudaMemcpy(M.p, h_M, n * D * sizeof(double), cudaMemcpyHostToDevice));
+  const SinkhornResult res =
+      sinkhorn_log_device(M.p, n, D, h_capacity, reg, max_iter, stop_thr, out.p);
   GENOMAP_CUDA(cudaMemcpy(h_out, out.p, n * D * sizeof(double), cudaMemcpyDeviceToHost));
   return res;
 }

@@ -71,6 +71,10 @@ struct SinkhornResult {
   int64_t n_iter = 0;
   double marginal_error = 0.0;
 };
+// The same on device arrays: d_M (n, D) and d_out (n, D) device pointers.
+SinkhornResult sinkhorn_log_device(const double* d_M, int64_t n, int64_t D,
+                                   const int64_t* h_capacity, double reg, int64_t max_iter,
+                                   double stop_thr, double* d_out);
 SinkhornResult sinkhorn_log(const double* h_M, int64_t n, int64_t D, const int64_t* h_capacity,
                             double reg, int64_t max_iter, double stop_thr, double* h_out);
 

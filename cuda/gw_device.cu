@@ -26,8 +26,6 @@ void check_lib(int status, const char* what) {
   if (status != 0)
     throw std::runtime_error(std::string(what) + " failed with status " + std::to_string(status));
 }
-#define GW_CUDA(call) GENOMAP_CUDA(call)
-int blocks(int64_t work) { return blocks_for(work); }
 #define GRID_STRIDE(e, total)                                                   \
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < (total); \
        e += int64_t(gridDim.x) * blockDim.x)
@@ -43,7 +41,7 @@ struct Buffer {
     if (p) cudaFree(p);
     p = nullptr;
     n = count;
-    GW_CUDA(cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)));
+    GENOMAP_CUDA(cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)));
   }
   ~Buffer() {
     if (p) cudaFree(p);
@@ -51,11 +49,11 @@ struct Buffer {
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   void upload(const T* h, size_t count) {
-    GW_CUDA(cudaMemcpy(p, h, count * sizeof(T), cudaMemcpyHostToDevice));
+    GENOMAP_CUDA(cudaMemcpy(p, h, count * sizeof(T), cudaMemcpyHostToDevice));
   }
   std::vector<T> download(size_t count) const {
     std::vector<T> h(count);
-    GW_CUDA(cudaMemcpy(h.data(), p, count * sizeof(T), cudaMemcpyDeviceToHost));
+    GENOMAP_CUDA(cudaMemcpy(h.data(), p, count * sizeof(T), cudaMemcpyDeviceToHost));
     return h;
   }
 };
@@ -230,29 +228,6 @@ __global__ void classes_kernel(const int64_t* owner, const int64_t* start, int64
   }
 }
 
-// Sinkhorn (the kernel bodies of device.cu's sinkhorn_log, on device-resident costs)
-__global__ void sk_columns_kernel(const double* M, int64_t n, int64_t D, double reg,
-                                  double log_target, const double* alpha, double* beta) {
-  GRID_STRIDE(d, D) beta[d] = log_column_potential(M, n, D, d, reg, log_target, alpha);
-}
-__global__ void sk_rows_kernel(const double* M, int64_t n, int64_t D, double reg,
-                               double log_target, const double* log_cap, const double* beta,
-                               double* alpha) {
-  GRID_STRIDE(i, n) alpha[i] = log_row_potential(M, D, i, reg, log_target, log_cap, beta);
-}
-__global__ void sk_marginal_kernel(const double* M, int64_t n, int64_t D, double reg,
-                                   const double* alpha, const double* beta, double* pix) {
-  GRID_STRIDE(d, D) pix[d] = pixel_marginal(M, n, D, d, reg, alpha, beta[d]);
-}
-__global__ void sk_mass_kernel(const double* M, int64_t n, int64_t D, double reg,
-                               const double* alpha, const double* beta, const int64_t* cap,
-                               double* out) {
-  GRID_STRIDE(e, n * D) {
-    const int64_t i = e / D, d = e - i * D;
-    out[e] = class_mass(M[e], alpha[i], beta[d], reg, static_cast<double>(cap[d]));
-  }
-}
-
 double from_ordered(unsigned long long b) {
   const uint64_t u = (b >> 63) ? (b & 0x7fffffffffffffffULL) : ~b;
   double x;
@@ -290,16 +265,16 @@ class DeviceGWOps {
   DeviceGWOps& operator=(const DeviceGWOps&) = delete;
 
   std::vector<double> f1_rows() {
-    f1_rows_kernel<<<blocks(n_), kThreads>>>(C1_.p, n_, rows_.p);
+    f1_rows_kernel<<<blocks_for(n_), kThreads>>>(C1_.p, n_, rows_.p);
     return rows_.download(n_);
   }
   std::vector<double> row_sums() {
-    row_sums_kernel<<<blocks(n_), kThreads>>>(C1_.p, n_, rows_.p);
+    row_sums_kernel<<<blocks_for(n_), kThreads>>>(C1_.p, n_, rows_.p);
     return rows_.download(n_);
   }
   std::vector<double> class_weights() {
     Buffer<double> b(D_);
-    class_weights_kernel<<<blocks(D_), kThreads>>>(view_, cap_.p, b.p);
+    class_weights_kernel<<<blocks_for(D_), kThreads>>>(view_, cap_.p, b.p);
     return b.download(D_);
   }
 
@@ -307,29 +282,28 @@ class DeviceGWOps {
     std::vector<int64_t> members(n_), fill(start_host_.begin(), start_host_.end() - 1);
     for (int64_t k = 0; k < n_; ++k) members[fill[g[k]]++] = k;
     members_.upload(members.data(), n_);
-    class_sums_kernel<<<blocks(n_ * D_), kThreads>>>(C1_.p, n_, D_, members_.p, start_.p,
+    class_sums_kernel<<<blocks_for(n_ * D_), kThreads>>>(C1_.p, n_, D_, members_.p, start_.p,
                                                      work_.p);
     apply_log_cost(work_.p, A_.p);
     g_dev_.resize(n_);
     g_dev_.upload(g.data(), n_);
   }
   std::vector<double> assigned_values(const std::vector<int64_t>&) {
-    gather_kernel<<<blocks(n_), kThreads>>>(A_.p, n_, D_, g_dev_.p, rows_.p);
+    gather_kernel<<<blocks_for(n_), kThreads>>>(A_.p, n_, D_, g_dev_.p, rows_.p);
     return rows_.download(n_);
   }
   std::pair<double, double> linear_range() {
-    Buffer<unsigned long long> lh(2);
     const unsigned long long init[2] = {ULLONG_MAX, 0ULL};
-    lh.upload(init, 2);
-    range_kernel<<<blocks(n_ * D_), kThreads>>>(A_.p, n_ * D_, lh.p);
-    const auto h = lh.download(2);
+    bits_.upload(init, 2);
+    range_kernel<<<blocks_for(n_ * D_), kThreads>>>(A_.p, n_ * D_, bits_.p);
+    const auto h = bits_.download(2);
     return {from_ordered(h[0]), from_ordered(h[1])};
   }
 
   void auction_unassign_all() {
     if (!price_.p) {
       price_.resize(n_);
-      GW_CUDA(cudaMemset(price_.p, 0, n_ * sizeof(double)));
+      GENOMAP_CUDA(cudaMemset(price_.p, 0, n_ * sizeof(double)));
       owner_.resize(n_);
       slot_of_.resize(n_);
       bidders_.resize(n_);
@@ -341,85 +315,62 @@ class DeviceGWOps {
       lowest_.resize(D_);
       second_.resize(D_);
       cheapest_.resize(D_);
-      GW_CUDA(cudaMemset(best_.p, 0, n_ * sizeof(unsigned long long)));
-      GW_CUDA(cudaMemset(winner_.p, 0xff, n_ * sizeof(unsigned long long)));
+      GENOMAP_CUDA(cudaMemset(best_.p, 0, n_ * sizeof(unsigned long long)));
+      GENOMAP_CUDA(cudaMemset(winner_.p, 0xff, n_ * sizeof(unsigned long long)));
     }
-    GW_CUDA(cudaMemset(owner_.p, 0xff, n_ * sizeof(int64_t)));   // -1
-    GW_CUDA(cudaMemset(slot_of_.p, 0xff, n_ * sizeof(int64_t)));
+    GENOMAP_CUDA(cudaMemset(owner_.p, 0xff, n_ * sizeof(int64_t)));   // -1
+    GENOMAP_CUDA(cudaMemset(slot_of_.p, 0xff, n_ * sizeof(int64_t)));
     compact_kernel<<<1, kThreads>>>(slot_of_.p, n_, bidders_.p, count_.p);
     u_ = n_;
   }
   int64_t auction_round(double eps) {
-    minima_kernel<<<blocks(D_), kThreads>>>(price_.p, start_.p, D_, lowest_.p, second_.p,
+    minima_kernel<<<blocks_for(D_), kThreads>>>(price_.p, start_.p, D_, lowest_.p, second_.p,
                                             cheapest_.p);
-    bid_kernel<<<blocks(u_), kThreads>>>(A_.p, D_, bidders_.p, u_, lowest_.p, second_.p,
+    bid_kernel<<<blocks_for(u_), kThreads>>>(A_.p, D_, bidders_.p, u_, lowest_.p, second_.p,
                                          cheapest_.p, eps, bid_.p, slot_.p, best_.p);
-    winner_kernel<<<blocks(u_), kThreads>>>(bidders_.p, u_, bid_.p, slot_.p, best_.p,
+    winner_kernel<<<blocks_for(u_), kThreads>>>(bidders_.p, u_, bid_.p, slot_.p, best_.p,
                                             winner_.p);
-    award_kernel<<<blocks(u_), kThreads>>>(bidders_.p, u_, bid_.p, slot_.p, winner_.p,
+    award_kernel<<<blocks_for(u_), kThreads>>>(bidders_.p, u_, bid_.p, slot_.p, winner_.p,
                                            owner_.p, slot_of_.p, price_.p);
-    clear_bids_kernel<<<blocks(u_), kThreads>>>(slot_.p, u_, best_.p, winner_.p);
+    clear_bids_kernel<<<blocks_for(u_), kThreads>>>(slot_.p, u_, best_.p, winner_.p);
     compact_kernel<<<1, kThreads>>>(slot_of_.p, n_, bidders_.p, count_.p);
-    GW_CUDA(cudaMemcpy(&u_, count_.p, sizeof u_, cudaMemcpyDeviceToHost));
+    GENOMAP_CUDA(cudaMemcpy(&u_, count_.p, sizeof u_, cudaMemcpyDeviceToHost));
     return u_;
   }
   void auction_classes(std::vector<int64_t>& classes) {
-    Buffer<int64_t> c(n_);
-    classes_kernel<<<blocks(D_), kThreads>>>(owner_.p, start_.p, D_, c.p);
-    classes = c.download(n_);
+    classes_kernel<<<blocks_for(D_), kThreads>>>(owner_.p, start_.p, D_, members_.p);
+    classes = members_.download(n_);  // members_ is rebuilt by the next linear_term
   }
 
   void coupling_init() {
     T_.resize(n_ * D_);
     prev_.resize(n_ * D_);
-    init_coupling_kernel<<<blocks(n_ * D_), kThreads>>>(T_.p, n_, D_, cap_.p,
+    init_coupling_kernel<<<blocks_for(n_ * D_), kThreads>>>(T_.p, n_, D_, cap_.p,
                                                          double(n_) * double(n_));
   }
   void save_previous() {
-    GW_CUDA(cudaMemcpy(prev_.p, T_.p, n_ * D_ * sizeof(double), cudaMemcpyDeviceToDevice));
+    GENOMAP_CUDA(cudaMemcpy(prev_.p, T_.p, n_ * D_ * sizeof(double), cudaMemcpyDeviceToDevice));
   }
   // M (in A_) = -(C1 @ (T @ L)) minus its minimum
   void coupling_cost() {
     coupling_product(T_.p, A_.p);
-    Buffer<unsigned long long> hi(1);
-    GW_CUDA(cudaMemset(hi.p, 0, sizeof(unsigned long long)));
-    negative_range_kernel<<<blocks(n_ * D_), kThreads>>>(A_.p, n_ * D_, hi.p);
-    const double max_b = from_ordered(hi.download(1)[0]);  // min(-B) = -max(B)
-    negate_shift_kernel<<<blocks(n_ * D_), kThreads>>>(A_.p, n_ * D_, -max_b);
+    GENOMAP_CUDA(cudaMemset(bits_.p, 0, sizeof(unsigned long long)));
+    negative_range_kernel<<<blocks_for(n_ * D_), kThreads>>>(A_.p, n_ * D_, bits_.p);
+    const double max_b = from_ordered(bits_.download(1)[0]);  // min(-B) = -max(B)
+    negate_shift_kernel<<<blocks_for(n_ * D_), kThreads>>>(A_.p, n_ * D_, -max_b);
   }
+  // T = the Sinkhorn coupling of the cost in A_ (device.cu's kernels, on device arrays)
   int64_t sinkhorn(double reg, int64_t max_iter, double stop_thr) {
-    const double target = 1.0 / static_cast<double>(n_), log_target = std::log(target);
-    std::vector<double> log_cap(D_);
-    for (int64_t d = 0; d < D_; ++d) log_cap[d] = std::log(static_cast<double>(g_.capacity[d]));
-    Buffer<double> alpha(n_), beta(D_), lcap(D_), pix(D_);
-    lcap.upload(log_cap.data(), D_);
-    GW_CUDA(cudaMemset(alpha.p, 0, n_ * sizeof(double)));
-    int64_t ii = 0;
-    for (; ii < max_iter; ++ii) {
-      sk_columns_kernel<<<blocks(D_), kThreads>>>(A_.p, n_, D_, reg, log_target, alpha.p, beta.p);
-      sk_rows_kernel<<<blocks(n_), kThreads>>>(A_.p, n_, D_, reg, log_target, lcap.p, beta.p,
-                                               alpha.p);
-      if (ii % 10 == 0) {
-        sk_marginal_kernel<<<blocks(D_), kThreads>>>(A_.p, n_, D_, reg, alpha.p, beta.p, pix.p);
-        const auto h = pix.download(D_);
-        double e2 = 0.0;
-        for (int64_t d = 0; d < D_; ++d)
-          e2 += static_cast<double>(g_.capacity[d]) * (h[d] - target) * (h[d] - target);
-        if (std::sqrt(e2) < stop_thr) break;
-      }
-    }
-    sk_mass_kernel<<<blocks(n_ * D_), kThreads>>>(A_.p, n_, D_, reg, alpha.p, beta.p, cap_.p,
-                                                  T_.p);
-    GW_CUDA(cudaGetLastError());
-    return std::min(ii + 1, max_iter);
+    return sinkhorn_log_device(A_.p, n_, D_, g_.capacity.data(), reg, max_iter, stop_thr, T_.p)
+        .n_iter;
   }
   std::vector<double> change_rows() {
-    change_rows_kernel<<<blocks(n_), kThreads>>>(T_.p, prev_.p, cap_.p, n_, D_, rows_.p);
+    change_rows_kernel<<<blocks_for(n_), kThreads>>>(T_.p, prev_.p, cap_.p, n_, D_, rows_.p);
     return rows_.download(n_);
   }
   std::vector<double> objective_rows() {
     coupling_product(T_.p, work_.p);
-    row_dot_kernel<<<blocks(n_), kThreads>>>(work_.p, T_.p, n_, D_, rows_.p);
+    row_dot_kernel<<<blocks_for(n_), kThreads>>>(work_.p, T_.p, n_, D_, rows_.p);
     return rows_.download(n_);
   }
   std::vector<double> coupling() { return T_.download(n_ * D_); }
@@ -434,18 +385,18 @@ class DeviceGWOps {
     const int64_t PQ = P_ * Q_, spec = Q_ * (P_ / 2 + 1);
     for (int64_t i0 = 0; i0 < n_; i0 += batch_) {
       const int64_t b = std::min(batch_, n_ - i0);
-      GW_CUDA(cudaMemset(image_.p, 0, b * PQ * sizeof(double)));
-      pad_kernel<<<blocks(b * D_), kThreads>>>(S + i0 * D_, D_, g_.rows, P_, PQ, b, image_.p);
+      GENOMAP_CUDA(cudaMemset(image_.p, 0, b * PQ * sizeof(double)));
+      pad_kernel<<<blocks_for(b * D_), kThreads>>>(S + i0 * D_, D_, g_.rows, P_, PQ, b, image_.p);
       // A partial last batch runs through the full plan on zero images (their output unused).
       check_lib(api_.cufftExecD2Z(fft_forward_, image_.p, spectrum_.p), "cufftExecD2Z");
-      spectrum_kernel<<<blocks(spec * batch_), kThreads>>>(
+      spectrum_kernel<<<blocks_for(spec * batch_), kThreads>>>(
           reinterpret_cast<double2*>(spectrum_.p), reinterpret_cast<const double2*>(khat_.p),
           spec, batch_, 1.0 / static_cast<double>(PQ));
       check_lib(api_.cufftExecZ2D(fft_inverse_, spectrum_.p, image_.p), "cufftExecZ2D");
-      extract_kernel<<<blocks(b * D_), kThreads>>>(image_.p, D_, g_.rows, P_, PQ, b,
+      extract_kernel<<<blocks_for(b * D_), kThreads>>>(image_.p, D_, g_.rows, P_, PQ, b,
                                                    out + i0 * D_);
     }
-    GW_CUDA(cudaGetLastError());
+    GENOMAP_CUDA(cudaGetLastError());
   }
   // C = A B for row-major A (m, k), B (k, cols): column-major C^T = B^T A^T.
   void gemm(const double* A, const double* B, double* C, int64_t m, int64_t k, int64_t cols) {
@@ -481,10 +432,10 @@ class DeviceGWOps {
     spectrum_.resize(2 * batch_ * spec);
     khat_.resize(2 * spec);
     // the kernel's spectrum: first image of a batch run (the rest zero)
-    GW_CUDA(cudaMemset(image_.p, 0, batch_ * PQ * sizeof(double)));
-    kernel_image_kernel<<<blocks(PQ), kThreads>>>(L_.p, g_.rows, g_.cols, P_, Q_, image_.p);
+    GENOMAP_CUDA(cudaMemset(image_.p, 0, batch_ * PQ * sizeof(double)));
+    kernel_image_kernel<<<blocks_for(PQ), kThreads>>>(L_.p, g_.rows, g_.cols, P_, Q_, image_.p);
     check_lib(api_.cufftExecD2Z(fft_forward_, image_.p, spectrum_.p), "cufftExecD2Z");
-    GW_CUDA(cudaMemcpy(khat_.p, spectrum_.p, 2 * spec * sizeof(double),
+    GENOMAP_CUDA(cudaMemcpy(khat_.p, spectrum_.p, 2 * spec * sizeof(double),
                        cudaMemcpyDeviceToDevice));
   }
 
@@ -497,6 +448,7 @@ class DeviceGWOps {
   std::vector<int64_t> start_host_;
   Buffer<double> L_, A_, work_, rows_, T_, prev_, SL_;
   Buffer<int64_t> g_dev_;
+  Buffer<unsigned long long> bits_{2};  // order-free min/max reductions
   mathlib::cublasHandle_t blas_ = nullptr;
   mathlib::cufftHandle fft_forward_ = 0, fft_inverse_ = 0;
   int64_t P_ = 0, Q_ = 0, batch_ = 0;
@@ -515,7 +467,7 @@ GWExactOutcome gw_exact_device(const double* h_C1, int64_t n, const GridDesc& gr
   check_grid_desc(grid, n);
   DeviceGWOps ops(h_C1, n, grid);
   GWExactOutcome r = gw_exact_loop(ops, grid, n, max_iter);
-  GW_CUDA(cudaDeviceSynchronize());
+  GENOMAP_CUDA(cudaDeviceSynchronize());
   return r;
 }
 
@@ -524,7 +476,7 @@ GWEntropicOutcome gw_entropic_device(const double* h_C1, int64_t n, const GridDe
   check_grid_desc(grid, n);
   DeviceGWOps ops(h_C1, n, grid);
   GWEntropicOutcome r = gw_entropic_loop(ops, grid, n, epsilon, max_iter, tol);
-  GW_CUDA(cudaDeviceSynchronize());
+  GENOMAP_CUDA(cudaDeviceSynchronize());
   return r;
 }
 
