@@ -406,10 +406,10 @@ class GenoDEC(GenomapCNN):
     def _encode(self, model, images):
         import torch
 
-        from .training import one_thread
+        from .training import training_threads
 
         model.eval()
-        with torch.no_grad(), one_thread():
+        with torch.no_grad(), training_threads():
             return np.concatenate([
                 model.encode(images[torch.arange(i, min(i + 1024, len(images)))]
                              .to(self.device_)).cpu().numpy()
@@ -418,9 +418,9 @@ class GenoDEC(GenomapCNN):
     def _assign(self, features):
         import torch
 
-        from .training import one_thread
+        from .training import training_threads
 
-        with one_thread():
+        with training_threads():
             q = _soft_assign(torch, torch.from_numpy(features).to(self.device_), self.centres_)
         return q.argmax(1).cpu().numpy().astype(np.int64)
 
@@ -497,14 +497,12 @@ def genoVis(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=
     >>> emb.shape, emb.dtype, labels.shape
     ((60, 2), dtype('float32'), (60,))
     """
-    import umap
+    from .embedding import umap_2d
 
     dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, batch_size=batch_size,
                   pretrain_epochs=pretrain_epochs, maxiter=maxiter, seed=seed,
                   progress=bool(verbose), **kwargs).fit(data)
-    emb = umap.UMAP(n_neighbors=min(30, len(dec.features_) - 1), min_dist=0.3, n_epochs=200,
-                    random_state=seed).fit_transform(dec.features_)
-    return emb.astype(np.float32), dec.labels_
+    return umap_2d(dec.features_, seed), dec.labels_
 
 
 def genoDR(data, n_dim=32, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=0,

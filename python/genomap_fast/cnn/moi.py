@@ -155,13 +155,11 @@ def genoMOIvis(*arrays, n_clusters=None, n_dim=32, colNum=32, rowNum=32, epoch=1
     >>> emb.shape, labels.shape, feats.shape
     ((60, 2), (60,), (60, 32))
     """
-    import umap
+    from .embedding import umap_2d
 
     _, dec = _fit(arrays, n_clusters, n_dim, colNum, rowNum, epoch, prealign_method, seed,
                   kwargs)
-    emb = umap.UMAP(n_neighbors=min(30, len(dec.features_) - 1), min_dist=0.3, n_epochs=200,
-                    random_state=seed).fit_transform(dec.features_)
-    return emb.astype(np.float32), dec.labels_, dec.features_
+    return umap_2d(dec.features_, seed), dec.labels_, dec.features_
 
 
 def genoMOItraj(*arrays, n_clusters=None, n_dim=32, colNum=32, rowNum=32, epoch=100,

@@ -1,0 +1,81 @@
+"""The 2-D UMAP drawing of genoVis and genoMOIvis, with umap's compiled code cached on disk.
+
+umap-learn compiles its numba functions (the kNN graph's weights, the layout's epochs) on
+their first call in each process and does not cache them: 8-19 s of a first genoVis or
+genoMOIvis call on a small data set, against 0.5 s for the embedding itself. Before the first
+call, :func:`cache_umap_compilation` turns on numba's own on-disk cache for those functions
+(``Dispatcher.enable_caching``, what ``@njit(cache=True)`` does): the same dispatchers with the
+same options, so the machine code and the embedding are those of an uncached run. Numba keeps
+the cache in umap's ``__pycache__``, or in ``NUMBA_CACHE_DIR`` / its user-wide cache folder when
+that is read-only, and recompiles when umap's sources change. ``GENOMAP_FAST_NUMBA_CACHE=0``
+turns this off.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+
+import numpy as np
+
+_UMAP_MODULES = ("umap.distances", "umap.utils", "umap.sparse", "umap.layouts", "umap.umap_",
+                 "umap.spectral")
+_enabled = False
+
+
+def cache_umap_compilation() -> int:
+    """Turns on numba's on-disk cache for umap's compiled functions (once per process).
+
+    Returns
+    -------
+    int
+        Number of functions whose cache this call turned on (0 when already done, when
+        ``GENOMAP_FAST_NUMBA_CACHE=0`` or without numba's dispatcher type).
+    """
+    global _enabled
+    if _enabled or os.environ.get("GENOMAP_FAST_NUMBA_CACHE", "1") == "0":
+        return 0
+    _enabled = True
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.registry import CPUDispatcher
+    except ImportError:  # a numba without these: run uncached
+        return 0
+    count = 0
+    for name in _UMAP_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for value in vars(module).values():
+            if (isinstance(value, CPUDispatcher) and isinstance(value._cache, NullCache)
+                    and getattr(value.py_func, "__module__", None) == name):
+                value.enable_caching()
+                count += 1
+    return count
+
+
+def umap_2d(features: np.ndarray, seed: int) -> np.ndarray:
+    """UMAP of the learned features as the reference draws them (30 neighbours, min_dist 0.3,
+    200 epochs), seeded.
+
+    Parameters
+    ----------
+    features : numpy.ndarray of shape (n_cells, n_dim)
+        One row per cell (at least 2 rows).
+    seed : int
+        UMAP's random state.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_cells, 2)
+        float32 embedding.
+    """
+    import umap
+
+    cache_umap_compilation()
+    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": intended
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        emb = umap.UMAP(n_neighbors=min(30, len(features) - 1), min_dist=0.3, n_epochs=200,
+                        random_state=seed).fit_transform(features)
+    return np.asarray(emb, dtype=np.float32)

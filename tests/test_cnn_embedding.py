@@ -1,0 +1,68 @@
+"""genoVis / genoMOIvis's UMAP drawing with umap's compiled code cached on disk: the cache is
+written by the first process and read by the next, and the embedding is the one an uncached
+run gives, to the bit."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("umap")
+
+SCRIPT = r"""
+import json, sys, numpy as np
+from genomap_fast.cnn import embedding
+F = np.random.default_rng(3).normal(size=(80, 6)).astype(np.float32)
+turned_on = embedding.cache_umap_compilation()
+again = embedding.cache_umap_compilation()
+emb = embedding.umap_2d(F, 7)
+print(json.dumps({"turned_on": turned_on, "again": again, "emb": emb.tolist(),
+                  "dtype": str(emb.dtype)}))
+"""
+
+
+def _run(cache_dir, enabled=True):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir),
+           "GENOMAP_FAST_NUMBA_CACHE": "1" if enabled else "0"}
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _cache_files(folder):
+    """Index files of the umap functions numba cached under ``folder`` (pynndescent, which umap
+    imports, caches its own whatever we do)."""
+    return sorted(f for root, _, files in os.walk(folder) for f in files
+                  if f.endswith(".nbi") and os.path.basename(root).startswith("umap_"))
+
+
+def test_cached_umap_gives_the_uncached_embedding(tmp_path):
+    plain = _run(tmp_path / "off", enabled=False)
+    assert plain["turned_on"] == 0
+    first = _run(tmp_path / "cache")
+    files = _cache_files(tmp_path / "cache")
+    assert first["turned_on"] > 0 and first["again"] == 0
+    # umap caches one function of its own (layouts.rdist); the rest only with the switch on
+    new = set(files) - set(_cache_files(tmp_path / "off"))
+    for name in ("smooth_knn_dist", "compute_membership_strengths", "optimize_layout"):
+        assert any(name in f for f in new), files
+    second = _run(tmp_path / "cache")  # loads what the first wrote
+    assert _cache_files(tmp_path / "cache") == files
+    for run in (first, second):
+        assert run["dtype"] == "float32"
+        np.testing.assert_array_equal(np.array(run["emb"]), np.array(plain["emb"]))
+    assert np.array(plain["emb"]).shape == (80, 2)
+
+
+def test_umap_2d_is_seeded():
+    from genomap_fast.cnn.embedding import umap_2d
+
+    F = np.random.default_rng(0).normal(size=(40, 5))
+    a, b = umap_2d(F, 1), umap_2d(F, 1)
+    assert a.shape == (40, 2) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
