@@ -102,3 +102,47 @@ def test_training_leaves_the_callers_thread_count(cells):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_team_of_two_is_also_independent_of_the_callers_threads(cells, monkeypatch):
+    from genomap_fast.cnn import GenoDEC
+    from genomap_fast.cnn.training import training_threads
+
+    monkeypatch.setenv("GENOMAP_FAST_TRAINING_THREADS", "2")
+    X, _ = cells
+
+    def run(n):
+        with training_threads():
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == n
+        dec = GenoDEC(28, 28, n_clusters=4, pretrain_epochs=2, maxiter=20, update_interval=5,
+                      seed=2, num_threads=n).fit(X)
+        return dec.features_, dec.labels_
+
+    same_at_1_and_2_threads(run)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "65", "99999999999999999999", "two", "1.5"])
+def test_a_bad_team_size_is_a_clear_error(value, monkeypatch, cells):
+    from genomap_fast.cnn import GenoNetClassifier
+    from genomap_fast.cnn.training import training_thread_count
+
+    monkeypatch.setenv("GENOMAP_FAST_TRAINING_THREADS", value)
+    with pytest.raises(ValueError, match="GENOMAP_FAST_TRAINING_THREADS"):
+        training_thread_count()
+    X, y = cells
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="GENOMAP_FAST_TRAINING_THREADS"):
+        GenoNetClassifier(8, 8, epochs=1, seed=0).fit(X[:20], y[:20])
+    assert torch.get_num_threads() == before
+
+
+def test_team_size_default_and_blank(monkeypatch):
+    from genomap_fast.cnn.training import DEFAULT_TRAINING_THREADS, training_thread_count
+
+    monkeypatch.delenv("GENOMAP_FAST_TRAINING_THREADS", raising=False)
+    assert training_thread_count() == DEFAULT_TRAINING_THREADS == 1
+    monkeypatch.setenv("GENOMAP_FAST_TRAINING_THREADS", " ")
+    assert training_thread_count() == 1
+    monkeypatch.setenv("GENOMAP_FAST_TRAINING_THREADS", "3")
+    assert training_thread_count() == 3

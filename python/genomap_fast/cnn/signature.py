@@ -95,10 +95,10 @@ def attribute(model, images: np.ndarray, target: int, method: str = "integrated_
     explainers = {"integrated_gradients": attr.IntegratedGradients, "deeplift": attr.DeepLift,
                   "gradient_shap": attr.GradientShap, "occlusion": attr.Occlusion}
     explainer: Any = explainers[method](model)
-    from .training import one_thread
+    from .training import training_threads
 
     out = np.empty(images.shape, dtype=np.float32)
-    with torch.random.fork_rng(devices=[]), one_thread():
+    with torch.random.fork_rng(devices=[]), training_threads():
         torch.manual_seed(seed)
         for s in range(0, images.shape[0], _BATCH):
             x = torch.from_numpy(np.ascontiguousarray(images[s:s + _BATCH])).to(device)
