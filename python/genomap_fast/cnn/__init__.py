@@ -15,6 +15,10 @@ def __getattr__(name):  # the datasets need torch at import: load them on first 
         from . import data
 
         return getattr(data, name)
+    if name == "training_thread_count":  # torch at import too
+        from .training import training_thread_count
+
+        return training_thread_count
     raise AttributeError(name)
 
 
@@ -24,5 +28,5 @@ __all__ = [
     "attribute", "class_discriminative_projection", "class_signatures", "cluster_distances",
     "estimate_n_clusters",
     "genoClassification", "genoDR", "genoMOItraj", "genoMOIvis", "genoRegression", "genoSig",
-    "genoTraj", "genoVis", "integrated_gradients", "prealign",
+    "genoTraj", "genoVis", "integrated_gradients", "prealign", "training_thread_count",
 ]
