@@ -1,9 +1,11 @@
 """Parity with the reference's TensorFlow tasks, run side by side in the same session: genomap
 1.3.6's genoVis (ConvIDEC on its own genomaps, Keras 2) in the benchmark-only environment that
 ``benchmarks/reference_tf.py`` creates, and ours (``genomap_fast.cnn.genoVis``, the same
-architecture, schedule and stopping rule in PyTorch) on the same cells with the true number of
-clusters and the same grid. ARI and NMI against the known cell types; wall time of the task
-(imports excluded for both). genoTraj and genoMOIvis side by side: test_reference_traj_moi.py.
+architecture, schedule and stopping rule in PyTorch, trained on one thread and on a team of two)
+on the same cells with the true number of clusters and the same grid. ARI and NMI against the
+known cell types; wall time of the task (imports excluded for both; UMAP's compilation included
+for both: ours is read from numba's on-disk cache once a first process has written it).
+genoTraj and genoMOIvis side by side: test_reference_traj_moi.py.
 
 The reference's genoVis takes no seed (TensorFlow and UMAP draw their own), so it is run
 ``REF_RUNS`` times; ours with seeds 0..SEEDS-1. Skips (with the reason) when the environment
@@ -53,17 +55,25 @@ def test_genovis_reference(record, quick):
                seconds, **_scores(y, out["labels"]))
 
 
-def test_genovis_ours(record, quick):
+@pytest.mark.parametrize("team", [None, "2"])
+def test_genovis_ours(record, quick, team, monkeypatch):
+    """Training on one thread (the default) and on a team of two
+    (GENOMAP_FAST_TRAINING_THREADS=2, as the reference's TensorFlow uses both cores)."""
     torch = pytest.importorskip("torch")
     from genomap_fast.cnn import genoVis
 
+    if team is None:
+        monkeypatch.delenv("GENOMAP_FAST_TRAINING_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("GENOMAP_FAST_TRAINING_THREADS", team)
     torch.set_num_threads(2)
     X, y = _pbmc(quick)
     kw = {"pretrain_epochs": 2, "maxiter": 10} if quick else {}
+    how = "training on 1 thread" if team is None else f"training on {team} threads"
     for seed in range(1 if quick else SEEDS):
         t0 = time.perf_counter()
         _, labels = genoVis(X, n_clusters=len(np.unique(y)), rowNum=28, colNum=28, seed=seed,
                             **kw)
-        record(SUITE, f"pbmc68k_reduced genoVis, ours seed {seed}", "genomap_fast",
+        record(SUITE, f"pbmc68k_reduced genoVis, ours seed {seed}, {how}", "genomap_fast",
                time.perf_counter() - t0, **_scores(y, labels))
 
