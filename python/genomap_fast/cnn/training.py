@@ -24,7 +24,7 @@ _MAX_TRAINING_THREADS = 64
 
 def training_thread_count() -> int:
     """Size of the CPU thread team CNN training runs on: ``GENOMAP_FAST_TRAINING_THREADS`` when
-    set (an integer from 1 to 64), else :data:`DEFAULT_TRAINING_THREADS` (1).
+    set (an integer from 1 to 64), else ``DEFAULT_TRAINING_THREADS`` (1).
 
     The team's size, not the caller's thread count, fixes how PyTorch splits its reductions,
     so a seed gives the same model at any ``num_threads`` or ``torch.set_num_threads``; a team
