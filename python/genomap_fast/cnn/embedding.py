@@ -8,7 +8,8 @@ call, :func:`cache_umap_compilation` turns on numba's own on-disk cache for thos
 same options, so the machine code and the embedding are those of an uncached run. Numba keeps
 the cache in umap's ``__pycache__``, or in ``NUMBA_CACHE_DIR`` / its user-wide cache folder when
 that is read-only, and recompiles when umap's sources change. ``GENOMAP_FAST_NUMBA_CACHE=0``
-turns this off.
+turns this off. A cache that cannot be read (a damaged file) or written is not fatal: UMAP runs
+uncached, with a RuntimeWarning that names the way out.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import numpy as np
 _UMAP_MODULES = ("umap.distances", "umap.utils", "umap.sparse", "umap.layouts", "umap.umap_",
                  "umap.spectral")
 _enabled = False
+_cached = []  # the dispatchers whose cache this module turned on
 
 
 def cache_umap_compilation() -> int:
@@ -50,9 +52,22 @@ def cache_umap_compilation() -> int:
         for value in vars(module).values():
             if (isinstance(value, CPUDispatcher) and isinstance(value._cache, NullCache)
                     and getattr(value.py_func, "__module__", None) == name):
-                value.enable_caching()
+                try:
+                    value.enable_caching()
+                except RuntimeError:  # no writable cache location: stays uncached
+                    continue
+                _cached.append(value)
                 count += 1
     return count
+
+
+def _uncache_umap() -> None:
+    """Turns the cache this module turned on off again (this process)."""
+    from numba.core.caching import NullCache
+
+    for dispatcher in _cached:
+        dispatcher._cache = NullCache()
+    _cached.clear()
 
 
 def _prefer_workqueue_threads() -> None:
@@ -94,8 +109,24 @@ def umap_2d(features: np.ndarray, seed: int) -> np.ndarray:
 
     cache_umap_compilation()
     _prefer_workqueue_threads()
-    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": intended
-        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
-        emb = umap.UMAP(n_neighbors=min(30, len(features) - 1), min_dist=0.3, n_epochs=200,
-                        random_state=seed).fit_transform(features)
+
+    def fit():
+        with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": intended
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            return umap.UMAP(n_neighbors=min(30, len(features) - 1), min_dist=0.3,
+                             n_epochs=200, random_state=seed).fit_transform(features)
+
+    try:
+        emb = fit()
+    except Exception as err:
+        if not _cached:
+            raise
+        # numba reads its cache while compiling: a damaged or unwritable cache file surfaces
+        # here (e.g. UnpicklingError). Uncached, a genuine error raises again.
+        _uncache_umap()
+        warnings.warn(f"numba's cache of umap's compiled functions failed "
+                      f"({type(err).__name__}: {err}); UMAP ran uncached. Remove numba's cache "
+                      f"(umap's __pycache__ or NUMBA_CACHE_DIR) or set "
+                      f"GENOMAP_FAST_NUMBA_CACHE=0.", RuntimeWarning, stacklevel=2)
+        emb = fit()
     return np.asarray(emb, dtype=np.float32)
