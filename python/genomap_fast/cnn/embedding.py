@@ -8,8 +8,8 @@ call, :func:`cache_umap_compilation` turns on numba's own on-disk cache for thos
 same options, so the machine code and the embedding are those of an uncached run. Numba keeps
 the cache in umap's ``__pycache__``, or in ``NUMBA_CACHE_DIR`` / its user-wide cache folder when
 that is read-only, and recompiles when umap's sources change. ``GENOMAP_FAST_NUMBA_CACHE=0``
-turns this off. A cache that cannot be read (a damaged file) or written is not fatal: UMAP runs
-uncached, with a RuntimeWarning that names the way out.
+turns this off. A cache that cannot be read (a damaged file) or written is not fatal: UMAP
+compiles afresh into a temporary folder, with a RuntimeWarning that names the way out.
 """
 from __future__ import annotations
 
@@ -39,9 +39,8 @@ def cache_umap_compilation() -> int:
         return 0
     _enabled = True
     try:
-        from numba.core.caching import NullCache
         from numba.core.registry import CPUDispatcher
-    except ImportError:  # a numba without these: run uncached
+    except ImportError:  # a numba without it: run uncached
         return 0
     count = 0
     for name in _UMAP_MODULES:
@@ -50,9 +49,9 @@ def cache_umap_compilation() -> int:
         except ImportError:
             continue
         for value in vars(module).values():
-            if (isinstance(value, CPUDispatcher) and isinstance(value._cache, NullCache)
+            if (isinstance(value, CPUDispatcher)
                     and getattr(value.py_func, "__module__", None) == name):
-                try:
+                try:  # (umap's one cached function gets the same cache again)
                     value.enable_caching()
                 except RuntimeError:  # no writable cache location: stays uncached
                     continue
@@ -61,13 +60,25 @@ def cache_umap_compilation() -> int:
     return count
 
 
-def _uncache_umap() -> None:
-    """Turns the cache this module turned on off again (this process)."""
-    from numba.core.caching import NullCache
+def _recache_in_a_temporary_folder() -> str:
+    """Points the functions this module cached at a new, empty cache folder for the rest of
+    the process (removed at exit), away from a damaged one; returns the folder."""
+    import atexit
+    import shutil
+    import tempfile
 
-    for dispatcher in _cached:
-        dispatcher._cache = NullCache()
-    _cached.clear()
+    import numba
+
+    folder = tempfile.mkdtemp(prefix="genomap_fast-numba-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = folder  # read when a function's cache is created
+    try:
+        for dispatcher in _cached:
+            dispatcher.enable_caching()
+    finally:
+        numba.config.CACHE_DIR = previous
+    return folder
 
 
 def _prefer_workqueue_threads() -> None:
@@ -122,11 +133,12 @@ def umap_2d(features: np.ndarray, seed: int) -> np.ndarray:
         if not _cached:
             raise
         # numba reads its cache while compiling: a damaged or unwritable cache file surfaces
-        # here (e.g. UnpicklingError). Uncached, a genuine error raises again.
-        _uncache_umap()
+        # here (e.g. UnpicklingError). With a fresh cache a genuine error raises again.
+        folder = _recache_in_a_temporary_folder()
         warnings.warn(f"numba's cache of umap's compiled functions failed "
-                      f"({type(err).__name__}: {err}); UMAP ran uncached. Remove numba's cache "
-                      f"(umap's __pycache__ or NUMBA_CACHE_DIR) or set "
-                      f"GENOMAP_FAST_NUMBA_CACHE=0.", RuntimeWarning, stacklevel=2)
+                      f"({type(err).__name__}: {err}); UMAP compiled afresh into {folder} for "
+                      f"this process. Remove numba's cache (umap's __pycache__ or "
+                      f"NUMBA_CACHE_DIR) or set GENOMAP_FAST_NUMBA_CACHE=0.", RuntimeWarning,
+                      stacklevel=2)
         emb = fit()
     return np.asarray(emb, dtype=np.float32)
