@@ -29,7 +29,7 @@ def training_thread_count() -> int:
     The team's size, not the caller's thread count, fixes how PyTorch splits its reductions,
     so a seed gives the same model at any ``num_threads`` or ``torch.set_num_threads``; a team
     of another size gives another model for the same seed (equally reproducible). On 2 cores
-    a team of 2 trains about 1.55x faster than one thread; see :doc:`/guide/genovis`.
+    a team of 2 trains 1.35-1.9x faster than one thread; see :doc:`/guide/genovis`.
 
     Raises
     ------
