@@ -9,24 +9,16 @@ import time
 
 import numpy as np
 import pytest
-from scipy.stats import spearmanr
 from sklearn.metrics import adjusted_rand_score
 
 SUITE = "test_training_threads"
 
 
-def _branch_order(emb, branch):
-    out = []
-    for b in np.unique(branch):
-        idx = np.flatnonzero(branch == b)
-        d = np.linalg.norm(emb[idx] - emb[idx[0]], axis=1)
-        out.append(abs(spearmanr(np.arange(idx.size), d)[0]))
-    return float(np.mean(out))
-
-
 @pytest.mark.parametrize("team", ["1", "2"])
 def test_training_threads(record, quick, team, monkeypatch):
     phate = pytest.importorskip("phate")
+    from test_traj_quality import branch_order_score
+
     from genomap_fast.cnn import GenoDEC, genoTraj
     from genomap_fast.datasets import pbmc68k_reduced
 
@@ -46,8 +38,8 @@ def test_training_threads(record, quick, team, monkeypatch):
                 scores.append(adjusted_rand_score(y, dec.labels_))
             else:
                 kw = {"pretrain_epochs": 2, "maxiter": 10} if quick else {}
-                scores.append(_branch_order(genoTraj(Xd, rowNum=10, colNum=10, seed=seed, **kw),
-                                            branch))
+                scores.append(branch_order_score(
+                    genoTraj(Xd, rowNum=10, colNum=10, seed=seed, **kw), branch))
         record(SUITE, f"{task}, training on {team} thread{'s' if team != '1' else ''}",
                "genomap_fast", time.perf_counter() - t0,
                **{"mean": round(float(np.mean(scores)), 4),
