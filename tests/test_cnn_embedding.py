@@ -20,13 +20,15 @@ F = np.random.default_rng(3).normal(size=(80, 6)).astype(np.float32)
 turned_on = embedding.cache_umap_compilation()
 again = embedding.cache_umap_compilation()
 emb = embedding.umap_2d(F, 7)
+import numba
 print(json.dumps({"turned_on": turned_on, "again": again, "emb": emb.tolist(),
-                  "dtype": str(emb.dtype)}))
+                  "dtype": str(emb.dtype), "layer": numba.threading_layer()}))
 """
 
 
 def _run(cache_dir, enabled=True, stderr=None):
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir),
+    env = {**{k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"},
+           "NUMBA_CACHE_DIR": str(cache_dir),
            "GENOMAP_FAST_NUMBA_CACHE": "1" if enabled else "0"}
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
                           text=True, timeout=600)
@@ -66,6 +68,8 @@ def test_cached_umap_gives_the_uncached_embedding(tmp_path):
     stderr = []
     damaged = _run(tmp_path / "cache", stderr=stderr)
     assert "RuntimeWarning" in stderr[0] and "GENOMAP_FAST_NUMBA_CACHE=0" in stderr[0]
+    for run in (plain, first, second, damaged):
+        assert run["layer"] == "workqueue"  # numba's own pool, not libgomp (see umap_2d)
     for run in (first, second, damaged):
         assert run["dtype"] == "float32"
         np.testing.assert_array_equal(np.array(run["emb"]), np.array(plain["emb"]))
@@ -79,3 +83,18 @@ def test_umap_2d_is_seeded():
     a, b = umap_2d(F, 1), umap_2d(F, 1)
     assert a.shape == (40, 2) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
+
+
+def test_an_input_error_is_not_taken_for_a_damaged_cache():
+    import warnings
+
+    from genomap_fast.cnn.embedding import cache_umap_compilation, umap_2d
+
+    cache_umap_compilation()
+    bad = np.random.default_rng(0).normal(size=(40, 5))
+    bad[3, 2] = np.nan
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError):
+            umap_2d(bad, 0)
+    assert not [w for w in caught if "numba's cache" in str(w.message)]

@@ -81,6 +81,18 @@ def _recache_in_a_temporary_folder() -> str:
     return folder
 
 
+def _raised_by_numba_cache(err: BaseException) -> bool:
+    """Whether ``err`` was raised inside numba's cache code (reading or writing a cache file),
+    not by umap or the input."""
+    tb = err.__traceback__
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename.replace(os.sep, "/")
+        if path.endswith("numba/core/caching.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _prefer_workqueue_threads() -> None:
     """numba's own thread pool ("workqueue") for umap's parallel loops, unless the caller chose
     a threading layer or numba already started one.
@@ -94,9 +106,10 @@ def _prefer_workqueue_threads() -> None:
     if os.environ.get("NUMBA_THREADING_LAYER"):
         return
     import numba
-    from numba.np.ufunc import parallel
 
-    if not getattr(parallel, "_is_initialized", True):
+    try:
+        numba.threading_layer()  # raises ValueError until numba starts its pool
+    except ValueError:
         numba.config.THREADING_LAYER = "workqueue"
 
 
@@ -130,10 +143,10 @@ def umap_2d(features: np.ndarray, seed: int) -> np.ndarray:
     try:
         emb = fit()
     except Exception as err:
-        if not _cached:
+        if not (_cached and _raised_by_numba_cache(err)):
             raise
-        # numba reads its cache while compiling: a damaged or unwritable cache file surfaces
-        # here (e.g. UnpicklingError). With a fresh cache a genuine error raises again.
+        # numba reads and writes its cache while compiling: a damaged or unwritable cache
+        # file surfaces here (e.g. UnpicklingError)
         folder = _recache_in_a_temporary_folder()
         warnings.warn(f"numba's cache of umap's compiled functions failed "
                       f"({type(err).__name__}: {err}); UMAP compiled afresh into {folder} for "
