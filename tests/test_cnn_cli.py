@@ -78,6 +78,13 @@ def test_cli_traj_and_tl_genotraj(adata_file, tmp_path):
     assert res.returncode == 0, res.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "cell,x,y" and len(lines) == 81
+    states = tmp_path / "traj_states.csv"
+    res = _run(["traj", str(d / "test.h5ad"), "-o", str(states), "--rows", "8", "--cols", "8",
+                "--clusters", "4", "--pretrain-epochs", "5", "--maxiter", "20", "-q",
+                "--phate-input", "states"])
+    assert res.returncode == 0, res.stderr
+    other = states.read_text().splitlines()
+    assert len(other) == 81 and other[1:] != lines[1:]  # the same states, another PHATE input
     small = ad[:120].copy()
     gf.tl.genotraj(small, n_clusters=4, rows=8, cols=8, pretrain_epochs=5, maxiter=20)
     assert small.obsm["X_genotraj"].shape == (120, 2)

@@ -302,7 +302,7 @@ def _traj(args) -> int:
     emb = genoTraj(table.X, n_clusters=args.clusters, rowNum=args.rows, colNum=args.cols,
                    pretrain_epochs=args.pretrain_epochs, maxiter=args.maxiter, seed=args.seed,
                    verbose=int(not args.quiet), grid_metric=args.metric,
-                   num_threads=args.threads)
+                   num_threads=args.threads, phate_input=args.phate_input)
     _write_csv(args.output, ["cell", "x", "y"],
                ((c, f"{e[0]:.6g}", f"{e[1]:.6g}") for c, e in zip(table.obs_names, emb)))
     print(f"traj: {table.X.shape[0]} cells in {time.perf_counter() - t0:.1f} s; "
@@ -532,6 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     traj.add_argument("-o", "--output", required=True, help="CSV: cell, x, y")
     traj.add_argument("--clusters", type=int, default=None,
                       help="cell states (default: estimated; the reference uses 33)")
+    traj.add_argument("--phate-input", choices=["states+pcs", "states"], default="states+pcs",
+                      help="what PHATE embeds: the projection of the distances to the states "
+                           "beside the principal components (default) or the projection alone "
+                           "(the reference's)")
     traj.add_argument("--pretrain-epochs", type=int, default=100)
     traj.add_argument("--maxiter", type=int, default=300)
     traj.set_defaults(func=_traj)

@@ -1,6 +1,8 @@
 """Trajectories from genomaps (the reference's genoTraj): deep embedded clustering into many
 small states, each cell's correlation distance to every state centre, the class-discriminative
-projection of those distances (two SVDs), z-scored, then PHATE to two dimensions."""
+projection of those distances (two SVDs), z-scored, then PHATE to two dimensions. By default
+the distances are taken on the data denoised by its first principal components and PHATE sees
+the principal components beside the projection (``phate_input="states+pcs"``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -90,8 +92,14 @@ def class_discriminative_projection(K: np.ndarray, labels: np.ndarray, n_compone
     return (K @ W)[:, :n_components]
 
 
+PHATE_INPUTS = ("states+pcs", "states")
+N_PCS = 50  # principal components beside the projection ("states+pcs")
+N_DENOISE_PCS = 10  # components of the data the state distances are taken on ("states+pcs")
+
+
 def genoTraj(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=0,
-             pretrain_epochs=100, maxiter=300, seed=0, architecture="compact", **kwargs):
+             pretrain_epochs=100, maxiter=300, seed=0, architecture="compact",
+             phate_input="states+pcs", **kwargs):
     """Trajectory embedding of the cells, as genomap 1.3.6's genoTraj.
 
     ``n_clusters`` states from deep embedded clustering of the genomaps (:class:`GenoDEC`),
@@ -99,8 +107,9 @@ def genoTraj(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose
     The defaults differ from the reference's (33 states, its ConvIDEC network): the number of
     states is estimated (Louvain on a kNN graph) and the compact autoencoder is used, chosen by
     measurement on two DLA trees and a real embryo time course (3 seeds each; see
-    :doc:`/guide/genotraj`). Pass ``n_clusters=33, architecture="reference"`` for the
-    reference's settings.
+    :doc:`/guide/genotraj`). By default PHATE embeds the projection beside the cells' principal
+    components (``phate_input="states+pcs"``); pass ``n_clusters=33, architecture="reference",
+    phate_input="states"`` for the reference's settings.
 
     Parameters
     ----------
@@ -114,6 +123,12 @@ def genoTraj(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose
         As for :class:`GenoDEC`.
     architecture : {"compact", "reference"}
         The autoencoder (see :class:`GenoDEC`); "compact" by default here.
+    phate_input : {"states+pcs", "states"}
+        What PHATE embeds (see :func:`trajectory_from_clusters`): "states+pcs" (default) the
+        class-discriminative projection of the distances to the states, taken on the data's
+        first 10 principal components, beside the first 50 principal components at the same
+        scale; "states" the projection of the distances on the z-scored data alone, as the
+        reference.
     verbose : int
         Progress bars when non-zero.
     **kwargs
@@ -135,6 +150,7 @@ def genoTraj(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose
     """
     from .cluster import GenoDEC
 
+    _check_phate_input(phate_input)
     X = as_matrix(data)
     Xd = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
     dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, batch_size=batch_size,
@@ -142,21 +158,65 @@ def genoTraj(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose
                   progress=bool(verbose), architecture=architecture, **kwargs).fit(Xd)
     sd = Xd.std(0, ddof=1)
     Z = (Xd - Xd.mean(0)) / np.where(sd > 0, sd, 1.0)
-    return trajectory_from_clusters(Z, dec.labels_, seed)
+    return trajectory_from_clusters(Z, dec.labels_, seed, phate_input=phate_input)
 
 
-def trajectory_from_clusters(Z: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+def _check_phate_input(phate_input):
+    if phate_input not in PHATE_INPUTS:
+        raise ValueError(f"phate_input must be one of {PHATE_INPUTS}, got {phate_input!r}")
+
+
+def _zscore_columns(A: np.ndarray) -> np.ndarray:
+    sd = A.std(0, ddof=1)
+    return (A - A.mean(0)) / np.where(sd > 0, sd, 1.0)
+
+
+def principal_components(Z: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (n, c) and unit components (c, d) of the centred rows of Z, c = min(n_components,
+    n - 1, d), from the eigen-decomposition of the smaller of the two Gram matrices (exact,
+    deterministic); each component's sign is fixed by its largest entry."""
+    Zc = Z - Z.mean(0)
+    n, d = Zc.shape
+    c = max(1, min(n_components, n - 1, d))
+    if d <= n:
+        V = np.linalg.eigh(Zc.T @ Zc)[1][:, ::-1][:, :c].T
+    else:
+        U = np.linalg.eigh(Zc @ Zc.T)[1][:, ::-1][:, :c]
+        V = U.T @ Zc
+        V /= np.maximum(np.linalg.norm(V, axis=1, keepdims=True), np.finfo(float).tiny)
+    V *= np.where(V[np.arange(c), np.abs(V).argmax(1)] < 0, -1.0, 1.0)[:, None]
+    return Zc @ V.T, V
+
+
+def trajectory_from_clusters(Z: np.ndarray, labels: np.ndarray, seed: int = 0,
+                             phate_input: str = "states") -> np.ndarray:
     """(cells, 2) float32 PHATE embedding of the class-discriminative projection of each
-    cell's correlation distances to the cluster centres (Z: z-scored cells x genes)."""
+    cell's correlation distances to the cluster centres (Z: z-scored cells x genes).
+
+    ``phate_input="states"`` (the reference's genoTraj) takes the distances on Z.
+    ``"states+pcs"`` takes them on Z denoised by its first 10 principal components and puts
+    the first 50 principal components beside the projection, scaled to the same mean row norm:
+    the projection keeps the states apart, the components keep the order of cells inside a
+    state, which the projection flattens.
+    """
     import phate
 
+    _check_phate_input(phate_input)
     k = len(np.unique(labels))
     if k < 2:
         raise ValueError("genoTraj needs at least 2 non-empty clusters")
-    K = cluster_distances(Z, labels)
-    proj = class_discriminative_projection(K, labels, k - 1)
-    psd = proj.std(0, ddof=1)
-    proj = (proj - proj.mean(0)) / np.where(psd > 0, psd, 1.0)
+    if phate_input == "states":
+        features = _zscore_columns(class_discriminative_projection(
+            cluster_distances(Z, labels), labels, k - 1))
+    else:
+        pcs, components = principal_components(Z, N_PCS)
+        r = min(N_DENOISE_PCS, pcs.shape[1])
+        denoised = pcs[:, :r] @ components[:r]
+        proj = _zscore_columns(class_discriminative_projection(
+            cluster_distances(denoised, labels), labels, k - 1))
+        scale = np.linalg.norm(proj, axis=1).mean() / max(np.linalg.norm(pcs, axis=1).mean(),
+                                                          np.finfo(float).tiny)
+        features = np.hstack([proj, pcs * scale])
     emb = phate.PHATE(n_components=2, random_state=seed, verbose=0,
-                      knn=min(5, len(proj) - 1)).fit_transform(proj)
+                      knn=min(5, len(features) - 1)).fit_transform(features)
     return np.asarray(emb, dtype=np.float32)
