@@ -124,7 +124,7 @@ def test_states_plus_pcs_keep_the_order_inside_a_state():
     assert both.shape == (300, 2) and both.dtype == np.float32 and np.isfinite(both).all()
     (in_states, all_states), (in_both, all_both) = scores(states), scores(both)
     assert in_both > in_states + 0.05  # measured 0.83 against 0.73
-    assert all_both > 0.8  # measured 0.94 (the projection alone: 0.06)
+    assert all_both > max(0.8, all_states)  # measured 0.94 (the projection alone: 0.06)
 
 
 def test_phate_input_is_checked():
