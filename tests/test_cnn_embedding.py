@@ -98,3 +98,59 @@ def test_an_input_error_is_not_taken_for_a_damaged_cache():
         with pytest.raises(ValueError):
             umap_2d(bad, 0)
     assert not [w for w in caught if "numba's cache" in str(w.message)]
+
+
+WARM_SCRIPT = r"""
+import json, numpy as np
+from genomap_fast.cnn import embedding
+F = np.random.default_rng(3).normal(size=(80, 6)).astype(np.float32)
+before = embedding.umap_cache_is_filled()
+started = embedding.start_umap_warmup()
+again = embedding.start_umap_warmup()
+embedding._wait_for_warmup()
+filled = embedding.umap_cache_is_filled()
+emb = embedding.umap_2d(F, 7)
+# the dispatchers whose cache it turned on (umap's tau_rand* have explicit signatures: numba
+# compiles them when umap is imported, cache or not)
+stats = {}
+for d in embedding._cached:  # (some names are bound to two dispatchers)
+    hits, misses = stats.setdefault(d.py_func.__name__, [0, 0])
+    stats[d.py_func.__name__] = [hits + sum(d.stats.cache_hits.values()),
+                                 misses + sum(d.stats.cache_misses.values())]
+print(json.dumps({"before": before, "started": started, "again": again, "filled": filled,
+                  "stats": stats, "emb": emb.tolist()}))
+"""
+
+
+def test_warmup_helper_fills_the_cache_this_process_then_reads(tmp_path, monkeypatch):
+    """An empty cache: a helper process compiles umap while the caller works; the caller's
+    UMAP then loads every function from the cache (no compilation of its own) and draws the
+    same embedding."""
+    from genomap_fast.cnn import embedding
+
+    env = {**{k: v for k, v in os.environ.items()
+              if k not in ("NUMBA_THREADING_LAYER", "GENOMAP_FAST_UMAP_WARMUP")},
+           "NUMBA_CACHE_DIR": str(tmp_path), "GENOMAP_FAST_NUMBA_CACHE": "1"}
+    done = subprocess.run([sys.executable, "-c", WARM_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not run["before"] and run["started"] and not run["again"] and run["filled"]
+    for name in ("fast_knn_indices", "smooth_knn_dist", "compute_membership_strengths",
+                 "_optimize_layout_euclidean_single_epoch"):
+        assert run["stats"][name] == [1, 0], (name, run["stats"])  # loaded, not compiled
+    names = _cache_files(tmp_path)
+    for name in ("smooth_knn_dist", "compute_membership_strengths", "optimize_layout"):
+        assert any(name in f for f in names), names
+    F = np.random.default_rng(3).normal(size=(80, 6)).astype(np.float32)
+    np.testing.assert_array_equal(np.array(run["emb"], dtype=np.float32),
+                                  embedding.umap_2d(F, 7))
+    # nothing to do once filled, or when switched off (no process is started)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert embedding.umap_cache_is_filled() and not embedding.start_umap_warmup()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "empty"))
+    assert not embedding.umap_cache_is_filled()
+    for variable in ("GENOMAP_FAST_UMAP_WARMUP", "GENOMAP_FAST_NUMBA_CACHE"):
+        monkeypatch.setenv(variable, "0")
+        assert not embedding.start_umap_warmup()
+        monkeypatch.delenv(variable)

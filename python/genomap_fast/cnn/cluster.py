@@ -497,8 +497,9 @@ def genoVis(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose=
     >>> emb.shape, emb.dtype, labels.shape
     ((60, 2), dtype('float32'), (60,))
     """
-    from .embedding import umap_2d
+    from .embedding import start_umap_warmup, umap_2d
 
+    start_umap_warmup()  # compiles UMAP on another core while the network trains (once)
     dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, batch_size=batch_size,
                   pretrain_epochs=pretrain_epochs, maxiter=maxiter, seed=seed,
                   progress=bool(verbose), **kwargs).fit(data)

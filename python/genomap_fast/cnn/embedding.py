@@ -10,11 +10,20 @@ the cache in umap's ``__pycache__``, or in ``NUMBA_CACHE_DIR`` / its user-wide c
 that is read-only, and recompiles when umap's sources change. ``GENOMAP_FAST_NUMBA_CACHE=0``
 turns this off. A cache that cannot be read (a damaged file) or written is not fatal: UMAP
 compiles afresh into a temporary folder, with a RuntimeWarning that names the way out.
+
+While that cache is still empty (the first call after installing), genoVis and genoMOIvis call
+:func:`start_umap_warmup` before they train: a helper process compiles umap's functions into the
+cache on another core while the network trains, and :func:`umap_2d` waits for it, then reads
+the cache. ``GENOMAP_FAST_UMAP_WARMUP=0`` turns the helper off.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
+import importlib.util
 import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -23,6 +32,17 @@ _UMAP_MODULES = ("umap.distances", "umap.utils", "umap.sparse", "umap.layouts", 
                  "umap.spectral")
 _enabled = False
 _cached = []  # the dispatchers whose cache this module turned on
+_warmup: subprocess.Popen | None = None  # the helper process compiling umap, while it runs
+# umap's costliest function (the layout's epoch), compiled last by a UMAP call; a warm-up that
+# was cut short leaves no index file for it
+_WARM_MARKER = "layouts._optimize_layout_euclidean_single_epoch-"
+_WARMUP_SCRIPT = (
+    "import numpy as np\n"
+    "from genomap_fast.cnn.embedding import umap_2d\n"
+    "rng = np.random.default_rng(0)\n"
+    "umap_2d(rng.normal(size=(200, 8)).astype(np.float32), 0)\n"
+)
+WARMUP_TIMEOUT_S = 600.0  # umap_2d waits at most this long for the helper, then compiles
 
 
 def cache_umap_compilation() -> int:
@@ -58,6 +78,75 @@ def cache_umap_compilation() -> int:
                 _cached.append(value)
                 count += 1
     return count
+
+
+def _cache_folders() -> list[str]:
+    """Where numba keeps umap's cache: NUMBA_CACHE_DIR when set, else umap's __pycache__ or,
+    when that is read-only, numba's user-wide cache folder."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return [os.environ["NUMBA_CACHE_DIR"]]
+    spec = importlib.util.find_spec("umap")
+    folders = [os.path.join(p, "__pycache__") for p in (spec.submodule_search_locations or [])
+               ] if spec is not None else []
+    return folders + [os.path.join(os.path.expanduser("~"), ".cache", "numba")]
+
+
+def umap_cache_is_filled() -> bool:
+    """Whether numba's cache already holds umap's compiled layout (looked up on disk, without
+    importing umap or numba)."""
+    for folder in _cache_folders():
+        for _, _, files in os.walk(folder):
+            if any(f.startswith(_WARM_MARKER) and f.endswith(".nbi") for f in files):
+                return True
+    return False
+
+
+def start_umap_warmup() -> bool:
+    """Starts a helper process that compiles umap's functions into numba's cache, when the
+    cache is on and still empty; :func:`umap_2d` waits for it. Meant to be called before a
+    long training, so that compilation (8-19 s) runs on another core meanwhile.
+
+    Returns
+    -------
+    bool
+        Whether a helper was started (False: the cache is off or filled, umap is missing, no
+        helper could start, or one already runs).
+    """
+    global _warmup
+    if (_warmup is not None or os.environ.get("GENOMAP_FAST_NUMBA_CACHE", "1") == "0"
+            or os.environ.get("GENOMAP_FAST_UMAP_WARMUP", "1") == "0" or not sys.executable
+            or importlib.util.find_spec("umap") is None or umap_cache_is_filled()):
+        return False
+    try:
+        _warmup = subprocess.Popen([sys.executable, "-c", _WARMUP_SCRIPT],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+    except OSError:
+        return False
+    atexit.register(_stop_warmup)
+    return True
+
+
+def _stop_warmup() -> None:
+    global _warmup
+    if _warmup is not None:
+        if _warmup.poll() is None:
+            _warmup.kill()
+        _warmup.wait()
+        _warmup = None
+
+
+def _wait_for_warmup(timeout: float = WARMUP_TIMEOUT_S) -> None:
+    """Lets a running helper finish filling the cache (whatever its outcome: a failed helper
+    only means this process compiles), killing it after ``timeout`` seconds."""
+    global _warmup
+    if _warmup is None:
+        return
+    try:
+        _warmup.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    _stop_warmup()
 
 
 def _recache_in_a_temporary_folder() -> str:
@@ -129,6 +218,7 @@ def umap_2d(features: np.ndarray, seed: int) -> np.ndarray:
     numpy.ndarray of shape (n_cells, 2)
         float32 embedding.
     """
+    _wait_for_warmup()
     import umap
 
     cache_umap_compilation()

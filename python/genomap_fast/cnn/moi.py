@@ -155,8 +155,9 @@ def genoMOIvis(*arrays, n_clusters=None, n_dim=32, colNum=32, rowNum=32, epoch=1
     >>> emb.shape, labels.shape, feats.shape
     ((60, 2), (60,), (60, 32))
     """
-    from .embedding import umap_2d
+    from .embedding import start_umap_warmup, umap_2d
 
+    start_umap_warmup()  # compiles UMAP on another core while the network trains (once)
     _, dec = _fit(arrays, n_clusters, n_dim, colNum, rowNum, epoch, prealign_method, seed,
                   kwargs)
     return umap_2d(dec.features_, seed), dec.labels_, dec.features_
