@@ -8,6 +8,7 @@ Point ``GENOMAP_FAST_REAL_DATA`` at a folder holding the clones, each named ``ow
     git clone https://github.com/ttgump/scDCC ttgump+scDCC            # atlases
     git clone https://github.com/gcyuan/SCUBA gcyuan+SCUBA            # time course
     git clone https://github.com/LuyiTian/sc_mixology LuyiTian+sc_mixology   # batches
+    git clone https://github.com/tarohi24/tmscc tarohi24+tmscc        # ES-cell time course
     GENOMAP_FAST_REAL_DATA=~/real python benchmarks/real_datasets.py  # prints a summary
 
 Files are read at the pinned commit with ``git show <commit>:<path>`` (the clone may be at any
@@ -46,6 +47,10 @@ Extras (not required, handy for comparisons):
 ``pancreas_xin``   Human islets (Xin et al. 2016; scClassify's example subset):
                    674 cells x 980 genes, log-expression (not counts), 4 types.
                    Both .rda files need the ``rdata`` package (R lists).
+``esc_klein``      Mouse embryonic stem cells after LIF withdrawal (Klein et al.
+                   2015, Cell; inDrop, GSE65525) as shipped by tarohi24/tmscc (MIT):
+                   1000 cells x 900 genes, UMI counts, days 0 / 2 / 4 / 7 after
+                   withdrawal (obs["day"], also the label).
 
 """
 from __future__ import annotations
@@ -107,6 +112,13 @@ SOURCES = {
         "SydneyBioX/scClassify",
         "74fe32784b401492da0fd203736f39bcd6f2a2c5",
         ("data/scClassify_example.rda",),
+    ),
+    # mouse ES cells 0, 2, 4 and 7 days after LIF withdrawal (Klein et al. 2015), the subset
+    # tmscc ships: profile.txt (genes x 1000 cells, counts), labels.txt (one day per cell)
+    "esc_klein": Source(
+        "tarohi24/tmscc",
+        "5e0f30fd009fe827ac2263f369c099a5bbc91a48",
+        ("tmscc/data/klein/profile.txt", "tmscc/data/klein/labels.txt"),
     ),
     "batches": Source(
         "LuyiTian/sc_mixology",
@@ -226,6 +238,21 @@ def _load_deng(path: str) -> anndata.AnnData:
     return anndata.AnnData(X=X, obs=obs, var=pd.DataFrame(index=var_names))
 
 
+def _load_klein(files: dict, paths: tuple) -> anndata.AnnData:
+    expr = pd.read_csv(files[paths[0]], index_col=0)  # genes x cells
+    with open(files[paths[1]]) as fh:
+        day = np.array([int(v) for v in fh.read().split()], dtype=np.int64)
+    if len(day) != expr.shape[1]:
+        raise ValueError(f"{paths[1]}: {len(day)} labels for {expr.shape[1]} cells")
+    obs = pd.DataFrame(index=pd.Index(expr.columns.astype(str), name="cell"))
+    obs["label"] = pd.Categorical([f"day {d}" for d in day],
+                                  categories=[f"day {d}" for d in sorted(set(day))])
+    obs["day"] = day
+    var = pd.DataFrame(index=anndata.utils.make_index_unique(pd.Index(expr.index.astype(str),
+                                                                      name="gene")))
+    return anndata.AnnData(X=expr.values.T.astype(np.float32), obs=obs, var=var)
+
+
 def _load_mixology(files: dict, paths: tuple) -> anndata.AnnData:
     batches = []
     for p in paths:
@@ -313,7 +340,7 @@ def _load_xin(path: str) -> anndata.AnnData:
 def extract(name: str, clone_dir: str, log_normalise: bool = False) -> anndata.AnnData:
     """Return the dataset ``name`` read from ``clone_dir`` as float32 AnnData.
 
-    obs["label"] is always set; ``timecourse`` also has obs["day"],
+    obs["label"] is always set; ``timecourse`` and ``esc_klein`` also have obs["day"],
     ``batches`` has obs["batch"].  X holds raw counts (atlas*, batches) or
     RPKM (timecourse) unless ``log_normalise`` is True, in which case X is
     log1p(counts / total * 1e4) as float32.
@@ -330,6 +357,8 @@ def extract(name: str, clone_dir: str, log_normalise: bool = False) -> anndata.A
             ad = _load_deng(files[src.paths[0]])
         elif name == "batches":
             ad = _load_mixology(files, src.paths)
+        elif name == "esc_klein":
+            ad = _load_klein(files, src.paths)
         elif name == "pbmc_ifnb":
             ad = _load_ifnb(files[src.paths[0]])
         elif name == "pancreas_xin":
