@@ -94,6 +94,18 @@ def test_principal_components_match_sklearn():
     assert scores.shape == (3, 2) and comps.shape == (2, 5)
 
 
+def test_principal_components_of_a_large_matrix_are_randomized_and_close(monkeypatch):
+    from genomap_fast.cnn import traj
+
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(300, 8)) @ rng.normal(size=(8, 200)) + 0.01 * rng.normal(size=(300, 200))
+    exact, _ = traj.principal_components(A, 5)
+    monkeypatch.setattr(traj, "EXACT_PCA_MAX_SIDE", 100)  # both sides above: randomized
+    approx, comps = traj.principal_components(A, 5)
+    np.testing.assert_allclose(np.abs(approx), np.abs(exact), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(comps @ comps.T, np.eye(5), atol=1e-10)
+
+
 def _sigmoid_course(seed, n=300, genes=40):
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0, 1, n))

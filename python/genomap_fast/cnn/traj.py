@@ -171,14 +171,22 @@ def _zscore_columns(A: np.ndarray) -> np.ndarray:
     return (A - A.mean(0)) / np.where(sd > 0, sd, 1.0)
 
 
+EXACT_PCA_MAX_SIDE = 4096  # larger Gram matrices (both sides above this): randomized SVD
+
+
 def principal_components(Z: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
     """Scores (n, c) and unit components (c, d) of the centred rows of Z, c = min(n_components,
     n - 1, d), from the eigen-decomposition of the smaller of the two Gram matrices (exact,
-    deterministic); each component's sign is fixed by its largest entry."""
+    deterministic) or, when both sides exceed ``EXACT_PCA_MAX_SIDE``, a seeded randomized SVD;
+    each component's sign is fixed by its largest entry."""
     Zc = Z - Z.mean(0)
     n, d = Zc.shape
     c = max(1, min(n_components, n - 1, d))
-    if d <= n:
+    if min(n, d) > EXACT_PCA_MAX_SIDE:
+        from sklearn.utils.extmath import randomized_svd
+
+        V = randomized_svd(Zc, c, n_iter=7, random_state=0)[2]
+    elif d <= n:
         V = np.linalg.eigh(Zc.T @ Zc)[1][:, ::-1][:, :c].T
     else:
         U = np.linalg.eigh(Zc @ Zc.T)[1][:, ::-1][:, :c]
