@@ -170,7 +170,8 @@ def test_trajectory(quick):
     side = _side(X.shape[1])
     kw = {"pretrain_epochs": 3, "maxiter": 10} if quick else {}
     t0 = time.perf_counter()
-    traj = genoTraj(X, rowNum=side, colNum=side, n_clusters=33, architecture="reference", **kw)
+    traj = genoTraj(X, rowNum=side, colNum=side, n_clusters=33, architecture="reference",
+                    phate_input="states", **kw)
     t_ours = time.perf_counter() - t0
     # the number of states estimated (Louvain on a kNN graph) instead of the reference's 33
     estimated = [_time_score(genoTraj(X, rowNum=side, colNum=side, seed=seed, **kw), day)
