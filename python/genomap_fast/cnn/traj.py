@@ -124,7 +124,7 @@ def genoTraj(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose
     architecture : {"compact", "reference"}
         The autoencoder (see :class:`GenoDEC`); "compact" by default here.
     phate_input : {"states+pcs", "states"}
-        What PHATE embeds (see :func:`trajectory_from_clusters`): "states+pcs" (default) the
+        What PHATE embeds (see :doc:`/guide/genotraj`): "states+pcs" (default) the
         class-discriminative projection of the distances to the states, taken on the data's
         first 10 principal components, beside the first 50 principal components at the same
         scale; "states" the projection of the distances on the z-scored data alone, as the
