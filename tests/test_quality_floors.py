@@ -22,8 +22,10 @@ FLOORS = {
     # task: (floor, measured on 2026-12-02 with genomap_fast 0.1.0, one thread)
     "recognition accuracy, pbmc68k_reduced": (0.81, 0.8333),  # logistic regression 0.8333
     "regression Pearson r, pbmc68k_reduced": (0.76, 0.7847),
-    # the reference's genoVis on pbmc68k_reduced: 0.560 / 0.569 (100 pretraining epochs)
-    "genoVis ARI, pbmc68k_reduced": (0.58, 0.6106),
+    # the reference's genoVis on pbmc68k_reduced: 0.560 / 0.569 (100 pretraining epochs).
+    # Median of seeds 0-2 (0.6106 / 0.4646 / 0.6141): over seeds 0-9 this case lands near
+    # 0.46 or near 0.56-0.61, so one seed could flip mode on a harmless change
+    "genoVis ARI (median of 3 seeds), pbmc68k_reduced": (0.58, 0.6106),
     # measured 2026-12-03 (PHATE on the projection beside the principal components); the
     # projection alone 0.8221 (2026-12-02); 33 states, the reference network 0.7998; PHATE
     # alone 0.9536
@@ -96,8 +98,10 @@ def test_genovis(pbmc):
     from genomap_fast.cnn import GenoDEC
 
     X, y, _ = pbmc
-    dec = GenoDEC(28, 28, n_clusters=10, pretrain_epochs=30, seed=0, num_threads=1).fit(X)
-    check("genoVis ARI, pbmc68k_reduced", adjusted_rand_score(y, dec.labels_))
+    scores = [adjusted_rand_score(y, GenoDEC(28, 28, n_clusters=10, pretrain_epochs=30, seed=s,
+                                             num_threads=1).fit(X).labels_) for s in range(3)]
+    check("genoVis ARI (median of 3 seeds), pbmc68k_reduced", float(np.median(scores)),
+          "; seeds " + " / ".join(f"{s:.4f}" for s in scores))
 
 
 def test_genotraj():
