@@ -154,3 +154,18 @@ def test_warmup_helper_fills_the_cache_this_process_then_reads(tmp_path, monkeyp
         monkeypatch.setenv(variable, "0")
         assert not embedding.start_umap_warmup()
         monkeypatch.delenv(variable)
+
+
+def test_a_helper_that_fills_nothing_is_not_started_again(tmp_path, monkeypatch):
+    """A helper that ends without filling the cache (here it exits at once; in practice: no
+    writable cache folder) is not started again in the same process."""
+    from genomap_fast.cnn import embedding
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GENOMAP_FAST_NUMBA_CACHE", "1")
+    monkeypatch.delenv("GENOMAP_FAST_UMAP_WARMUP", raising=False)
+    monkeypatch.setattr(embedding, "_WARMUP_SCRIPT", "raise SystemExit(3)")
+    monkeypatch.setattr(embedding, "_warmup_failed", False)
+    assert embedding.start_umap_warmup()
+    embedding._wait_for_warmup()
+    assert not embedding.umap_cache_is_filled() and not embedding.start_umap_warmup()

@@ -33,6 +33,7 @@ _UMAP_MODULES = ("umap.distances", "umap.utils", "umap.sparse", "umap.layouts", 
 _enabled = False
 _cached = []  # the dispatchers whose cache this module turned on
 _warmup: subprocess.Popen | None = None  # the helper process compiling umap, while it runs
+_warmup_failed = False  # a helper ended without filling the cache: none again in this process
 # umap's costliest function (the layout's epoch), compiled last by a UMAP call; a warm-up that
 # was cut short leaves no index file for it
 _WARM_MARKER = "layouts._optimize_layout_euclidean_single_epoch-"
@@ -110,10 +111,12 @@ def start_umap_warmup() -> bool:
     -------
     bool
         Whether a helper was started (False: the cache is off or filled, umap is missing, no
-        helper could start, or one already runs).
+        helper could start, one already runs, or an earlier one in this process ended
+        without filling the cache, e.g. no writable cache folder).
     """
     global _warmup
-    if (_warmup is not None or os.environ.get("GENOMAP_FAST_NUMBA_CACHE", "1") == "0"
+    if (_warmup is not None or _warmup_failed
+            or os.environ.get("GENOMAP_FAST_NUMBA_CACHE", "1") == "0"
             or os.environ.get("GENOMAP_FAST_UMAP_WARMUP", "1") == "0" or not sys.executable
             or importlib.util.find_spec("umap") is None or umap_cache_is_filled()):
         return False
@@ -139,7 +142,7 @@ def _stop_warmup() -> None:
 def _wait_for_warmup(timeout: float = WARMUP_TIMEOUT_S) -> None:
     """Lets a running helper finish filling the cache (whatever its outcome: a failed helper
     only means this process compiles), killing it after ``timeout`` seconds."""
-    global _warmup
+    global _warmup, _warmup_failed
     if _warmup is None:
         return
     try:
@@ -147,6 +150,7 @@ def _wait_for_warmup(timeout: float = WARMUP_TIMEOUT_S) -> None:
     except subprocess.TimeoutExpired:
         pass
     _stop_warmup()
+    _warmup_failed = not umap_cache_is_filled()
 
 
 def _recache_in_a_temporary_folder() -> str:
