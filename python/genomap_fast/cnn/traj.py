@@ -156,9 +156,8 @@ def genoTraj(data, n_clusters=None, colNum=32, rowNum=32, batch_size=64, verbose
     dec = GenoDEC(rowNum, colNum, n_clusters=n_clusters, batch_size=batch_size,
                   pretrain_epochs=pretrain_epochs, maxiter=maxiter, seed=seed,
                   progress=bool(verbose), architecture=architecture, **kwargs).fit(Xd)
-    sd = Xd.std(0, ddof=1)
-    Z = (Xd - Xd.mean(0)) / np.where(sd > 0, sd, 1.0)
-    return trajectory_from_clusters(Z, dec.labels_, seed, phate_input=phate_input)
+    return trajectory_from_clusters(_zscore_columns(Xd), dec.labels_, seed,
+                                    phate_input=phate_input)
 
 
 def _check_phate_input(phate_input):
