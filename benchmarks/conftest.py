@@ -1,11 +1,14 @@
 """Benchmark harness: reference (genomap 1.3.6) and genomap_fast in the same run.
 
 Each case records both implementations' times and GW objectives; at the end of the session a
-table with the speed-up ratio is printed and written to benchmarks/results/<suite>.md.
+table with the speed-up ratio is printed and written to benchmarks/results/<suite>.md. A run
+that selects tests (``-k``, a test id) rewrites the rows it measured and keeps the file's other
+rows, listed under the table with the date each was measured.
 """
 import datetime
 import os
 import platform
+import re
 
 import pytest
 
@@ -82,6 +85,42 @@ def _table(suite, cases):
     return "\n".join(lines)
 
 
+def _cells(line):
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _carried_over(path, columns, rerun):
+    """Rows of the results file at ``path`` whose case this run did not rerun, mapped onto
+    ``columns`` ("-" where a column is new), and a note giving each one's measurement date."""
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except OSError:
+        return [], ""
+    measured = re.search(r"^Measured (\d{4}-\d{2}-\d{2})", text, re.M)
+    dates = dict(re.findall(r"^- (.+): measured (\d{4}-\d{2}-\d{2})$", text, re.M))
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    if not measured or not table:
+        return [], ""
+    head, rows, notes = _cells(table[0]), [], []
+    for line in table[1:]:
+        cells = _cells(line)
+        if len(cells) != len(head) or cells[0] in rerun:
+            continue
+        old = dict(zip(head, cells))
+        rows.append("| " + " | ".join(old.get(c, "-") for c in columns) + " |")
+        notes.append(f"- {cells[0]}: measured {dates.get(cells[0], measured.group(1))}")
+    if not rows:
+        return [], ""
+    return rows, ("\nRows carried over from earlier runs (a run that selected tests with -k or "
+                  "a test id left them alone):\n\n" + "\n".join(notes) + "\n")
+
+
+def _selected(config) -> bool:
+    """Whether this run selected some tests (-k, or a test id on the command line)."""
+    return bool(config.getoption("keyword")) or any("::" in a for a in config.args)
+
+
 def pytest_sessionfinish(session, exitstatus):
     if not RESULTS:
         return
@@ -99,6 +138,10 @@ def pytest_sessionfinish(session, exitstatus):
             f"benchmarks/{benchmark_file(suite)}`).\n\n"
         )
         os.makedirs(os.path.join(here, "results"), exist_ok=True)
-        with atomic_path(os.path.join(here, "results", f"{suite}.md")) as tmp:
+        path = os.path.join(here, "results", f"{suite}.md")
+        rows, note = ([], "")
+        if _selected(session.config):  # keep what this run did not measure again
+            rows, note = _carried_over(path, _cells(table.splitlines()[0]), set(cases))
+        with atomic_path(path) as tmp:
             with open(tmp, "w") as fh:
-                fh.write(header + table + "\n")
+                fh.write(header + "\n".join([table, *rows]) + "\n" + note)
