@@ -166,6 +166,20 @@ def test_a_helper_that_fills_nothing_is_not_started_again(tmp_path, monkeypatch)
     monkeypatch.delenv("GENOMAP_FAST_UMAP_WARMUP", raising=False)
     monkeypatch.setattr(embedding, "_WARMUP_SCRIPT", "raise SystemExit(3)")
     monkeypatch.setattr(embedding, "_warmup_failed", False)
+    monkeypatch.setattr(embedding, "_enabled", False)  # as in a process where UMAP never ran
     assert embedding.start_umap_warmup()
     embedding._wait_for_warmup()
+    assert not embedding.umap_cache_is_filled() and not embedding.start_umap_warmup()
+
+
+def test_no_helper_once_umap_ran_in_this_process(tmp_path, monkeypatch):
+    """After a UMAP call in this process its functions are compiled here: an empty cache on
+    disk (e.g. an unwritable one) starts no helper on later calls."""
+    from genomap_fast.cnn import embedding
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GENOMAP_FAST_NUMBA_CACHE", "1")
+    monkeypatch.delenv("GENOMAP_FAST_UMAP_WARMUP", raising=False)
+    monkeypatch.setattr(embedding, "_warmup_failed", False)
+    monkeypatch.setattr(embedding, "_enabled", True)
     assert not embedding.umap_cache_is_filled() and not embedding.start_umap_warmup()

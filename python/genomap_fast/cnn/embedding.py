@@ -111,11 +111,12 @@ def start_umap_warmup() -> bool:
     -------
     bool
         Whether a helper was started (False: the cache is off or filled, umap is missing, no
-        helper could start, one already runs, or an earlier one in this process ended
-        without filling the cache, e.g. no writable cache folder).
+        helper could start, one already runs, UMAP already ran in this process (its functions
+        are compiled here), or an earlier helper ended without filling the cache, e.g. no
+        writable cache folder).
     """
     global _warmup
-    if (_warmup is not None or _warmup_failed
+    if (_warmup is not None or _warmup_failed or _enabled  # _enabled: UMAP already ran here
             or os.environ.get("GENOMAP_FAST_NUMBA_CACHE", "1") == "0"
             or os.environ.get("GENOMAP_FAST_UMAP_WARMUP", "1") == "0" or not sys.executable
             or importlib.util.find_spec("umap") is None or umap_cache_is_filled()):
