@@ -57,6 +57,55 @@ def test_rectangular_genomaps_and_save_load(tmp_path, cells):
         GenoNetClassifier.load(tmp_path / "junk.pt")
 
 
+def test_max_value_clips_the_network_input(tmp_path, cells):
+    """A gene detected in one training cell has a z-score of about sqrt(n) there; the network
+    sees it clipped to max_value (default 5), or as is with max_value=None."""
+    X, y = cells
+    X = X.copy()
+    X[:, 3] = 0.0
+    X[7, 3] = 50.0  # z = sqrt(299) ~ 17.3 in cell 7
+    clf = GenoNetClassifier(8, 8, epochs=1).fit(X[:300], y[:300])
+    raw = GenoNetClassifier(8, 8, epochs=1, max_value=None).fit(X[:300], y[:300])
+    assert clf.max_value == 5.0 and clf.get_params()["max_value"] == 5.0
+    unclipped = raw.images(X[:300])
+    assert unclipped.max() > 17
+    np.testing.assert_array_equal(clf.images(X[:300]), np.clip(unclipped, -5, 5))
+    tight = GenoNetRegressor(8, 8, epochs=1, max_value=2).fit(X[:300], y[:300].astype(float))
+    assert np.abs(tight.images(X[300:])).max() == 2.0
+    clf.save(tmp_path / "clf.pt")
+    assert GenoNetClassifier.load(tmp_path / "clf.pt").max_value == 5.0
+
+
+def test_model_saved_without_max_value_loads_unclipped(tmp_path, cells):
+    """A file written before max_value existed was trained on unclipped z-scores: it loads with
+    max_value=None, not today's default."""
+    import json
+
+    import torch
+
+    X, y = cells
+    clf = GenoNetClassifier(8, 8, epochs=1, max_value=None).fit(X[:300], y[:300])
+    clf.save(tmp_path / "clf.pt")
+    state = torch.load(tmp_path / "clf.pt", weights_only=True)
+    params = json.loads(state["params"])
+    del params["max_value"]
+    state["params"] = json.dumps(params)
+    torch.save(state, tmp_path / "old.pt")
+    old = GenoNetClassifier.load(tmp_path / "old.pt")
+    assert old.max_value is None
+    np.testing.assert_array_equal(old.predict_proba(X[300:]), clf.predict_proba(X[300:]))
+
+
+@pytest.mark.parametrize("value, error", [(0, ValueError), (-1.0, ValueError),
+                                          (float("nan"), ValueError), (float("inf"), ValueError),
+                                          ("5", TypeError), (True, TypeError)])
+def test_bad_max_value(value, error):
+    with pytest.raises(error, match="max_value"):
+        GenoNetClassifier(8, 8, max_value=value)
+    with pytest.raises(error, match="max_value"):
+        GenoNetRegressor(8, 8, max_value=value)
+
+
 def test_no_test_leakage(cells):
     """The placement and the standardisation come from the training cells only."""
     X, y = cells

@@ -46,6 +46,14 @@ def test_cli_classify_writes_predictions(adata_file, tmp_path):
     bad = _run(["classify", str(d / "train.h5ad"), "--labels", "nope", "-o", str(out),
                 "--rows", "8", "--cols", "8", "-q"])
     assert bad.returncode == 1 and "no obs column 'nope'" in bad.stderr
+    raw = _run(["classify", str(d / "train.h5ad"), "--labels", "cell_type", "--test",
+                str(d / "test.h5ad"), "-o", str(out), "--rows", "8", "--cols", "8",
+                "--epochs", "1", "--max-value", "none", "-q"])
+    assert raw.returncode == 0, raw.stderr
+    for value in ("0", "-2", "inf", "five"):
+        bad = _run(["classify", str(d / "train.h5ad"), "--labels", "cell_type", "-o", str(out),
+                    "--max-value", value, "-q"])
+        assert bad.returncode == 2 and "--max-value: expected a number > 0" in bad.stderr
 
 
 def test_cli_vis_writes_embedding(adata_file, tmp_path):

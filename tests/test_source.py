@@ -118,7 +118,8 @@ def test_cnn_estimators_reuse_a_given_genomap(cells):
 
 
 def test_standardisation_is_the_genomap_one(cells):
-    """The CNN input is Genomap(standardize=True): z-scores (ddof=1) of the fit cells."""
+    """The CNN input is Genomap(standardize=True): z-scores (ddof=1) of the fit cells, clipped
+    to [-max_value, max_value] (default 5; None keeps them as they are)."""
     pytest.importorskip("torch")
     from genomap_fast.cnn import GenoNetClassifier
 
@@ -133,7 +134,10 @@ def test_standardisation_is_the_genomap_one(cells):
     full = np.zeros_like(X)
     full[:, genes] = z
     expected = plain.transform(full)
-    np.testing.assert_allclose(clf.images(X), expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(expected).max() > 5  # the case exercises the clipping
+    np.testing.assert_allclose(clf.images(X), np.clip(expected, -5, 5), rtol=1e-5, atol=1e-5)
+    raw = GenoNetClassifier(6, 6, epochs=1, max_value=None).fit(X, y)
+    np.testing.assert_allclose(raw.images(X), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_genodec_saves_and_loads(tmp_path, cells):

@@ -255,6 +255,19 @@ def _write_csv(path, header, rows):
             fh.write(",".join(map(str, r)) + "\n")
 
 
+def _max_value(text: str):
+    """``--max-value``: a positive number or 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'none', got {text!r}")
+    return value
+
+
 def _classify(args) -> int:
     from .cnn import GenoNetClassifier
     from .io import read_table
@@ -265,7 +278,7 @@ def _classify(args) -> int:
     test = read_table(args.test, layer=args.layer) if args.test else train
     clf = GenoNetClassifier(rows=args.rows, cols=args.cols, grid_metric=args.metric,
                             epochs=args.epochs, seed=args.seed, progress=not args.quiet,
-                            num_threads=args.threads)
+                            num_threads=args.threads, max_value=args.max_value)
     clf.fit(train.X, labels)
     pred = clf.predict(test.X)
     _write_csv(args.output, ["cell", "predicted"], zip(test.obs_names, pred))
@@ -515,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("--test", default=None, help="cells to label (default: the input)")
     cls.add_argument("-o", "--output", required=True, help="CSV: cell, predicted")
     cls.add_argument("--epochs", type=int, default=100)
+    cls.add_argument("--max-value", type=_max_value, default=5.0,
+                     help="clip the genomaps' z-scores to [-V, V] before the network; 'none' "
+                          "keeps them as they are (default 5)")
     vis = sub.add_parser(
         "vis", help="2-D embedding and clusters (genoVis) of every cell",
         description="Example: genomap-fast vis pbmc.h5ad -o embedding.csv --rows 28 --cols 28",

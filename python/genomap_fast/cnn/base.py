@@ -35,6 +35,11 @@ class GenomapCNN:
 
     _format = "genomap_fast.cnn/1"
     _param_names: tuple = ()
+    #: parameters that a file saved by an older version lacks, with the value its model was
+    #: trained with (not today's default)
+    _saved_before: dict = {}
+    #: z-scores are clipped to [-max_value, max_value] in :meth:`images` (None: not clipped)
+    max_value: float | None = None
 
     def _init_genomap(self, genomap, rows, cols, grid_metric, select_genes, num_threads,
                       max_image_bytes):
@@ -104,14 +109,18 @@ class GenomapCNN:
         Returns
         -------
         numpy.ndarray of shape (n_cells, 1, rows, cols)
-            float32 z-score genomaps.
+            float32 z-score genomaps, clipped to [-max_value, max_value] where the estimator
+            has a ``max_value``.
 
         Raises
         ------
         NotFittedError
             Before ``fit``.
         """
-        return self._fitted_genomap().transform(X, batch_size=batch_size)
+        images = self._fitted_genomap().transform(X, batch_size=batch_size)
+        if self.max_value is not None:
+            np.clip(images, -self.max_value, self.max_value, out=images)
+        return images
 
     def _image_batches(self, src):
         """All images when they are small, else a function rasterising the cells of an index
@@ -202,7 +211,7 @@ class GenomapCNN:
                 or state.get("kind") != cls.__name__:
             raise ValueError(f"{path} is not a {cls.__name__} file")
         try:  # an altered file can still unpickle: its contents fail anywhere below
-            obj = cls(**json.loads(state["params"]))
+            obj = cls(**{**cls._saved_before, **json.loads(state["params"])})
             arrays = {k: v.numpy() for k, v in state["genomap_arrays"].items()}
             names = json.loads(state.get("genomap_names", "null"))
             if names is not None:

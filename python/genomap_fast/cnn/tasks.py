@@ -18,6 +18,17 @@ from .base import GenomapCNN, torch_module
 _torch = torch_module
 
 
+def _check_max_value(value):
+    """None, or a finite number > 0 as a float."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"max_value must be a number or None, got {type(value).__name__}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"max_value must be a finite number > 0 or None, got {value!r}")
+    return float(value)
+
+
 class _GenoNetBase(GenomapCNN):
     """Shared pipeline: standardised genomaps -> GenoNet (see :class:`GenomapCNN`)."""
 
@@ -25,14 +36,16 @@ class _GenoNetBase(GenomapCNN):
     _format = "genomap_fast.GenoNet/1"
     _param_names = ("rows", "cols", "grid_metric", "epochs", "batch_size", "lr",
                     "weight_decay", "seed", "device", "progress", "patience", "select_genes",
-                    "num_threads", "max_image_bytes", "genomap")
+                    "num_threads", "max_image_bytes", "genomap", "max_value")
+    # parameters a saved model of an older version lacks: the value it was trained with
+    _saved_before = {"max_value": None}
 
     def __init__(self, rows: int = 32, cols: int = 32, grid_metric: str = "radial",
                  epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,
                  weight_decay: float = 1e-5, seed: int = 0, device: str | None = None,
                  progress: bool = False, patience: int | None = None,
                  select_genes: str | None = "variance", num_threads: int | None = None,
-                 max_image_bytes: int = 1 << 30, genomap=None):
+                 max_image_bytes: int = 1 << 30, genomap=None, max_value: float | None = 5.0):
         if int(epochs) < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         if int(batch_size) < 1:
@@ -42,6 +55,7 @@ class _GenoNetBase(GenomapCNN):
         self.epochs, self.batch_size, self.lr = int(epochs), int(batch_size), float(lr)
         self.weight_decay, self.seed, self.device = float(weight_decay), int(seed), device
         self.progress, self.patience = progress, patience
+        self.max_value = _check_max_value(max_value)
 
     # ---------------------------------------------------------------- data
     def _check_xy(self, X, y, unlabeled=None):
@@ -133,6 +147,10 @@ class GenoNetClassifier(_GenoNetBase):
     genomap : genomap_fast.Genomap, optional
         None (a Genomap with the parameters above is fitted on the training cells), an
         unfitted Genomap (its parameters are used) or a fitted one (its placement is reused).
+    max_value : float or None, default 5.0
+        The genomaps' z-scores are clipped to [-max_value, max_value] before the network
+        (scanpy's ``sc.pp.scale(max_value=...)``): a gene detected in few training cells
+        otherwise gives pixels of z up to sqrt(n_cells). None: no clipping.
 
     Attributes
     ----------
@@ -148,9 +166,9 @@ class GenoNetClassifier(_GenoNetBase):
     Raises
     ------
     ValueError
-        ``epochs`` or ``batch_size`` below 1.
+        ``epochs`` or ``batch_size`` below 1, ``max_value`` not > 0 or not finite.
     TypeError
-        ``genomap`` that is not a Genomap.
+        ``genomap`` that is not a Genomap, ``max_value`` that is not a number.
 
     Examples
     --------
@@ -294,6 +312,10 @@ class GenoNetRegressor(_GenoNetBase):
     genomap : genomap_fast.Genomap, optional
         None (a Genomap with the parameters above is fitted on the training cells), an
         unfitted Genomap (its parameters are used) or a fitted one (its placement is reused).
+    max_value : float or None, default 5.0
+        The genomaps' z-scores are clipped to [-max_value, max_value] before the network
+        (scanpy's ``sc.pp.scale(max_value=...)``): a gene detected in few training cells
+        otherwise gives pixels of z up to sqrt(n_cells). None: no clipping.
 
     Examples
     --------
