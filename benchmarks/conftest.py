@@ -89,31 +89,39 @@ def _cells(line):
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def _carried_over(path, columns, rerun):
-    """Rows of the results file at ``path`` whose case this run did not rerun, mapped onto
-    ``columns`` ("-" where a column is new), and a note giving each one's measurement date."""
+def _carried_over(path, table, rerun):
+    """``table`` (this run's rows) widened by the columns of the results file at ``path`` that
+    this run did not fill, with that file's rows whose case this run did not rerun ("-" in a
+    column either side lacks), and a note giving each carried row's measurement date."""
     try:
         with open(path) as fh:
             text = fh.read()
     except OSError:
-        return [], ""
+        return table, ""
     measured = re.search(r"^Measured (\d{4}-\d{2}-\d{2})", text, re.M)
     dates = dict(re.findall(r"^- (.+): measured (\d{4}-\d{2}-\d{2})$", text, re.M))
-    table = [line for line in text.splitlines() if line.startswith("| ")]
-    if not measured or not table:
-        return [], ""
-    head, rows, notes = _cells(table[0]), [], []
-    for line in table[1:]:
+    old_table = [line for line in text.splitlines() if line.startswith("| ")]
+    if not measured or not old_table:
+        return table, ""
+    lines = table.splitlines()
+    new_head, old_head = _cells(lines[0]), _cells(old_table[0])
+    columns = new_head + [c for c in old_head if c not in new_head]
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(_cells(line) + ["-"] * (len(columns) - len(new_head))) + " |"
+            for line in lines[2:]]
+    notes = []
+    for line in old_table[1:]:
         cells = _cells(line)
-        if len(cells) != len(head) or cells[0] in rerun:
+        if len(cells) != len(old_head) or cells[0] in rerun:
             continue
-        old = dict(zip(head, cells))
-        rows.append("| " + " | ".join(old.get(c, "-") for c in columns) + " |")
+        old = dict(zip(old_head, cells))
+        out.append("| " + " | ".join(old.get(c, "-") for c in columns) + " |")
         notes.append(f"- {cells[0]}: measured {dates.get(cells[0], measured.group(1))}")
-    if not rows:
-        return [], ""
-    return rows, ("\nRows carried over from earlier runs (a run that selected tests with -k or "
-                  "a test id left them alone):\n\n" + "\n".join(notes) + "\n")
+    if not notes:
+        return table, ""
+    return "\n".join(out), ("\nRows carried over from earlier runs (a run that selected "
+                            "tests with -k or a test id left them alone):\n\n"
+                            + "\n".join(notes) + "\n")
 
 
 def _selected(config) -> bool:
@@ -139,9 +147,9 @@ def pytest_sessionfinish(session, exitstatus):
         )
         os.makedirs(os.path.join(here, "results"), exist_ok=True)
         path = os.path.join(here, "results", f"{suite}.md")
-        rows, note = ([], "")
+        note = ""
         if _selected(session.config):  # keep what this run did not measure again
-            rows, note = _carried_over(path, _cells(table.splitlines()[0]), set(cases))
+            table, note = _carried_over(path, table, set(cases))
         with atomic_path(path) as tmp:
             with open(tmp, "w") as fh:
-                fh.write(header + "\n".join([table, *rows]) + "\n" + note)
+                fh.write(header + table + "\n" + note)
