@@ -20,8 +20,11 @@ pytest.importorskip("phate")
 
 FLOORS = {
     # task: (floor, measured on 2026-12-02 with genomap_fast 0.1.0, one thread)
-    "recognition accuracy, pbmc68k_reduced": (0.81, 0.8333),  # logistic regression 0.8333
-    "regression Pearson r, pbmc68k_reduced": (0.76, 0.7847),
+    # measured 2026-12-03 with the z-scores clipped at 5 (max_value's default); unclipped
+    # 0.8333 / 0.7847 on 2026-12-02. Over 3 splits x 3 seeds recognition is 0.8323 clipped,
+    # 0.8312 unclipped: the floor's one split lost one test cell of 210
+    "recognition accuracy, pbmc68k_reduced": (0.81, 0.8286),  # logistic regression 0.8333
+    "regression Pearson r, pbmc68k_reduced": (0.76, 0.7853),
     # the reference's genoVis on pbmc68k_reduced: 0.560 / 0.569 (100 pretraining epochs).
     # Median of seeds 0-2 (0.6106 / 0.4653 / 0.6142): over seeds 0-9 this case lands near
     # 0.46 or near 0.56-0.61, so one seed could flip mode on a harmless change
