@@ -527,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="obs column of an .h5ad input, or a file with one label per cell")
     cls.add_argument("--test", default=None, help="cells to label (default: the input)")
     cls.add_argument("-o", "--output", required=True, help="CSV: cell, predicted")
-    cls.add_argument("--epochs", type=int, default=100)
+    cls.add_argument("--epochs", type=int, default=None,
+                     help="training epochs (default: the classifier's, 50)")
     cls.add_argument("--max-value", type=_max_value, default=5.0,
                      help="clip the genomaps' z-scores to [-V, V] before the network; 'none' "
                           "keeps them as they are (default 5)")
