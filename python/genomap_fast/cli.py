@@ -278,7 +278,8 @@ def _classify(args) -> int:
     test = read_table(args.test, layer=args.layer) if args.test else train
     clf = GenoNetClassifier(rows=args.rows, cols=args.cols, grid_metric=args.metric,
                             epochs=args.epochs, seed=args.seed, progress=not args.quiet,
-                            num_threads=args.threads, max_value=args.max_value)
+                            num_threads=args.threads,
+                            **{k: v for k, v in vars(args).items() if k == "max_value"})
     clf.fit(train.X, labels)
     pred = clf.predict(test.X)
     _write_csv(args.output, ["cell", "predicted"], zip(test.obs_names, pred))
@@ -529,9 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("-o", "--output", required=True, help="CSV: cell, predicted")
     cls.add_argument("--epochs", type=int, default=None,
                      help="training epochs (default: the classifier's, 50)")
-    cls.add_argument("--max-value", type=_max_value, default=5.0,
+    # absent unless given: the classifier's own default applies (written once, there)
+    cls.add_argument("--max-value", type=_max_value, default=argparse.SUPPRESS,
                      help="clip the genomaps' z-scores to [-V, V] before the network; 'none' "
-                          "keeps them as they are (default 5)")
+                          "keeps them as they are (default: the classifier's, 5)")
     vis = sub.add_parser(
         "vis", help="2-D embedding and clusters (genoVis) of every cell",
         description="Example: genomap-fast vis pbmc.h5ad -o embedding.csv --rows 28 --cols 28",
