@@ -156,30 +156,33 @@ def test_warmup_helper_fills_the_cache_this_process_then_reads(tmp_path, monkeyp
         monkeypatch.delenv(variable)
 
 
-def test_a_helper_that_fills_nothing_is_not_started_again(tmp_path, monkeypatch):
-    """A helper that ends without filling the cache (here it exits at once; in practice: no
-    writable cache folder) is not started again in the same process."""
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    """The embedding module with an empty numba cache in tmp_path, the cache and the helper
+    switched on, and no helper failure recorded in this process."""
     from genomap_fast.cnn import embedding
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("GENOMAP_FAST_NUMBA_CACHE", "1")
     monkeypatch.delenv("GENOMAP_FAST_UMAP_WARMUP", raising=False)
-    monkeypatch.setattr(embedding, "_WARMUP_SCRIPT", "raise SystemExit(3)")
     monkeypatch.setattr(embedding, "_warmup_failed", False)
+    return embedding
+
+
+def test_a_helper_that_fills_nothing_is_not_started_again(empty_cache, monkeypatch):
+    """A helper that ends without filling the cache (here it exits at once; in practice: no
+    writable cache folder) is not started again in the same process."""
+    embedding = empty_cache
+    monkeypatch.setattr(embedding, "_WARMUP_SCRIPT", "raise SystemExit(3)")
     monkeypatch.setattr(embedding, "_enabled", False)  # as in a process where UMAP never ran
     assert embedding.start_umap_warmup()
     embedding._wait_for_warmup()
     assert not embedding.umap_cache_is_filled() and not embedding.start_umap_warmup()
 
 
-def test_no_helper_once_umap_ran_in_this_process(tmp_path, monkeypatch):
+def test_no_helper_once_umap_ran_in_this_process(empty_cache, monkeypatch):
     """After a UMAP call in this process its functions are compiled here: an empty cache on
     disk (e.g. an unwritable one) starts no helper on later calls."""
-    from genomap_fast.cnn import embedding
-
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("GENOMAP_FAST_NUMBA_CACHE", "1")
-    monkeypatch.delenv("GENOMAP_FAST_UMAP_WARMUP", raising=False)
-    monkeypatch.setattr(embedding, "_warmup_failed", False)
+    embedding = empty_cache
     monkeypatch.setattr(embedding, "_enabled", True)
     assert not embedding.umap_cache_is_filled() and not embedding.start_umap_warmup()
