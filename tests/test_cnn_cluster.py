@@ -61,6 +61,64 @@ def test_clustering_bad_input(cells):
         GenoDEC(8, 8, n_clusters=0)
 
 
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"n_dim": 0}, ValueError, "n_dim must be >= 1, got 0"),
+    ({"pretrain_epochs": -1}, ValueError, "pretrain_epochs must be >= 0, got -1"),
+    ({"maxiter": -1}, ValueError, "maxiter must be >= 0"),
+    ({"update_interval": 0}, ValueError, "update_interval must be >= 1"),
+    ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+    ({"gamma": float("nan")}, ValueError, "gamma must be a finite number >= 0"),
+    ({"gamma": -0.1}, ValueError, "gamma must be"),
+    ({"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
+    ({"lr": float("inf")}, ValueError, "lr must be"),
+    ({"tol": -1.0}, ValueError, "tol must be"),
+    ({"n_dim": 2.5}, TypeError, "n_dim must be an integer, got float"),
+    ({"batch_size": "64"}, TypeError, "batch_size must be an integer, got str"),
+    ({"pretrain_epochs": True}, TypeError, "pretrain_epochs must be an integer, got bool"),
+    ({"gamma": "0.1"}, TypeError, "gamma must be a number, got str"),
+])
+def test_clustering_parameters_are_checked(kwargs, error, message):
+    """Each count and rate is checked when the estimator is made, by name (before: a batch of
+    0 ended in a torch RuntimeError, an update interval of 0 in a ZeroDivisionError, n_dim 0 in
+    k-means, a negative epoch count ran nothing)."""
+    with pytest.raises(error, match=message):
+        GenoDEC(8, 8, n_clusters=2, **kwargs)
+    GenoDEC(8, 8, n_clusters=2, n_dim=np.int64(4), pretrain_epochs=0, maxiter=0, gamma=0)
+
+
+def test_estimate_n_clusters_on_few_cells():
+    """Fewer rows than n_neighbors + 2 (the graph then links each row to every other but its
+    nearest): an estimate, not sklearn's "n_neighbors < n_samples_fit" error; one row is one
+    cluster, none an error."""
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 16, 17):
+        k, labels = estimate_n_clusters(rng.normal(size=(n, 3)))
+        assert labels.shape == (n,) and 1 <= k <= n and set(labels) == set(range(k))
+    assert estimate_n_clusters(np.ones((1, 3)))[0] == 1
+    with pytest.raises(ValueError, match="at least 1 row"):
+        estimate_n_clusters(np.ones((0, 3)))
+
+
+def test_embeddings_of_very_few_cells():
+    """genoTraj and genoVis on a handful of cells: an embedding from 4 cells up, a clear error
+    below (PHATE and UMAP's initialisation fail on 3)."""
+    from genomap_fast.cnn import genoTraj
+    from genomap_fast.cnn.embedding import umap_2d
+
+    X, _ = synthetic_counts(6, 64, n_types=2, seed=3)
+    tiny = {"rowNum": 8, "colNum": 8, "pretrain_epochs": 1, "maxiter": 2}
+    emb = genoTraj(X[:5], n_clusters=2, **tiny)
+    assert emb.shape == (5, 2) and np.isfinite(emb).all()
+    with pytest.raises(ValueError, match="genoTraj needs at least 4 cells, got 3"):
+        genoTraj(X[:3], n_clusters=2, **tiny)
+    with pytest.raises(ValueError, match="at least 4 cells, got 3"):
+        umap_2d(np.ones((3, 4), dtype=np.float32), 0)
+    with pytest.raises(ValueError, match="at least 4 cells, got 3"):
+        genoVis(X[:3], n_clusters=2, **tiny)
+    with pytest.raises(ValueError, match="pass n_clusters >= 2"):
+        genoTraj(X[:5], n_clusters=1, **tiny)
+
+
 def test_genotraj_follows_a_trajectory():
     from scipy.stats import spearmanr
 

@@ -49,10 +49,28 @@ def default_threads(num_threads: int | None) -> int:
     return min(int(num_threads), available_threads())
 
 
+def check_int(value, name: str, minimum: int) -> int:
+    """``value`` as an int: TypeError unless an integer (bool, float and str are not),
+    ValueError below ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_number(value, name: str, minimum: float = 0.0, strict: bool = False) -> float:
+    """``value`` as a float: TypeError unless a real number (bool and str are not),
+    ValueError when NaN, infinite or below ``minimum`` (at or below it when ``strict``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value < minimum or (strict and value == minimum):
+        bound = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {bound} {minimum:g}, got {value!r}")
+    return value
+
+
 def check_grid_shape(rows, cols) -> tuple[int, int]:
-    for name, v in (("rows", rows), ("cols", cols)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
-        if v < 1:
-            raise ValueError(f"{name} must be >= 1, got {v}")
-    return int(rows), int(cols)
+    return check_int(rows, "rows", 1), check_int(cols, "cols", 1)

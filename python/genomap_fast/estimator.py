@@ -17,6 +17,7 @@ from ._source import all_finite, check_block
 from ._validate import (
     NotFittedError,
     check_grid_shape,
+    check_int,
     default_threads,
 )
 from .backends import resolve_device
@@ -32,14 +33,6 @@ from .placement import (
 from .raster import LAYOUTS, rasterize
 
 _FORMAT = "genomap_fast.Genomap/1"
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 class Genomap:
@@ -197,12 +190,12 @@ class Genomap:
             raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
-        max_iter = _check_int(max_iter, "max_iter", 1)
-        refine_rounds = _check_int(refine_rounds, "refine_rounds", 0)
+        max_iter = check_int(max_iter, "max_iter", 1)
+        refine_rounds = check_int(refine_rounds, "refine_rounds", 0)
         if num_threads is not None:
             default_threads(num_threads)  # ValueError naming num_threads
         if chunk_size is not None:
-            chunk_size = _check_int(chunk_size, "chunk_size", 1)
+            chunk_size = check_int(chunk_size, "chunk_size", 1)
         self.grid_metric = grid_metric
         self.epsilon = float(epsilon)
         self.max_iter = int(max_iter)

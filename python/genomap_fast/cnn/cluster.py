@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_int, check_number
 from .base import GenomapCNN
 
 ARCHITECTURES = ("reference", "compact")
@@ -166,7 +167,14 @@ def estimate_n_clusters(features: np.ndarray, n_neighbors: int = 15, seed: int =
     import networkx as nx
     from sklearn.neighbors import NearestNeighbors
 
-    k = min(n_neighbors + 1, len(features))
+    n = len(features)
+    if n < 2:
+        if n == 0:
+            raise ValueError("estimate_n_clusters needs at least 1 row, got 0")
+        return 1, np.zeros(1, dtype=np.int64)
+    # kneighbors() leaves each row itself out, so row[1:] below starts at the second
+    # nearest; with fewer rows than n_neighbors + 2, every other row
+    k = min(n_neighbors + 1, n - 1)
     nn_idx = NearestNeighbors(n_neighbors=k).fit(features).kneighbors(return_distance=False)
     g = nx.Graph()
     g.add_nodes_from(range(len(features)))
@@ -262,8 +270,12 @@ class GenoDEC(GenomapCNN):
     Raises
     ------
     ValueError
-        ``n_clusters < 1``, an unknown ``architecture`` or a negative ``tol``; at ``fit``,
-        fewer than 3 cells or more clusters than cells.
+        ``n_clusters < 1``, ``n_dim``, ``update_interval`` or ``batch_size`` < 1, negative
+        ``pretrain_epochs`` or ``maxiter``, a negative, NaN or infinite ``tol`` or ``gamma``,
+        ``lr`` not > 0, an unknown ``architecture``; at ``fit``, fewer than 3 cells or more
+        clusters than cells.
+    TypeError
+        A count that is not an integer or a rate that is not a number.
 
     Examples
     --------
@@ -296,16 +308,16 @@ class GenoDEC(GenomapCNN):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got "
                              f"{architecture!r}")
-        if not (np.isfinite(tol) and tol >= 0):
-            raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-        self.architecture, self.tol = architecture, float(tol)
+        self.architecture, self.tol = architecture, check_number(tol, "tol")
         self._init_genomap(genomap, rows, cols, grid_metric, select_genes, num_threads,
                            max_image_bytes)
-        self.n_clusters, self.n_dim = n_clusters, int(n_dim)
-        self.pretrain_epochs, self.maxiter = int(pretrain_epochs), int(maxiter)
-        self.update_interval, self.batch_size = int(update_interval), int(batch_size)
-        self.gamma, self.lr, self.seed, self.device = float(gamma), float(lr), int(seed), device
-        self.progress = progress
+        self.n_clusters, self.n_dim = n_clusters, check_int(n_dim, "n_dim", 1)
+        self.pretrain_epochs = check_int(pretrain_epochs, "pretrain_epochs", 0)
+        self.maxiter = check_int(maxiter, "maxiter", 0)
+        self.update_interval = check_int(update_interval, "update_interval", 1)
+        self.batch_size = check_int(batch_size, "batch_size", 1)
+        self.gamma, self.lr = check_number(gamma, "gamma"), check_number(lr, "lr", strict=True)
+        self.seed, self.device, self.progress = int(seed), device, progress
 
     def _zscores(self, src, rows):
         """(len(rows), n_placed) float64 z-scores of the placed genes of some cells."""

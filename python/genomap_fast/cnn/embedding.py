@@ -214,7 +214,7 @@ def umap_2d(features: np.ndarray, seed: int) -> np.ndarray:
     Parameters
     ----------
     features : numpy.ndarray of shape (n_cells, n_dim)
-        One row per cell (at least 2 rows).
+        One row per cell (at least 4 rows).
     seed : int
         UMAP's random state.
 
@@ -222,7 +222,14 @@ def umap_2d(features: np.ndarray, seed: int) -> np.ndarray:
     -------
     numpy.ndarray of shape (n_cells, 2)
         float32 embedding.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 4 rows (UMAP's spectral initialisation needs more rows than 3).
     """
+    if len(features) < 4:
+        raise ValueError(f"a 2-D UMAP embedding needs at least 4 cells, got {len(features)}")
     _wait_for_warmup()
     import umap
 

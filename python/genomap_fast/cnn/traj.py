@@ -209,9 +209,12 @@ def trajectory_from_clusters(Z: np.ndarray, labels: np.ndarray, seed: int = 0,
     import phate
 
     _check_phate_input(phate_input)
+    if len(Z) < 4:  # PHATE divides by zero on 3 cells or fewer
+        raise ValueError(f"genoTraj needs at least 4 cells, got {len(Z)}")
     k = len(np.unique(labels))
     if k < 2:
-        raise ValueError("genoTraj needs at least 2 non-empty clusters")
+        raise ValueError(f"genoTraj needs at least 2 non-empty clusters, got {k} (pass "
+                         f"n_clusters >= 2 where the estimate finds one)")
     if phate_input == "states":
         features = _zscore_columns(class_discriminative_projection(
             cluster_distances(Z, labels), labels, k - 1))
@@ -224,6 +227,7 @@ def trajectory_from_clusters(Z: np.ndarray, labels: np.ndarray, seed: int = 0,
         scale = np.linalg.norm(proj, axis=1).mean() / max(np.linalg.norm(pcs, axis=1).mean(),
                                                           np.finfo(float).tiny)
         features = np.hstack([proj, pcs * scale])
+    # knn at most n - 2: graphtools lowers it to that with a warning
     emb = phate.PHATE(n_components=2, random_state=seed, verbose=0,
-                      knn=min(5, len(features) - 1)).fit_transform(features)
+                      knn=min(5, len(features) - 2)).fit_transform(features)
     return np.asarray(emb, dtype=np.float32)
