@@ -202,6 +202,13 @@ def test_h5ad_round_trip_and_leiden(tmp_path):
     (MARKERS, {"confidence": "sure"}, ValueError, "confidence"),
     (MARKERS, {"groupby": "nope"}, ValueError, "no obs column"),
     ({"A": ["X1"], "B": ["X2"]}, {"drop_empty": True}, ValueError, "no cell type"),
+    # before: n_neighbors=0 failed in scikit-learn, resolution=nan and rows=0 passed silently
+    (MARKERS, {"n_neighbors": 0}, ValueError, "n_neighbors must be >= 1, got 0"),
+    (MARKERS, {"resolution": float("nan")}, ValueError, "resolution must be a finite number > 0"),
+    (MARKERS, {"rows": 0}, ValueError, "rows must be >= 1, got 0"),
+    (MARKERS, {"cols": 4.5}, TypeError, "cols must be an integer"),
+    (MARKERS, {"epochs": 0}, ValueError, "epochs must be >= 1"),
+    (MARKERS, {"max_train_per_type": 0}, ValueError, "max_train_per_type must be >= 1"),
 ])
 def test_bad_input(markers, kwargs, err, match):
     ad = planted(per_type=5)

@@ -107,6 +107,24 @@ def test_default_epochs_by_task():
         GenoNetClassifier(8, 8, epochs=0)
 
 
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"epochs": 2.5}, TypeError, "epochs must be an integer, got float"),
+    ({"epochs": "5"}, TypeError, "epochs must be an integer, got str"),
+    ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+    ({"patience": 0}, ValueError, "patience must be >= 1, got 0"),
+    ({"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
+    ({"weight_decay": float("nan")}, ValueError, "weight_decay must be a finite number >= 0"),
+    ({"weight_decay": -1e-5}, ValueError, "weight_decay must be"),
+])
+def test_training_parameters_are_checked(kwargs, error, message):
+    """Counts are integers (2.5 epochs was silently 2, "5" was 5, patience 0 stopped after
+    one epoch) and rates finite numbers, named when wrong, for both estimators."""
+    for cls in (GenoNetClassifier, GenoNetRegressor):
+        with pytest.raises(error, match=message):
+            cls(8, 8, **kwargs)
+    assert GenoNetClassifier(8, 8, epochs=np.int64(3), patience=2).epochs == 3
+
+
 @pytest.mark.parametrize("value, error", [(0, ValueError), (-1.0, ValueError),
                                           (float("nan"), ValueError), (float("inf"), ValueError),
                                           ("5", TypeError), (True, TypeError)])
@@ -271,3 +289,11 @@ def test_genosig_rejects_unknown_method_and_aggregate():
         genoSig(G, T, label, np.array(["a"]), names, epochs=1, method="lime")
     with pytest.raises(ValueError, match="aggregate must be one of"):
         genoSig(G, T, label, np.array(["a"]), names, epochs=1, aggregate="median")
+    for kwargs, message in (({"epochs": 0}, "epochs must be >= 1"),
+                            ({"epochs": 1, "steps": 0}, "steps must be >= 1")):
+        with pytest.raises(ValueError, match=message):  # before: captum's AssertionError
+            genoSig(G, T, label, np.array(["a"]), names, **kwargs)
+    bad = np.array(G)
+    bad[3, 1, 1, 0] = np.nan
+    with pytest.raises(ValueError, match="genoMaps contain NaN or inf"):  # before: silent
+        genoSig(bad, T, label, np.array(["a"]), names, epochs=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._source import as_source
+from ._validate import check_int, check_number
 from .estimator import Genomap
 
 
@@ -467,9 +468,11 @@ def genoannotate(adata, markers, *, tissue: str | None = None, layer: str | None
     ------
     ValueError
         A type with no positive marker in the data (named; unless ``drop_empty``), a bad
-        marker table or tissue, an unknown ``method``/``confidence``, a missing ``groupby``.
+        marker table or tissue, an unknown ``method``/``confidence``, a missing ``groupby``,
+        ``resolution`` not > 0, or ``n_neighbors``, ``epochs``, ``max_train_per_type``,
+        ``rows`` or ``cols`` < 1.
     TypeError
-        ``markers`` of another kind.
+        ``markers`` of another kind, or a count that is not an integer.
 
     Examples
     --------
@@ -500,6 +503,12 @@ def genoannotate(adata, markers, *, tissue: str | None = None, layer: str | None
         raise ValueError(f"confidence must be one of {an.CONFIDENCE_RULES}, got {confidence!r}")
     if groupby is not None and groupby not in adata.obs:
         raise ValueError(f"no obs column {groupby!r}")
+    resolution = check_number(resolution, "resolution", strict=True)
+    n_neighbors = check_int(n_neighbors, "n_neighbors", 1)
+    epochs = check_int(epochs, "epochs", 1)
+    max_train_per_type = check_int(max_train_per_type, "max_train_per_type", 1)
+    rows, cols = (None if v is None else check_int(v, name, 1)
+                  for v, name in ((rows, "rows"), (cols, "cols")))
     sets = an.read_markers(markers, tissue)
     adata = adata.copy() if copy else adata
     src = as_source(adata, layer)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_int
+
 ATTRIBUTIONS = ("integrated_gradients", "deeplift", "gradient_shap", "occlusion")
 AGGREGATES = ("mean", "contrast")
 _BATCH = 256
@@ -26,6 +28,8 @@ def _as_nchw(genoMaps):
     if g.ndim != 4 or g.shape[1] != 1:
         raise ValueError(f"genoMaps must be (cells, rows, cols, 1) or (cells, 1, rows, cols), "
                          f"got {np.shape(genoMaps)}")
+    if not np.isfinite(g).all():
+        raise ValueError("genoMaps contain NaN or inf")
     return np.ascontiguousarray(g)
 
 
@@ -70,7 +74,7 @@ def attribute(model, images: np.ndarray, target: int, method: str = "integrated_
     Raises
     ------
     ValueError
-        An unknown method.
+        An unknown method, or ``steps`` < 1.
     ImportError
         captum is not installed.
 
@@ -87,6 +91,8 @@ def attribute(model, images: np.ndarray, target: int, method: str = "integrated_
     ((4, 1, 8, 8), dtype('float32'))
     """
     import torch
+
+    check_int(steps, "steps", 1)
 
     if method not in ATTRIBUTIONS:
         raise ValueError(f"method must be one of {ATTRIBUTIONS}, got {method!r}")
@@ -315,8 +321,9 @@ def genoSig(genoMaps, T, label, userPD, gene_names, epochs=100, seed=0, steps=32
     Raises
     ------
     ValueError
-        Genomaps and labels of different lengths, T without one row per gene name, an unknown
-        method or aggregate, fewer than 2 classes, or a class of ``userPD`` not in ``label``.
+        Genomaps and labels of different lengths, NaN or inf in the genomaps, T without one
+        row per gene name, an unknown method or aggregate, ``epochs`` or ``steps`` < 1, fewer
+        than 2 classes, or a class of ``userPD`` not in ``label``.
     ImportError
         captum is not installed (checked before training).
 
@@ -340,6 +347,7 @@ def genoSig(genoMaps, T, label, userPD, gene_names, epochs=100, seed=0, steps=32
     from .models import GenoNet
     from .training import device_for, train
 
+    epochs, steps = check_int(epochs, "epochs", 1), check_int(steps, "steps", 1)
     images = _as_nchw(genoMaps)
     n, _, rows, cols = images.shape
     label = np.asarray(label)
@@ -369,7 +377,7 @@ def genoSig(genoMaps, T, label, userPD, gene_names, epochs=100, seed=0, steps=32
     counts = np.bincount(codes)
     loss = torch.nn.CrossEntropyLoss(
         weight=torch.tensor(counts.sum() / counts, dtype=torch.float32).to(device))
-    train(model, images, codes.astype(np.int64), loss, int(epochs), kwargs.pop("batch_size", 128),
+    train(model, images, codes.astype(np.int64), loss, epochs, kwargs.pop("batch_size", 128),
           1e-3, 1e-5, seed, device, kwargs.pop("progress", False), desc="genoSig")
     wanted_codes = [int(np.flatnonzero(classes == c)[0]) for c in wanted]
     sigs = class_signatures(model, images, codes, wanted_codes, T, names, method, aggregate,

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._source import as_matrix, as_source
+from .._validate import check_int, check_number
 from .base import GenomapCNN, torch_module
 
 _torch = torch_module
@@ -48,15 +49,14 @@ class _GenoNetBase(GenomapCNN):
                  select_genes: str | None = "variance", num_threads: int | None = None,
                  max_image_bytes: int = 1 << 30, genomap=None, max_value: float | None = 5.0):
         epochs = self._default_epochs if epochs is None else epochs
-        if int(epochs) < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.epochs = check_int(epochs, "epochs", 1)
+        self.batch_size = check_int(batch_size, "batch_size", 1)
+        self.lr = check_number(lr, "lr", strict=True)
+        self.weight_decay = check_number(weight_decay, "weight_decay")
+        self.patience = None if patience is None else check_int(patience, "patience", 1)
         self._init_genomap(genomap, rows, cols, grid_metric, select_genes, num_threads,
                            max_image_bytes)
-        self.epochs, self.batch_size, self.lr = int(epochs), int(batch_size), float(lr)
-        self.weight_decay, self.seed, self.device = float(weight_decay), int(seed), device
-        self.progress, self.patience = progress, patience
+        self.seed, self.device, self.progress = int(seed), device, progress
         self.max_value = _check_max_value(max_value)
 
     # ---------------------------------------------------------------- data
@@ -169,9 +169,11 @@ class GenoNetClassifier(_GenoNetBase):
     Raises
     ------
     ValueError
-        ``epochs`` or ``batch_size`` below 1, ``max_value`` not > 0 or not finite.
+        ``epochs``, ``batch_size`` or ``patience`` below 1, ``lr`` not > 0, a negative
+        ``weight_decay``, ``max_value`` not > 0 or not finite.
     TypeError
-        ``genomap`` that is not a Genomap, ``max_value`` that is not a number.
+        ``genomap`` that is not a Genomap, a count that is not an integer, ``lr``,
+        ``weight_decay`` or ``max_value`` that is not a number.
 
     Examples
     --------
