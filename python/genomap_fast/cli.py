@@ -257,15 +257,15 @@ def _write_csv(path, header, rows):
 
 def _max_value(text: str):
     """``--max-value``: a positive number or 'none'."""
+    from ._validate import check_number
+
     if text.strip().lower() == "none":
         return None
-    try:
-        value = float(text)
+    try:  # the classifier's own check, here so that a bad value is a usage error (exit 2)
+        return check_number(float(text), "--max-value", strict=True)
     except ValueError:
-        value = float("nan")
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'none', got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0 or 'none', got {text!r}") from None
 
 
 def _classify(args) -> int:
@@ -279,7 +279,7 @@ def _classify(args) -> int:
     clf = GenoNetClassifier(rows=args.rows, cols=args.cols, grid_metric=args.metric,
                             epochs=args.epochs, seed=args.seed, progress=not args.quiet,
                             num_threads=args.threads,
-                            **{k: v for k, v in vars(args).items() if k == "max_value"})
+                            **({"max_value": args.max_value} if "max_value" in args else {}))
     clf.fit(train.X, labels)
     pred = clf.predict(test.X)
     _write_csv(args.output, ["cell", "predicted"], zip(test.obs_names, pred))

@@ -168,9 +168,9 @@ def estimate_n_clusters(features: np.ndarray, n_neighbors: int = 15, seed: int =
     from sklearn.neighbors import NearestNeighbors
 
     n = len(features)
-    if n < 2:
-        if n == 0:
-            raise ValueError("estimate_n_clusters needs at least 1 row, got 0")
+    if n == 0:
+        raise ValueError("estimate_n_clusters needs at least 1 row, got 0")
+    if n == 1:
         return 1, np.zeros(1, dtype=np.int64)
     # kneighbors() leaves each row itself out, so row[1:] below starts at the second
     # nearest; with fewer rows than n_neighbors + 2, every other row
@@ -303,15 +303,14 @@ class GenoDEC(GenomapCNN):
                  grid_metric: str = "radial", max_image_bytes: int = 1 << 30,
                  num_threads: int | None = None, genomap=None, architecture: str = "reference",
                  tol: float = 1e-3):
-        if n_clusters is not None and int(n_clusters) < 1:
-            raise ValueError(f"n_clusters must be >= 1 or None, got {n_clusters}")
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got "
                              f"{architecture!r}")
         self.architecture, self.tol = architecture, check_number(tol, "tol")
         self._init_genomap(genomap, rows, cols, grid_metric, select_genes, num_threads,
                            max_image_bytes)
-        self.n_clusters, self.n_dim = n_clusters, check_int(n_dim, "n_dim", 1)
+        self.n_clusters = None if n_clusters is None else check_int(n_clusters, "n_clusters", 1)
+        self.n_dim = check_int(n_dim, "n_dim", 1)
         self.pretrain_epochs = check_int(pretrain_epochs, "pretrain_epochs", 0)
         self.maxiter = check_int(maxiter, "maxiter", 0)
         self.update_interval = check_int(update_interval, "update_interval", 1)

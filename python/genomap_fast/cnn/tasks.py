@@ -21,13 +21,7 @@ _torch = torch_module
 
 def _check_max_value(value):
     """None, or a finite number > 0 as a float."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"max_value must be a number or None, got {type(value).__name__}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"max_value must be a finite number > 0 or None, got {value!r}")
-    return float(value)
+    return None if value is None else check_number(value, "max_value", strict=True)
 
 
 class _GenoNetBase(GenomapCNN):
